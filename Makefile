@@ -1,0 +1,36 @@
+EXTENSION = jwt
+PG_CONFIG ?= pg_config
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = jwt
+OBJS = \
+	jwt.o \
+	src/b64url.o \
+	src/error.o \
+	src/json_strict.o \
+	src/jsonb_text.o \
+	src/jws.o \
+	src/claims.o \
+	src/crypto.o \
+	src/keys.o \
+	src/keycache.o
+
+DATA = $(EXTENSION)--$(EXTVERSION).sql
+REGRESS = jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+# -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,
+# and CI builds with PG_CFLAGS="-Wall -Wextra -Werror".
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+SHLIB_LINK = -lcrypto
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo bench
+test:
+	bash test/run-tests.sh
+demo:
+	bash test/demo.sh
+bench:
+	bash bench/run.sh

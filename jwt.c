@@ -1,0 +1,655 @@
+/*
+ * jwt.c - the SQL-callable layer of the jwt extension
+ *
+ * Each function unpacks its arguments, calls the core in src/, and turns a
+ * core failure into one ereport with the failure's SQLSTATE.  No OpenSSL here.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "claims.h"
+#include "jsonb_text.h"
+#include "jws.h"
+#include "keycache.h"
+
+PG_MODULE_MAGIC;
+
+/* Settings: defaults for arguments left NULL. */
+static int	jwt_leeway = 0;
+static char *jwt_audience = NULL;
+static char *jwt_issuer = NULL;
+static bool jwt_require_exp = true;
+static int	jwt_max_token_length = 65536;
+static int	jwt_max_lifetime = 0;
+static int	jwt_default_lifetime = 3600;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("jwt.leeway",
+							"Clock skew tolerated when checking exp, nbf and iat.",
+							NULL, &jwt_leeway, 0, 0, 86400,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("jwt.audience",
+							   "Audience that verified tokens must name, when none is passed.",
+							   NULL, &jwt_audience, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("jwt.issuer",
+							   "Issuer that verified tokens must name, when none is passed.",
+							   NULL, &jwt_issuer, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("jwt.require_exp",
+							 "Refuse tokens without an \"exp\" claim.",
+							 NULL, &jwt_require_exp, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("jwt.max_token_length",
+							"Longest token accepted, in bytes.",
+							NULL, &jwt_max_token_length, 65536, 64, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("jwt.max_lifetime",
+							"Refuse tokens whose exp - iat exceeds this; 0 disables.",
+							NULL, &jwt_max_lifetime, 0, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("jwt.default_lifetime",
+							"Lifetime jwt_sign gives tokens without \"exp\"; 0 adds no iat or exp.",
+							NULL, &jwt_default_lifetime, 3600, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("jwt");
+#else
+	EmitWarningsOnPlaceholders("jwt");
+#endif
+}
+
+/* ---------- errors ---------- */
+
+static int
+status_sqlstate(JwtStatus s)
+{
+	switch (s)
+	{
+		case JWT_ERR_STRUCTURE:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '1');
+		case JWT_ERR_BASE64:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '2');
+		case JWT_ERR_JSON:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '3');
+		case JWT_ERR_HEADER:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '4');
+		case JWT_ERR_TOO_LONG:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '5');
+		case JWT_ERR_CLAIM_FORMAT:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '6');
+		case JWT_ERR_EXPIRED:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '1');
+		case JWT_ERR_NOT_YET_VALID:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '2');
+		case JWT_ERR_SIGNATURE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '3');
+		case JWT_ERR_AUDIENCE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '5');
+		case JWT_ERR_ISSUER:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '6');
+		case JWT_ERR_ALGORITHM:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '7');
+		case JWT_ERR_MISSING_CLAIM:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '8');
+		case JWT_ERR_ISSUED_IN_FUTURE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '9');
+		case JWT_ERR_TOO_OLD:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'A');
+		case JWT_ERR_SUBJECT:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'B');
+		case JWT_ERR_TYPE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'C');
+		case JWT_ERR_NO_KEY:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'D');
+		case JWT_ERR_KEY:
+		case JWT_ERR_OPTION:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		default:
+			return ERRCODE_INTERNAL_ERROR;
+	}
+}
+
+static void
+jwt_raise(const JwtError *err)
+{
+	ereport(ERROR,
+			(errcode(status_sqlstate(err->status)),
+			 errmsg("%s", err->message),
+			 err->detail[0] ? errdetail("%s", err->detail) : 0));
+}
+
+/* The key given as text or as bytea (a raw HMAC secret), parsed or cached. */
+static JwtKeySet *
+key_argument(FunctionCallInfo fcinfo, int argno, bool is_secret)
+{
+	text	   *key = PG_GETARG_TEXT_PP(argno);	/* bytea has the same layout */
+	JwtKeySet  *set;
+	JwtError	err;
+
+	if (jwt_keycache_get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), is_secret, &set, &err) != JWT_OK)
+		jwt_raise(&err);
+	return set;
+}
+
+static JwtAlg
+algorithm_argument(text *name)
+{
+	char	   *s = text_to_cstring(name);
+	JwtAlg		alg = jwt_alg_from_name(s, strlen(s));
+	char		buf[40];
+
+	if (alg == JWT_ALG_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported algorithm \"%s\"", jwt_printable(s, buf, sizeof(buf))),
+				 errhint("Algorithms are HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA.")));
+	return alg;
+}
+
+/* ---------- signing ---------- */
+
+/* Reject header members that would change how the token is verified. */
+static void
+check_sign_header(Jsonb *header)
+{
+	static const char *const refused[] = {"alg", "crit", "b64", "zip", "enc"};
+
+	if (!JB_ROOT_IS_OBJECT(header) || JB_ROOT_IS_SCALAR(header))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("header must be a JSON object")));
+	for (size_t i = 0; i < lengthof(refused); i++)
+		if (getKeyJsonValueFromContainer(&header->root, refused[i], strlen(refused[i]), NULL) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("header member \"%s\" cannot be set", refused[i]),
+					 strcmp(refused[i], "alg") == 0
+					 ? errhint("Pass the algorithm as the alg argument.") : 0));
+}
+
+/*
+ * Sign payload bytes with the key argument; alg and header arguments at
+ * argno+1 and argno+2.  jwt_typ is the default "typ" ("JWT") or NULL.
+ */
+static text *
+sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
+			 bool is_secret, const char *default_typ)
+{
+	JwtKeySet  *set = key_argument(fcinfo, 1, is_secret);
+	JwtKey	   *key;
+	JwtAlg		alg;
+	Jsonb	   *header = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	StringInfoData hdr;
+	bool		any = true;
+	JwtError	err;
+	char	   *token;
+	static const char *const skip_typ[] = {"typ"};
+
+	if (set->nkeys != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a key set with several keys cannot sign"),
+				 errhint("Pass the one key to sign with.")));
+	key = &set->keys[0];
+	if (!key->has_private)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a public key cannot sign"),
+				 errhint("Pass the private key.")));
+	alg = PG_ARGISNULL(2) ? jwt_key_default_alg(key) : algorithm_argument(PG_GETARG_TEXT_PP(2));
+	if (jwt_key_check_alg(key, alg, &err) != JWT_OK)
+	{
+		/* for the signer a mismatch is its own configuration, not a refused token */
+		err.status = JWT_ERR_KEY;
+		jwt_raise(&err);
+	}
+	if (header != NULL)
+		check_sign_header(header);
+
+	initStringInfo(&hdr);
+	appendStringInfo(&hdr, "{\"alg\":\"%s\"", jwt_alg_name(alg));
+	if (default_typ != NULL &&
+		(header == NULL || getKeyJsonValueFromContainer(&header->root, "typ", 3, NULL) == NULL))
+		appendStringInfo(&hdr, ",\"typ\":\"%s\"", default_typ);
+	if (key->kid != NULL &&
+		(header == NULL || getKeyJsonValueFromContainer(&header->root, "kid", 3, NULL) == NULL))
+	{
+		appendStringInfoString(&hdr, ",\"kid\":");
+		escape_json(&hdr, key->kid);
+	}
+	if (header != NULL)
+		jsonb_append_object_members(&hdr, &header->root, skip_typ, 0, &any);
+	appendStringInfoChar(&hdr, '}');
+
+	token = jws_sign(key, alg, hdr.data, hdr.len, payload, payload_len, &err);
+	if (token == NULL)
+		jwt_raise(&err);
+	return cstring_to_text(token);
+}
+
+/* Refuse claims a verifier would refuse: NumericDates and string claims of the wrong type. */
+static void
+check_sign_claims(Jsonb *claims)
+{
+	static const char *const dates[] = {"exp", "nbf", "iat"};
+	static const char *const strings[] = {"iss", "sub", "jti"};
+
+	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("claims must be a JSON object")));
+	for (size_t i = 0; i < lengthof(dates); i++)
+	{
+		JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, dates[i], 3, NULL);
+		double		d;
+
+		if (v == NULL)
+			continue;
+		if (v->type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" must be a number", dates[i]),
+					 errdetail("A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.")));
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											   NumericGetDatum(v->val.numeric)));
+		if (!isfinite(d) || d < 0 || d > JWT_NUMERICDATE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" is out of range", dates[i])));
+	}
+	for (size_t i = 0; i < lengthof(strings); i++)
+	{
+		JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, strings[i], 3, NULL);
+
+		if (v != NULL && v->type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" must be a string", strings[i])));
+	}
+}
+
+static double
+unix_seconds(TimestampTz ts)
+{
+	return (double) ts / USECS_PER_SEC +
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+/* The claims as compact JSON, with iat and exp added per jwt.default_lifetime. */
+static char *
+claims_text(Jsonb *claims, size_t *len)
+{
+	StringInfoData buf;
+	bool		any = false;
+
+	check_sign_claims(claims);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	jsonb_append_object_members(&buf, &claims->root, NULL, 0, &any);
+	if (jwt_default_lifetime > 0)
+	{
+		int64		now = (int64) floor(unix_seconds(GetCurrentTimestamp()));
+
+		if (getKeyJsonValueFromContainer(&claims->root, "iat", 3, NULL) == NULL)
+		{
+			appendStringInfo(&buf, "%s\"iat\":" INT64_FORMAT, any ? "," : "", now);
+			any = true;
+		}
+		if (getKeyJsonValueFromContainer(&claims->root, "exp", 3, NULL) == NULL)
+			appendStringInfo(&buf, "%s\"exp\":" INT64_FORMAT, any ? "," : "",
+							 now + jwt_default_lifetime);
+	}
+	appendStringInfoChar(&buf, '}');
+	*len = buf.len;
+	return buf.data;
+}
+
+static Datum
+jwt_sign_common(FunctionCallInfo fcinfo, bool is_secret)
+{
+	size_t		len;
+	char	   *payload;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	payload = claims_text(PG_GETARG_JSONB_P(0), &len);
+	PG_RETURN_TEXT_P(sign_payload(fcinfo, payload, len, is_secret, "JWT"));
+}
+
+/* jwt_sign(claims jsonb, key text, alg text, header jsonb) RETURNS text */
+PG_FUNCTION_INFO_V1(jwt_sign_text);
+Datum
+jwt_sign_text(PG_FUNCTION_ARGS)
+{
+	return jwt_sign_common(fcinfo, false);
+}
+
+/* jwt_sign(claims jsonb, key bytea, alg text, header jsonb) RETURNS text */
+PG_FUNCTION_INFO_V1(jwt_sign_bytea);
+Datum
+jwt_sign_bytea(PG_FUNCTION_ARGS)
+{
+	return jwt_sign_common(fcinfo, true);
+}
+
+static Datum
+jws_sign_common(FunctionCallInfo fcinfo, bool is_secret)
+{
+	bytea	   *payload;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	payload = PG_GETARG_BYTEA_PP(0);
+	PG_RETURN_TEXT_P(sign_payload(fcinfo, VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload),
+								  is_secret, NULL));
+}
+
+/* jws_sign(payload bytea, key text, alg text, header jsonb) RETURNS text */
+PG_FUNCTION_INFO_V1(jws_sign_text);
+Datum
+jws_sign_text(PG_FUNCTION_ARGS)
+{
+	return jws_sign_common(fcinfo, false);
+}
+
+/* jws_sign(payload bytea, key bytea, alg text, header jsonb) RETURNS text */
+PG_FUNCTION_INFO_V1(jws_sign_bytea);
+Datum
+jws_sign_bytea(PG_FUNCTION_ARGS)
+{
+	return jws_sign_common(fcinfo, true);
+}
+
+/* ---------- verification ---------- */
+
+/* Argument positions of jwt_verify and jwt_is_valid. */
+enum
+{
+	ARG_TOKEN,
+	ARG_KEY,
+	ARG_ALGORITHMS,
+	ARG_AUDIENCE,
+	ARG_ISSUER,
+	ARG_LEEWAY,
+	ARG_REQUIRED,
+	ARG_MAX_AGE,
+	ARG_TYP,
+	ARG_SUBJECT,
+	ARG_NOW
+};
+
+static JwtAlgSet
+algorithms_argument(ArrayType *arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	JwtAlgSet	set = 0;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("algorithms must not be empty")));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("algorithms must not contain NULL")));
+		set |= JWT_ALG_BIT(algorithm_argument(DatumGetTextPP(elems[i])));
+	}
+	return set;
+}
+
+static double
+interval_argument(Interval *iv, const char *name)
+{
+	double		secs = (double) iv->time / USECS_PER_SEC +
+		(double) iv->day * SECS_PER_DAY + (double) iv->month * DAYS_PER_MONTH * SECS_PER_DAY;
+
+	if (secs < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name)));
+	return secs;
+}
+
+static const char *
+string_option(FunctionCallInfo fcinfo, int argno, const char *setting)
+{
+	if (argno < PG_NARGS() && !PG_ARGISNULL(argno))
+		return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	return (setting != NULL && setting[0] != '\0') ? setting : NULL;
+}
+
+static void
+claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->now = unix_seconds(PG_ARGISNULL(ARG_NOW) ? GetCurrentStatementStartTimestamp()
+						  : PG_GETARG_TIMESTAMPTZ(ARG_NOW));
+	r->leeway = PG_ARGISNULL(ARG_LEEWAY) ? jwt_leeway
+		: interval_argument(PG_GETARG_INTERVAL_P(ARG_LEEWAY), "leeway");
+	r->require_exp = jwt_require_exp;
+	r->audience = string_option(fcinfo, ARG_AUDIENCE, jwt_audience);
+	r->issuer = string_option(fcinfo, ARG_ISSUER, jwt_issuer);
+	r->subject = string_option(fcinfo, ARG_SUBJECT, NULL);
+	r->max_age = PG_ARGISNULL(ARG_MAX_AGE) ? -1
+		: interval_argument(PG_GETARG_INTERVAL_P(ARG_MAX_AGE), "max_age");
+	r->max_lifetime = jwt_max_lifetime;
+	if (!PG_ARGISNULL(ARG_REQUIRED))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		const char **names;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(ARG_REQUIRED), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		names = palloc(sizeof(char *) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("required must not contain NULL")));
+			names[i] = TextDatumGetCString(elems[i]);
+		}
+		r->required = names;
+		r->nrequired = n;
+	}
+}
+
+/*
+ * Parse and verify the token argument.  Token failures come back as a status
+ * (for jwt_is_valid); mistakes in the key or options raise at once.
+ */
+static JwtStatus
+verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok,
+			 JsonDoc *claims, JwtError *err)
+{
+	text	   *token = PG_GETARG_TEXT_PP(ARG_TOKEN);
+	JwtKeySet  *keys = key_argument(fcinfo, ARG_KEY, is_secret);
+	JwtAlgSet	allowed = PG_ARGISNULL(ARG_ALGORITHMS) ? 0
+		: algorithms_argument(PG_GETARG_ARRAYTYPE_P(ARG_ALGORITHMS));
+	JwtClaimRules rules;
+	JsonStrictResult jr;
+	JwtStatus	st;
+
+	if (is_jwt)
+		claim_rules_from_arguments(fcinfo, &rules);
+	if ((st = jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+						(size_t) jwt_max_token_length, tok, err)) != JWT_OK ||
+		(st = jws_verify(tok, keys, allowed, err)) != JWT_OK)
+		return st;
+	if (!is_jwt)
+		return JWT_OK;
+
+	/* only now, with the signature verified, are the claims looked at */
+	if ((jr = json_strict_parse(tok->payload, tok->payload_len, claims)) != JSON_STRICT_OK)
+	{
+		jwt_fail(err, JWT_ERR_JSON, "token claims are not valid");
+		jwt_fail_detail(err, "The claims must be a JSON object, but %s.", json_strict_result_text(jr));
+		return JWT_ERR_JSON;
+	}
+	if ((st = jws_check_typ(tok, string_option(fcinfo, ARG_TYP, NULL), err)) != JWT_OK)
+		return st;
+	return jwt_check_claims(claims, &rules, err);
+}
+
+/* jsonb from the verified, valid UTF-8 JSON text of a token. */
+static Datum
+json_text_to_jsonb(const char *json, size_t len)
+{
+	char	   *server = pg_any_to_server(json, (int) len, PG_UTF8);
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(server));
+}
+
+static Datum
+jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
+{
+	JwsToken	tok;
+	JsonDoc		claims;
+	JwtError	err;
+
+	if (PG_ARGISNULL(ARG_TOKEN) || PG_ARGISNULL(ARG_KEY))
+		PG_RETURN_NULL();
+	if (verify_token(fcinfo, is_secret, true, &tok, &claims, &err) != JWT_OK)
+		jwt_raise(&err);
+	return json_text_to_jsonb(tok.payload, tok.payload_len);
+}
+
+/* jwt_verify(token text, key text, ...) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(jwt_verify_text);
+Datum
+jwt_verify_text(PG_FUNCTION_ARGS)
+{
+	return jwt_verify_common(fcinfo, false);
+}
+
+/* jwt_verify(token text, key bytea, ...) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(jwt_verify_bytea);
+Datum
+jwt_verify_bytea(PG_FUNCTION_ARGS)
+{
+	return jwt_verify_common(fcinfo, true);
+}
+
+static Datum
+jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
+{
+	JwsToken	tok;
+	JsonDoc		claims;
+	JwtError	err;
+	JwtStatus	st;
+
+	if (PG_ARGISNULL(ARG_TOKEN) || PG_ARGISNULL(ARG_KEY))
+		PG_RETURN_NULL();
+	st = verify_token(fcinfo, is_secret, true, &tok, &claims, &err);
+	if (st != JWT_OK && !jwt_status_is_token_failure(st))
+		jwt_raise(&err);
+	PG_RETURN_BOOL(st == JWT_OK);
+}
+
+/* jwt_is_valid(token text, key text, ...) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_is_valid_text);
+Datum
+jwt_is_valid_text(PG_FUNCTION_ARGS)
+{
+	return jwt_is_valid_common(fcinfo, false);
+}
+
+/* jwt_is_valid(token text, key bytea, ...) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_is_valid_bytea);
+Datum
+jwt_is_valid_bytea(PG_FUNCTION_ARGS)
+{
+	return jwt_is_valid_common(fcinfo, true);
+}
+
+static Datum
+jws_verify_common(FunctionCallInfo fcinfo, bool is_secret)
+{
+	JwsToken	tok;
+	JwtError	err;
+	bytea	   *result;
+
+	if (PG_ARGISNULL(ARG_TOKEN) || PG_ARGISNULL(ARG_KEY))
+		PG_RETURN_NULL();
+	if (verify_token(fcinfo, is_secret, false, &tok, NULL, &err) != JWT_OK)
+		jwt_raise(&err);
+	result = palloc(VARHDRSZ + tok.payload_len);
+	SET_VARSIZE(result, VARHDRSZ + tok.payload_len);
+	memcpy(VARDATA(result), tok.payload, tok.payload_len);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* jws_verify(token text, key text, algorithms text[]) RETURNS bytea */
+PG_FUNCTION_INFO_V1(jws_verify_text);
+Datum
+jws_verify_text(PG_FUNCTION_ARGS)
+{
+	return jws_verify_common(fcinfo, false);
+}
+
+/* jws_verify(token text, key bytea, algorithms text[]) RETURNS bytea */
+PG_FUNCTION_INFO_V1(jws_verify_bytea);
+Datum
+jws_verify_bytea(PG_FUNCTION_ARGS)
+{
+	return jws_verify_common(fcinfo, true);
+}
+
+/* jwt_decode(token text, OUT header jsonb, OUT payload jsonb, OUT signature bytea) */
+PG_FUNCTION_INFO_V1(jwt_decode);
+Datum
+jwt_decode(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	JwsToken	tok;
+	JsonDoc		claims;
+	JwtError	err;
+	JsonStrictResult jr;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	bytea	   *sig;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
+		jwt_raise(&err);
+	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
+		ereport(ERROR,
+				(errcode(status_sqlstate(JWT_ERR_JSON)),
+				 errmsg("token claims are not valid"),
+				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
+
+	values[0] = json_text_to_jsonb(tok.header_json, tok.header_len);
+	values[1] = json_text_to_jsonb(tok.payload, tok.payload_len);
+	sig = palloc(VARHDRSZ + tok.sig_len);
+	SET_VARSIZE(sig, VARHDRSZ + tok.sig_len);
+	memcpy(VARDATA(sig), tok.sig, tok.sig_len);
+	values[2] = PointerGetDatum(sig);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

@@ -1,0 +1,174 @@
+/*
+ * claims.c - JWT claim rules
+ *
+ * Runs only after the signature has verified.  Registered claims must have
+ * their registered types: a NumericDate that is a string, a boolean, negative
+ * or beyond year 9999 is a malformed token, not a date to guess at.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "claims.h"
+
+/* Read a NumericDate claim; *present says whether the claim exists. */
+static JwtStatus
+numeric_date(const JsonDoc *claims, const char *name, bool *present, double *value,
+			 JwtError *err)
+{
+	const JsonMember *m = json_doc_get(claims, name);
+	char	   *end;
+
+	*present = m != NULL;
+	if (m == NULL)
+		return JWT_OK;
+	if (m->value.kind != JK_NUMBER)
+	{
+		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" must be a number", name);
+		jwt_fail_detail(err, "A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.");
+		return JWT_ERR_CLAIM_FORMAT;
+	}
+	*value = strtod(m->value.str, &end);
+	if (!isfinite(*value) || *value < 0 || *value > JWT_NUMERICDATE_MAX)
+	{
+		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is out of range", name);
+		jwt_fail_detail(err, "A NumericDate must lie between 1970 and the end of year 9999.");
+		return JWT_ERR_CLAIM_FORMAT;
+	}
+	return JWT_OK;
+}
+
+/* A claim that must be a string when present (iss, sub, jti). */
+static JwtStatus
+string_claim(const JsonDoc *claims, const char *name, const char **value, JwtError *err)
+{
+	const JsonMember *m = json_doc_get(claims, name);
+
+	*value = NULL;
+	if (m == NULL)
+		return JWT_OK;
+	if (m->value.kind != JK_STRING)
+		return jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" must be a string", name);
+	*value = m->value.str;
+	return JWT_OK;
+}
+
+/* RFC 7519 4.1.3: aud is a string or an array of strings. */
+static JwtStatus
+check_audience(const JsonDoc *claims, const char *expected, JwtError *err)
+{
+	const JsonMember *m = json_doc_get(claims, "aud");
+	bool		matched = false;
+
+	if (m != NULL)
+	{
+		const JsonValue *v = &m->value;
+
+		if (v->kind == JK_STRING)
+			matched = expected != NULL && strcmp(v->str, expected) == 0;
+		else if (v->kind == JK_ARRAY)
+		{
+			for (int i = 0; i < v->nelems; i++)
+			{
+				if (v->elems[i].kind != JK_STRING)
+					return jwt_fail(err, JWT_ERR_CLAIM_FORMAT,
+									"claim \"aud\" must be a string or an array of strings");
+				if (expected != NULL && strcmp(v->elems[i].str, expected) == 0)
+					matched = true;
+			}
+		}
+		else
+			return jwt_fail(err, JWT_ERR_CLAIM_FORMAT,
+							"claim \"aud\" must be a string or an array of strings");
+	}
+
+	if (expected == NULL && m != NULL)
+	{
+		jwt_fail(err, JWT_ERR_AUDIENCE, "token has an audience but none was expected");
+		jwt_fail_detail(err, "Pass audience (or set jwt.audience) to accept tokens that carry \"aud\".");
+		return JWT_ERR_AUDIENCE;
+	}
+	if (expected != NULL && m == NULL)
+		return jwt_fail(err, JWT_ERR_AUDIENCE, "token has no audience");
+	if (expected != NULL && !matched)
+	{
+		jwt_fail(err, JWT_ERR_AUDIENCE, "token audience does not match");
+		jwt_fail_detail(err, "Expected audience \"%s\".", expected);
+		return JWT_ERR_AUDIENCE;
+	}
+	return JWT_OK;
+}
+
+JwtStatus
+jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
+{
+	bool		has_exp,
+				has_nbf,
+				has_iat;
+	double		exp = 0,
+				nbf = 0,
+				iat = 0;
+	const char *iss,
+			   *sub,
+			   *jti;
+	JwtStatus	st;
+
+	/* types first, so that a malformed token is reported as such */
+	if ((st = numeric_date(claims, "exp", &has_exp, &exp, err)) != JWT_OK ||
+		(st = numeric_date(claims, "nbf", &has_nbf, &nbf, err)) != JWT_OK ||
+		(st = numeric_date(claims, "iat", &has_iat, &iat, err)) != JWT_OK ||
+		(st = string_claim(claims, "iss", &iss, err)) != JWT_OK ||
+		(st = string_claim(claims, "sub", &sub, err)) != JWT_OK ||
+		(st = string_claim(claims, "jti", &jti, err)) != JWT_OK)
+		return st;
+
+	if (!has_exp && r->require_exp)
+	{
+		jwt_fail(err, JWT_ERR_MISSING_CLAIM, "token has no \"exp\" claim");
+		jwt_fail_detail(err, "Tokens must expire; set jwt.require_exp = off to accept tokens without \"exp\".");
+		return JWT_ERR_MISSING_CLAIM;
+	}
+	for (int i = 0; i < r->nrequired; i++)
+		if (json_doc_get(claims, r->required[i]) == NULL)
+			return jwt_fail(err, JWT_ERR_MISSING_CLAIM, "token has no \"%s\" claim", r->required[i]);
+
+	/* RFC 7519 4.1.4: the current time must be before exp */
+	if (has_exp && r->now >= exp + r->leeway)
+		return jwt_fail(err, JWT_ERR_EXPIRED, "token has expired");
+	if (has_nbf && r->now + r->leeway < nbf)
+		return jwt_fail(err, JWT_ERR_NOT_YET_VALID, "token is not valid yet");
+	if (has_iat && r->now + r->leeway < iat)
+		return jwt_fail(err, JWT_ERR_ISSUED_IN_FUTURE, "token was issued in the future");
+	if (r->max_age >= 0)
+	{
+		if (!has_iat)
+		{
+			jwt_fail(err, JWT_ERR_MISSING_CLAIM, "token has no \"iat\" claim");
+			jwt_fail_detail(err, "max_age needs the token's issue time.");
+			return JWT_ERR_MISSING_CLAIM;
+		}
+		if (r->now - iat > r->max_age + r->leeway)
+			return jwt_fail(err, JWT_ERR_TOO_OLD, "token is too old");
+	}
+	if (r->max_lifetime > 0 && has_exp &&
+		exp - (has_iat ? iat : r->now) > r->max_lifetime + r->leeway)
+	{
+		jwt_fail(err, JWT_ERR_TOO_OLD, "token lifetime is too long");
+		jwt_fail_detail(err, "jwt.max_lifetime is %.0f seconds.", r->max_lifetime);
+		return JWT_ERR_TOO_OLD;
+	}
+
+	if (r->issuer != NULL && (iss == NULL || strcmp(iss, r->issuer) != 0))
+	{
+		jwt_fail(err, JWT_ERR_ISSUER, "token issuer does not match");
+		jwt_fail_detail(err, "Expected issuer \"%s\".", r->issuer);
+		return JWT_ERR_ISSUER;
+	}
+	if (r->subject != NULL && (sub == NULL || strcmp(sub, r->subject) != 0))
+	{
+		jwt_fail(err, JWT_ERR_SUBJECT, "token subject does not match");
+		jwt_fail_detail(err, "Expected subject \"%s\".", r->subject);
+		return JWT_ERR_SUBJECT;
+	}
+	return check_audience(claims, r->audience, err);
+}

@@ -1,0 +1,30 @@
+/*
+ * claims.h - JWT claim rules (RFC 7519 section 4.1, RFC 8725)
+ */
+#ifndef JWT_CLAIMS_H
+#define JWT_CLAIMS_H
+
+#include "jwt_error.h"
+#include "json_strict.h"
+
+typedef struct JwtClaimRules
+{
+	double		now;			/* seconds since the epoch */
+	double		leeway;			/* seconds of clock skew tolerated */
+	bool		require_exp;
+	const char *audience;		/* NULL: the token must carry no aud */
+	const char *issuer;			/* NULL: iss is not checked */
+	const char *subject;		/* NULL: sub is not checked */
+	const char *const *required;	/* claims that must be present */
+	int			nrequired;
+	double		max_age;		/* < 0: none; else now - iat must not exceed it */
+	double		max_lifetime;	/* <= 0: none; else exp - iat must not exceed it */
+} JwtClaimRules;
+
+/* Latest NumericDate accepted: 9999-12-31T23:59:59Z. */
+#define JWT_NUMERICDATE_MAX 253402300799.0
+
+extern JwtStatus jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *rules,
+								  JwtError *err);
+
+#endif

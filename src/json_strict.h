@@ -1,0 +1,66 @@
+/*
+ * json_strict.h - strict JSON object parsing for token headers, claims and keys
+ */
+#ifndef JWT_JSON_STRICT_H
+#define JWT_JSON_STRICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Nesting deeper than this is refused before the parser recurses. */
+#define JSON_STRICT_MAX_DEPTH 32
+
+typedef enum JsonKind
+{
+	JK_STRING,
+	JK_NUMBER,
+	JK_TRUE,
+	JK_FALSE,
+	JK_NULL,
+	JK_OBJECT,
+	JK_ARRAY
+} JsonKind;
+
+/*
+ * A value at the top level of the document or an element of a top-level
+ * array.  Strings are de-escaped and NUL-terminated (\u0000 is refused);
+ * numbers keep their text; objects and arrays keep their raw span in the
+ * input text, so that a JWKS key or a nested claim can be parsed again.
+ */
+typedef struct JsonValue
+{
+	JsonKind	kind;
+	const char *str;			/* string, number text, or raw span start */
+	int			len;			/* length of str */
+	int			nelems;			/* arrays at the top level: their elements */
+	struct JsonValue *elems;
+} JsonValue;
+
+typedef struct JsonMember
+{
+	const char *name;
+	JsonValue	value;
+} JsonMember;
+
+/* The members of a top-level JSON object. */
+typedef struct JsonDoc
+{
+	int			nmembers;
+	JsonMember *members;
+} JsonDoc;
+
+typedef enum JsonStrictResult
+{
+	JSON_STRICT_OK = 0,
+	JSON_STRICT_BAD_UTF8,
+	JSON_STRICT_SYNTAX,
+	JSON_STRICT_NOT_OBJECT,
+	JSON_STRICT_DUPLICATE,
+	JSON_STRICT_TOO_DEEP
+} JsonStrictResult;
+
+extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc *doc);
+extern const JsonMember *json_doc_get(const JsonDoc *doc, const char *name);
+extern const char *json_strict_result_text(JsonStrictResult r);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * jws.h - JWS compact serialization: strict parsing, signing, verification
+ */
+#ifndef JWT_JWS_H
+#define JWT_JWS_H
+
+#include "crypto.h"
+#include "json_strict.h"
+
+typedef struct JwsToken
+{
+	const char *text;
+	size_t		signing_input_len;	/* header64 '.' payload64 */
+	char	   *header_json;
+	size_t		header_len;
+	char	   *payload;
+	size_t		payload_len;
+	unsigned char *sig;
+	size_t		sig_len;
+	JsonDoc		header;
+	/* from the header, once jws_check_header() has passed */
+	JwtAlg		alg;
+	const char *kid;
+	const char *typ;
+} JwsToken;
+
+extern JwtStatus jws_parse(const char *token, size_t len, size_t max_len,
+						   JwsToken *tok, JwtError *err);
+extern JwtStatus jws_check_header(JwsToken *tok, JwtError *err);
+extern JwtStatus jws_verify(JwsToken *tok, const JwtKeySet *keys, JwtAlgSet allowed,
+							JwtError *err);
+extern JwtStatus jws_check_typ(const JwsToken *tok, const char *expected, JwtError *err);
+extern char *jws_sign(JwtKey *key, JwtAlg alg,
+					  const char *header_json, size_t header_len,
+					  const char *payload, size_t payload_len, JwtError *err);
+
+#endif

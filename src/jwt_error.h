@@ -1,0 +1,68 @@
+/*
+ * jwt_error.h - failure codes of the core
+ *
+ * The core never raises: it returns a status and fills a JwtError, and the
+ * SQL layer maps the status to one SQLSTATE.  That keeps the core linkable
+ * into a fuzz target and lets jwt_is_valid() turn token failures into false.
+ * Messages never contain a key, a secret or the token.
+ */
+#ifndef JWT_ERROR_H
+#define JWT_ERROR_H
+
+typedef enum JwtStatus
+{
+	JWT_OK = 0,
+
+	/* the token is not a well-formed JWS: SQLSTATE class 22 */
+	JWT_ERR_STRUCTURE,			/* 22J01 */
+	JWT_ERR_BASE64,				/* 22J02 */
+	JWT_ERR_JSON,				/* 22J03 */
+	JWT_ERR_HEADER,				/* 22J04 */
+	JWT_ERR_TOO_LONG,			/* 22J05 */
+	JWT_ERR_CLAIM_FORMAT,		/* 22J06 */
+
+	/* the token is well-formed but refused: SQLSTATE class 28 */
+	JWT_ERR_EXPIRED,			/* 28J01 */
+	JWT_ERR_NOT_YET_VALID,		/* 28J02 */
+	JWT_ERR_SIGNATURE,			/* 28J03 */
+	JWT_ERR_AUDIENCE,			/* 28J05 */
+	JWT_ERR_ISSUER,				/* 28J06 */
+	JWT_ERR_ALGORITHM,			/* 28J07 */
+	JWT_ERR_MISSING_CLAIM,		/* 28J08 */
+	JWT_ERR_ISSUED_IN_FUTURE,	/* 28J09 */
+	JWT_ERR_TOO_OLD,			/* 28J0A */
+	JWT_ERR_SUBJECT,			/* 28J0B */
+	JWT_ERR_TYPE,				/* 28J0C */
+	JWT_ERR_NO_KEY,				/* 28J0D */
+
+	/* the caller's key or option is wrong: 22023 */
+	JWT_ERR_KEY,
+	JWT_ERR_OPTION,
+
+	/* OpenSSL failed where it should not: XX000 */
+	JWT_ERR_INTERNAL
+} JwtStatus;
+
+typedef struct JwtError
+{
+	JwtStatus	status;
+	char		message[160];
+	char		detail[256];
+} JwtError;
+
+/* Record a failure and return its status; the format is printf-like. */
+extern JwtStatus jwt_fail(JwtError *err, JwtStatus status, const char *fmt,...) pg_attribute_printf(3, 4);
+/* Add a detail sentence to the last failure. */
+extern void jwt_fail_detail(JwtError *err, const char *fmt,...) pg_attribute_printf(2, 3);
+
+/* Untrusted text made safe for a message. */
+extern const char *jwt_printable(const char *s, char *buf, size_t size);
+
+/* Token failures (malformed or refused), as opposed to caller mistakes. */
+static inline bool
+jwt_status_is_token_failure(JwtStatus s)
+{
+	return s >= JWT_ERR_STRUCTURE && s <= JWT_ERR_NO_KEY;
+}
+
+#endif

@@ -355,7 +355,7 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 		}
 		ok = maclen == siglen && CRYPTO_memcmp(mac, sig, maclen) == 0;
 		OPENSSL_cleanse(mac, sizeof(mac));
-		return ok ? JWT_OK : jwt_fail(err, JWT_ERR_SIGNATURE, "invalid signature");
+		return ok ? JWT_OK : jwt_fail(err, JWT_ERR_SIGNATURE, "token signature is invalid");
 	}
 
 	/* Lengths are fixed by the algorithm and key: anything else is forged. */
@@ -367,11 +367,11 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 			(der = ecdsa_raw_to_der(sig, coord, &derlen)) == NULL)
 		{
 			ERR_clear_error();
-			return jwt_fail(err, JWT_ERR_SIGNATURE, "invalid signature");
+			return jwt_fail(err, JWT_ERR_SIGNATURE, "token signature is invalid");
 		}
 	}
 	else if (key->type == JWT_KEY_RSA && siglen != (size_t) EVP_PKEY_get_size(key->pkey))
-		return jwt_fail(err, JWT_ERR_SIGNATURE, "invalid signature");
+		return jwt_fail(err, JWT_ERR_SIGNATURE, "token signature is invalid");
 
 	mctx = digest_context(key, alg, false);
 	if (mctx == NULL)
@@ -388,5 +388,5 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 	EVP_MD_CTX_free(mctx);
 	OPENSSL_free(der);
 	ERR_clear_error();
-	return ok ? JWT_OK : jwt_fail(err, JWT_ERR_SIGNATURE, "invalid signature");
+	return ok ? JWT_OK : jwt_fail(err, JWT_ERR_SIGNATURE, "token signature is invalid");
 }

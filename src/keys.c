@@ -305,9 +305,24 @@ jwk_bytes(const JsonDoc *doc, const char *name, bool required, int exact_len,
 		return jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" is not valid base64url", name);
 	if (exact_len > 0 && *outlen != (size_t) exact_len)
 	{
-		jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" has the wrong length for its curve", name);
-		jwt_fail_detail(err, "It must be %d bytes (RFC 7518 section 6.2.1.2).", exact_len);
-		return JWT_ERR_KEY;
+		unsigned char *padded;
+
+		if (*outlen > (size_t) exact_len)
+		{
+			jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" is too long for its curve", name);
+			jwt_fail_detail(err, "It must be %d bytes (RFC 7518 section 6.2.1.2).", exact_len);
+			return JWT_ERR_KEY;
+		}
+		/*
+		 * RFC 7518 wants full-length coordinates, but some libraries (PyJWT
+		 * among them) drop leading zero bytes; the value is the same number.
+		 */
+		padded = palloc0(exact_len);
+		memcpy(padded + exact_len - *outlen, *out, *outlen);
+		OPENSSL_cleanse(*out, *outlen);
+		pfree(*out);
+		*out = padded;
+		*outlen = exact_len;
 	}
 	return JWT_OK;
 }

@@ -308,3 +308,13 @@ END $$;
 -- The key by name.
 CREATE FUNCTION k(name text) RETURNS text LANGUAGE sql STABLE
 AS $$ SELECT key FROM test_keys WHERE test_keys.name = k.name $$;
+
+-- jwt_is_valid at the same fixed time: 't', 'f', or the error it raised.
+CREATE FUNCTION valid(token text, key text DEFAULT secret(), at timestamptz DEFAULT '2030-01-01 00:00:00+00')
+RETURNS text LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN jwt_is_valid(token, key, now => at)::text;
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;

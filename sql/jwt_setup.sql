@@ -318,3 +318,15 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+
+-- base64url to bytes
+CREATE FUNCTION unb64u(s text) RETURNS bytea LANGUAGE sql IMMUTABLE
+AS $$ SELECT decode(translate(s, '-_', '+/') || repeat('=', (4 - length(s) % 4) % 4), 'base64') $$;
+
+-- The token with its signature segment replaced by these bytes.
+CREATE FUNCTION with_sig(token text, sig bytea) RETURNS text LANGUAGE sql IMMUTABLE
+AS $$ SELECT split_part(token, '.', 1) || '.' || split_part(token, '.', 2) || '.' || b64u(sig) $$;
+
+-- The token with its header replaced (the signature stays).
+CREATE FUNCTION with_header(token text, header text) RETURNS text LANGUAGE sql IMMUTABLE
+AS $$ SELECT b64u(header) || '.' || split_part(token, '.', 2) || '.' || split_part(token, '.', 3) $$;

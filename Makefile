@@ -16,7 +16,7 @@ OBJS = \
 	src/keycache.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_memory
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

@@ -52,10 +52,11 @@ AS 'MODULE_PATHNAME', 'jwt_is_valid_bytea'
 LANGUAGE C STABLE PARALLEL SAFE;
 
 -- UNSAFE for authorization: decodes without verifying anything.
+-- STABLE: it reads jwt.max_token_length.
 CREATE FUNCTION jwt_decode(token text, OUT header jsonb, OUT payload jsonb, OUT signature bytea)
 RETURNS record
 AS 'MODULE_PATHNAME', 'jwt_decode'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION jwt_decode(text) IS
 'Decodes a token WITHOUT verifying its signature or claims: never use the result for authorization.';

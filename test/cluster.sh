@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Throwaway PostgreSQL cluster for tests, demo and benchmarks.
 # Usage:  . test/cluster.sh; cluster_start; ...   (cluster_stop runs on exit, Ctrl-C or TERM)
 # Exports PGHOST PGPORT PGUSER PGDATABASE for psql, pg_regress and clients.

@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Shared by test/run-tests.sh and test/demo.sh: dependencies, build, install.
+# Source it from the repository root; it sources test/cluster.sh too.
+
+. test/cluster.sh
+
+# Debian packages the build, the tests and the demo need. python3-* are for the
+# interop suites, which run under /usr/bin/python3 (Debian's, not pyenv's).
+JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev build-essential gcc make
+    clang openssl python3-jwt python3-psycopg2 python3-cryptography"
+
+# Warnings fail the build. (The Makefile includes PostgreSQL's headers with
+# -isystem: they are not -Wextra clean.)
+JWT_WARN_FLAGS="-Wall -Wextra -Werror"
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Install missing packages (as root), or say what is missing (otherwise).
+# apt is only touched when something is missing, so repeat runs stay fast.
+ensure_deps() {
+    local p missing=()
+    for p in $JWT_APT_PACKAGES; do
+        # dpkg -s also succeeds for removed packages whose config files remain.
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! is_root; then
+        echo "missing packages: ${missing[*]}" >&2
+        echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+    echo "== installing: ${missing[*]}"
+    # Stop postgresql-15's postinst from starting Debian's default cluster: the
+    # tests use their own throwaway one and nothing should be left running.
+    local policy=/usr/sbin/policy-rc.d made_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+    fi
+    local rc=0 log
+    log=$(mktemp)
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } \
+        </dev/null >"$log" 2>&1 || { rc=1; cat "$log" >&2; echo "apt-get failed" >&2; }
+    rm -f "$log"
+    [ -n "$made_policy" ] && rm -f "$policy"
+    return $rc
+}
+
+# Clean build with warnings as errors (clean, so that objects built earlier
+# without -Werror are recompiled and checked), then install into PostgreSQL.
+build_install() {
+    echo "== building (PG_CFLAGS=$JWT_WARN_FLAGS)"
+    make -s clean >/dev/null 2>&1
+    make -s -j"$(nproc)" PG_CFLAGS="$JWT_WARN_FLAGS" || { echo "build failed" >&2; return 1; }
+    echo "== installing extension"
+    if [ -w "$(pg_config --pkglibdir)" ] && [ -w "$(pg_config --sharedir)/extension" ]; then
+        make -s install >/dev/null
+    elif command -v sudo >/dev/null; then
+        sudo make -s install >/dev/null
+    else
+        echo "cannot write to $(pg_config --pkglibdir) and no sudo: run 'make install' as root" >&2
+        return 1
+    fi || { echo "make install failed" >&2; return 1; }
+}

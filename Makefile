@@ -13,7 +13,9 @@ OBJS = \
 	src/claims.o \
 	src/crypto.o \
 	src/keys.o \
-	src/keycache.o
+	src/keycache.o \
+	src/keygen.o \
+	src/keyring.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_memory

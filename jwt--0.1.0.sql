@@ -3,8 +3,10 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION jwt" to load this file. \quit
 
+-- A NULL (or omitted) text key means the keyring (jwt_keys, below).
+
 -- Signing reads the clock (iat, exp) and the CSPRNG (ECDSA, PSS): VOLATILE.
-CREATE FUNCTION jwt_sign(claims jsonb, key text, alg text DEFAULT NULL, header jsonb DEFAULT NULL)
+CREATE FUNCTION jwt_sign(claims jsonb, key text DEFAULT NULL, alg text DEFAULT NULL, header jsonb DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'jwt_sign_text'
 LANGUAGE C VOLATILE PARALLEL SAFE;
@@ -15,7 +17,7 @@ AS 'MODULE_PATHNAME', 'jwt_sign_bytea'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
 -- Verification reads the clock and settings: STABLE.
-CREATE FUNCTION jwt_verify(token text, key text, algorithms text[] DEFAULT NULL,
+CREATE FUNCTION jwt_verify(token text, key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
                            audience text DEFAULT NULL, issuer text DEFAULT NULL,
                            leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
                            max_age interval DEFAULT NULL, typ text DEFAULT NULL,
@@ -33,7 +35,7 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'jwt_verify_bytea'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION jwt_is_valid(token text, key text, algorithms text[] DEFAULT NULL,
+CREATE FUNCTION jwt_is_valid(token text, key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
                              audience text DEFAULT NULL, issuer text DEFAULT NULL,
                              leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
                              max_age interval DEFAULT NULL, typ text DEFAULT NULL,
@@ -61,7 +63,7 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION jwt_decode(text) IS
 'Decodes a token WITHOUT verifying its signature or claims: never use the result for authorization.';
 
-CREATE FUNCTION jws_sign(payload bytea, key text, alg text DEFAULT NULL, header jsonb DEFAULT NULL)
+CREATE FUNCTION jws_sign(payload bytea, key text DEFAULT NULL, alg text DEFAULT NULL, header jsonb DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'jws_sign_text'
 LANGUAGE C VOLATILE PARALLEL SAFE;
@@ -71,7 +73,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'jws_sign_bytea'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
-CREATE FUNCTION jws_verify(token text, key text, algorithms text[] DEFAULT NULL)
+CREATE FUNCTION jws_verify(token text, key text DEFAULT NULL, algorithms text[] DEFAULT NULL)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'jws_verify_text'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -80,3 +82,175 @@ CREATE FUNCTION jws_verify(token text, key bytea, algorithms text[] DEFAULT NULL
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'jws_verify_bytea'
 LANGUAGE C STABLE PARALLEL SAFE;
+
+-- ======================================================================
+-- Keyring: keys generated, stored, rotated and published by the database.
+-- ======================================================================
+
+-- Private material and HMAC secrets live here; PUBLIC cannot read the table.
+-- The C code reads it directly (never through SQL), so neither search_path
+-- nor the caller's privileges change what it reads.
+CREATE TABLE jwt_keys (
+    kid          text PRIMARY KEY CHECK (length(kid) BETWEEN 1 AND 256),
+    alg          text CHECK (alg IN ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
+                                     'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA')),
+    kty          text NOT NULL CHECK (kty IN ('oct', 'RSA', 'EC', 'OKP')),
+    public_jwk   jsonb,
+    private_key  bytea,
+    origin       text NOT NULL CHECK (origin IN ('generated', 'added', 'jwks')),
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    retired_at   timestamptz,
+    verify_until timestamptz,
+    CHECK (public_jwk IS NOT NULL OR private_key IS NOT NULL)
+);
+COMMENT ON TABLE jwt_keys IS 'jwt keyring: private material; readable by superusers only';
+COMMENT ON COLUMN jwt_keys.alg IS 'the one algorithm the key signs and verifies; NULL: those its type admits';
+COMMENT ON COLUMN jwt_keys.verify_until IS 'a retired key still verifies until then';
+-- dumped by pg_dump, so a restored database keeps its keys
+SELECT pg_catalog.pg_extension_config_dump('jwt_keys', '');
+REVOKE ALL ON jwt_keys FROM PUBLIC;
+
+-- Every change tells every backend (and hot standby) to drop its cached keyring.
+CREATE FUNCTION jwt_keyring_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'jwt_keyring_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION jwt_keyring_changed() FROM PUBLIC;
+CREATE TRIGGER jwt_keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION jwt_keyring_changed();
+
+-- Signing with the keyring mints tokens the database trusts: it needs
+-- EXECUTE on this function, which PUBLIC does not have.
+CREATE FUNCTION jwt_keyring_signer() RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT true';
+COMMENT ON FUNCTION jwt_keyring_signer() IS
+'GRANT EXECUTE on this function to the roles that may sign with the keyring';
+REVOKE ALL ON FUNCTION jwt_keyring_signer() FROM PUBLIC;
+
+-- Internal: a key parsed and checked, as a row; new key material.
+-- They return private material, so only the SECURITY DEFINER functions below call them.
+CREATE FUNCTION _jwt_key_describe(material bytea, is_secret boolean, alg text, kid text,
+                                  OUT kid text, OUT alg text, OUT kty text,
+                                  OUT public_jwk jsonb, OUT private_key bytea)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_key_describe_internal'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION _jwt_key_describe(bytea, boolean, text, text) FROM PUBLIC;
+
+CREATE FUNCTION _jwt_key_generate(alg text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'jwt_key_generate_internal'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION _jwt_key_generate(text) FROM PUBLIC;
+
+CREATE FUNCTION _jwt_store_key(r record, key_origin text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO @extschema@.jwt_keys (kid, alg, kty, public_jwk, private_key, origin)
+    VALUES (r.kid, r.alg, r.kty, r.public_jwk, r.private_key, key_origin);
+    RETURN r.kid;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a key with kid "%" already exists in the keyring', r.kid
+        USING ERRCODE = 'unique_violation';
+END $$;
+REVOKE ALL ON FUNCTION _jwt_store_key(record, text) FROM PUBLIC;
+
+CREATE FUNCTION jwt_generate_key(alg text DEFAULT 'ES256', kid text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO STRICT r
+    FROM @extschema@._jwt_key_describe(@extschema@._jwt_key_generate(alg), alg IN ('HS256', 'HS384', 'HS512'), alg, kid);
+    RETURN @extschema@._jwt_store_key(r, 'generated');
+END $$;
+COMMENT ON FUNCTION jwt_generate_key(text, text) IS
+'creates a key in the keyring and returns its kid (the RFC 7638 thumbprint unless given)';
+
+CREATE FUNCTION jwt_add_key(key text, alg text DEFAULT NULL, kid text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO STRICT r
+    FROM @extschema@._jwt_key_describe(convert_to(key, 'UTF8'), false, alg, kid);
+    RETURN @extschema@._jwt_store_key(r, 'added');
+END $$;
+COMMENT ON FUNCTION jwt_add_key(text, text, text) IS
+'imports a PEM key, a JWK or an HMAC secret into the keyring and returns its kid';
+
+CREATE FUNCTION jwt_import_jwks(jwks jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k jsonb;
+    r record;
+    n integer := 0;
+BEGIN
+    IF jsonb_typeof(jwks) IS DISTINCT FROM 'object' OR jsonb_typeof(jwks -> 'keys') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'a JWKS is a JSON object with a "keys" array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k IN SELECT value FROM jsonb_array_elements(jwks -> 'keys') LOOP
+        -- providers publish encryption keys beside signing keys: they are not ours to use
+        CONTINUE WHEN coalesce(k ->> 'use', 'sig') <> 'sig';
+        SELECT * INTO STRICT r FROM @extschema@._jwt_key_describe(convert_to(k::text, 'UTF8'), false, NULL, NULL);
+        IF EXISTS (SELECT 1 FROM @extschema@.jwt_keys WHERE jwt_keys.kid = r.kid AND origin <> 'jwks') THEN
+            RAISE EXCEPTION 'kid "%" belongs to a key that was not imported from a JWKS', r.kid
+                USING ERRCODE = 'unique_violation';
+        END IF;
+        INSERT INTO @extschema@.jwt_keys AS t (kid, alg, kty, public_jwk, private_key, origin)
+        VALUES (r.kid, r.alg, r.kty, r.public_jwk, r.private_key, 'jwks')
+        ON CONFLICT (kid) DO UPDATE
+            SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk,
+                private_key = EXCLUDED.private_key;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_import_jwks(jsonb) IS
+'loads the signing keys of a JWKS into the keyring, replacing keys with the same kid; returns how many';
+
+CREATE FUNCTION jwt_retire_key(kid text, grace interval DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF grace < interval '0' THEN
+        RAISE EXCEPTION 'grace must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE @extschema@.jwt_keys AS t
+       SET retired_at = clock_timestamp(), verify_until = clock_timestamp() + coalesce(grace, interval '0')
+     WHERE t.kid = jwt_retire_key.kid AND t.retired_at IS NULL;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS t WHERE t.kid = jwt_retire_key.kid) THEN
+        RAISE EXCEPTION 'no key in the keyring has kid "%"', kid USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN false;   -- already retired
+END $$;
+COMMENT ON FUNCTION jwt_retire_key(text, interval) IS
+'stops a key signing at once and verifying after grace (default: at once); it stays listed';
+
+-- Keyring administration is for the roles a superuser grants it to.
+REVOKE ALL ON FUNCTION jwt_generate_key(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_add_key(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_import_jwks(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_retire_key(text, interval) FROM PUBLIC;
+
+-- The public keys of our own signing keys that still verify: never a private member, never a secret.
+CREATE FUNCTION jwt_jwks() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('keys', coalesce(jsonb_agg(
+               jsonb_strip_nulls(public_jwk || jsonb_build_object('kid', kid, 'alg', alg, 'use', 'sig'))
+               ORDER BY created_at DESC, kid), '[]'::jsonb))
+    FROM @extschema@.jwt_keys
+    WHERE private_key IS NOT NULL AND public_jwk IS NOT NULL
+      AND (retired_at IS NULL OR verify_until > now())
+$$;
+
+-- The keyring without its secrets.
+CREATE VIEW jwt_key_list AS
+SELECT kid, alg, kty, origin, created_at, retired_at, verify_until,
+       CASE WHEN retired_at IS NULL THEN 'active'
+            WHEN verify_until > now() THEN 'retiring'
+            ELSE 'retired' END AS state,
+       private_key IS NOT NULL AS has_private
+FROM jwt_keys;
+GRANT SELECT ON jwt_key_list TO PUBLIC;

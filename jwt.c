@@ -11,7 +11,14 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -23,8 +30,17 @@
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
+#include "keygen.h"
+#include "keyring.h"
 
 PG_MODULE_MAGIC;
+
+/* pg_proc_aclcheck became object_aclcheck in PostgreSQL 16. */
+#if PG_VERSION_NUM >= 160000
+#define object_aclcheck_compat(oid, role) object_aclcheck(ProcedureRelationId, (oid), (role), ACL_EXECUTE)
+#else
+#define object_aclcheck_compat(oid, role) pg_proc_aclcheck((oid), (role), ACL_EXECUTE)
+#endif
 
 /* Settings: defaults for arguments left NULL. */
 static int	jwt_leeway = 0;
@@ -68,6 +84,7 @@ _PG_init(void)
 							"Lifetime jwt_sign gives tokens without \"exp\"; 0 adds no iat or exp.",
 							NULL, &jwt_default_lifetime, 3600, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	jwt_keyring_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else
@@ -185,6 +202,31 @@ check_sign_header(Jsonb *header)
 }
 
 /*
+ * The keyring's signing key (or the one the header's kid names).  Signing
+ * with the keyring mints tokens the database trusts, so it needs EXECUTE on
+ * jwt_keyring_signer(), which PUBLIC does not have.
+ */
+static JwtKey *
+keyring_signing_key(Jsonb *header)
+{
+	Oid			nsp = jwt_extension_schema();
+	List	   *name = list_make2(makeString(get_namespace_name(nsp)), makeString("jwt_keyring_signer"));
+	Oid			marker = LookupFuncName(name, 0, NULL, false);
+	JsonbValue *kid = header ? getKeyJsonValueFromContainer(&header->root, "kid", 3, NULL) : NULL;
+
+	if (object_aclcheck_compat(marker, GetUserId()) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to sign with the jwt keyring"),
+				 errhint("GRANT EXECUTE ON FUNCTION jwt_keyring_signer() TO the roles that issue tokens.")));
+	if (kid != NULL && kid->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("header member \"kid\" must be a string")));
+	return jwt_keyring_signing_key(kid ? pnstrdup(kid->val.string.val, kid->val.string.len) : NULL);
+}
+
+/*
  * Sign payload bytes with the key argument; alg and header arguments at
  * argno+1 and argno+2.  jwt_typ is the default "typ" ("JWT") or NULL.
  */
@@ -192,7 +234,6 @@ static text *
 sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 			 bool is_secret, const char *default_typ)
 {
-	JwtKeySet  *set = key_argument(fcinfo, 1, is_secret);
 	JwtKey	   *key;
 	JwtAlg		alg;
 	Jsonb	   *header = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
@@ -202,12 +243,21 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 	char	   *token;
 	static const char *const skip_typ[] = {"typ"};
 
-	if (set->nkeys != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a key set with several keys cannot sign"),
-				 errhint("Pass the one key to sign with.")));
-	key = &set->keys[0];
+	if (header != NULL)
+		check_sign_header(header);
+	if (PG_ARGISNULL(1))
+		key = keyring_signing_key(header);
+	else
+	{
+		JwtKeySet  *set = key_argument(fcinfo, 1, is_secret);
+
+		if (set->nkeys != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a key set with several keys cannot sign"),
+					 errhint("Pass the one key to sign with.")));
+		key = &set->keys[0];
+	}
 	if (!key->has_private)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -220,8 +270,6 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 		err.status = JWT_ERR_KEY;
 		jwt_raise(&err);
 	}
-	if (header != NULL)
-		check_sign_header(header);
 
 	initStringInfo(&hdr);
 	appendStringInfo(&hdr, "{\"alg\":\"%s\"", jwt_alg_name(alg));
@@ -327,7 +375,7 @@ jwt_sign_common(FunctionCallInfo fcinfo, bool is_secret)
 	size_t		len;
 	char	   *payload;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(0) || (is_secret && PG_ARGISNULL(1)))
 		PG_RETURN_NULL();
 	payload = claims_text(PG_GETARG_JSONB_P(0), &len);
 	PG_RETURN_TEXT_P(sign_payload(fcinfo, payload, len, is_secret, "JWT"));
@@ -354,7 +402,7 @@ jws_sign_common(FunctionCallInfo fcinfo, bool is_secret)
 {
 	bytea	   *payload;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(0) || (is_secret && PG_ARGISNULL(1)))
 		PG_RETURN_NULL();
 	payload = PG_GETARG_BYTEA_PP(0);
 	PG_RETURN_TEXT_P(sign_payload(fcinfo, VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload),
@@ -487,18 +535,25 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 			 JsonDoc *claims, JwtError *err)
 {
 	text	   *token = PG_GETARG_TEXT_PP(ARG_TOKEN);
-	JwtKeySet  *keys = key_argument(fcinfo, ARG_KEY, is_secret);
+	JwtKeySet  *keys = PG_ARGISNULL(ARG_KEY) ? NULL : key_argument(fcinfo, ARG_KEY, is_secret);
 	JwtAlgSet	allowed = PG_ARGISNULL(ARG_ALGORITHMS) ? 0
 		: algorithms_argument(PG_GETARG_ARRAYTYPE_P(ARG_ALGORITHMS));
 	JwtClaimRules rules;
 	JsonStrictResult jr;
 	JwtStatus	st;
+	JwtKey	   *key;
 
 	if (is_jwt)
 		claim_rules_from_arguments(fcinfo, &rules);
 	if ((st = jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-						(size_t) jwt_max_token_length, tok, err)) != JWT_OK ||
-		(st = jws_verify(tok, keys, allowed, err)) != JWT_OK)
+						(size_t) jwt_max_token_length, tok, err)) != JWT_OK)
+		return st;
+	if (keys != NULL)
+		st = jws_verify(tok, keys, allowed, err);
+	else if ((st = jws_check_algorithm(tok, allowed, err)) == JWT_OK &&
+			 (st = jwt_keyring_verify_key(tok->alg, tok->kid, &key, err)) == JWT_OK)
+		st = jws_verify_key(tok, key, allowed, err);
+	if (st != JWT_OK)
 		return st;
 	if (!is_jwt)
 		return JWT_OK;
@@ -531,7 +586,7 @@ jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 	JsonDoc		claims;
 	JwtError	err;
 
-	if (PG_ARGISNULL(ARG_TOKEN) || PG_ARGISNULL(ARG_KEY))
+	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
 	if (verify_token(fcinfo, is_secret, true, &tok, &claims, &err) != JWT_OK)
 		jwt_raise(&err);
@@ -562,7 +617,7 @@ jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
 	JwtError	err;
 	JwtStatus	st;
 
-	if (PG_ARGISNULL(ARG_TOKEN) || PG_ARGISNULL(ARG_KEY))
+	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
 	st = verify_token(fcinfo, is_secret, true, &tok, &claims, &err);
 	if (st != JWT_OK && !jwt_status_is_token_failure(st))
@@ -593,7 +648,7 @@ jws_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 	JwtError	err;
 	bytea	   *result;
 
-	if (PG_ARGISNULL(ARG_TOKEN) || PG_ARGISNULL(ARG_KEY))
+	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
 	if (verify_token(fcinfo, is_secret, false, &tok, NULL, &err) != JWT_OK)
 		jwt_raise(&err);
@@ -652,4 +707,143 @@ jwt_decode(PG_FUNCTION_ARGS)
 	memcpy(VARDATA(sig), tok.sig, tok.sig_len);
 	values[2] = PointerGetDatum(sig);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* ---------- keyring administration (called by the SQL functions) ---------- */
+
+static const char *
+key_type_name(const JwtKey *key)
+{
+	switch (key->type)
+	{
+		case JWT_KEY_HMAC:
+			return "oct";
+		case JWT_KEY_RSA:
+			return "RSA";
+		case JWT_KEY_EC:
+			return "EC";
+		default:
+			return "OKP";
+	}
+}
+
+static bytea *
+bytes_to_bytea(const void *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+/* Fill the describe row for a parsed key. */
+static void
+describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
+{
+	JwtAlg		alg = key->jwk_alg;
+	JwtError	err;
+
+	if (!PG_ARGISNULL(2))
+	{
+		alg = algorithm_argument(PG_GETARG_TEXT_PP(2));
+		if (jwt_key_check_alg(key, alg, &err) != JWT_OK)
+		{
+			err.status = JWT_ERR_KEY;
+			jwt_raise(&err);
+		}
+	}
+	if (!PG_ARGISNULL(3))
+		values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(3));
+	else if (key->kid != NULL)
+		values[0] = CStringGetTextDatum(key->kid);
+	else
+		values[0] = CStringGetTextDatum(jwt_key_thumbprint(key));
+	nulls[1] = alg == JWT_ALG_NONE;
+	values[1] = nulls[1] ? (Datum) 0 : CStringGetTextDatum(jwt_alg_name(alg));
+	values[2] = CStringGetTextDatum(key_type_name(key));
+	nulls[3] = key->type == JWT_KEY_HMAC;
+	if (!nulls[3])
+		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(jwt_key_canonical_jwk(key)));
+	nulls[4] = !key->has_private;
+	if (key->type == JWT_KEY_HMAC)
+		values[4] = PointerGetDatum(bytes_to_bytea(key->secret, key->secret_len));
+	else if (key->has_private)
+	{
+		char	   *pem = jwt_key_private_pem(key);
+
+		values[4] = PointerGetDatum(bytes_to_bytea(pem, strlen(pem)));
+		memset(pem, 0, strlen(pem));
+	}
+}
+
+/*
+ * jwt_key_describe_internal(material bytea, is_secret boolean, alg text, kid text,
+ *     OUT kid text, OUT alg text, OUT kty text, OUT public_jwk jsonb, OUT private_key bytea)
+ * One key, parsed and checked, as a jwt_keys row.  Not for PUBLIC: it
+ * returns private material.
+ */
+PG_FUNCTION_INFO_V1(jwt_key_describe_internal);
+Datum
+jwt_key_describe_internal(PG_FUNCTION_ARGS)
+{
+	bytea	   *material = PG_GETARG_BYTEA_PP(0);
+	bool		is_secret = PG_GETARG_BOOL(1);
+	JwtKeySet	set;
+	JwtError	err;
+	JwtStatus	st;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(&set, 0, sizeof(set));
+	PG_TRY();
+	{
+		st = jwt_keyset_parse(VARDATA_ANY(material), VARSIZE_ANY_EXHDR(material), is_secret,
+							  CurrentMemoryContext, &set, &err);
+		if (st != JWT_OK)
+			jwt_raise(&err);
+		if (set.is_jwks)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a key set cannot be added as one key"),
+					 errhint("Use jwt_import_jwks() for a JWKS.")));
+		describe_key(fcinfo, &set.keys[0], values, nulls);
+	}
+	PG_FINALLY();
+	{
+		jwt_keyset_free(&set);
+	}
+	PG_END_TRY();
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * jwt_key_generate_internal(alg text) RETURNS bytea
+ * New key material for alg: PKCS#8 PEM, or an HMAC secret.  Not for PUBLIC.
+ */
+PG_FUNCTION_INFO_V1(jwt_key_generate_internal);
+Datum
+jwt_key_generate_internal(PG_FUNCTION_ARGS)
+{
+	JwtAlg		alg = algorithm_argument(PG_GETARG_TEXT_PP(0));
+	char	   *pem;
+	unsigned char *secret;
+	int			secret_len;
+	bytea	   *out;
+
+	jwt_key_generate(alg, &pem, &secret, &secret_len);
+	if (pem != NULL)
+	{
+		out = bytes_to_bytea(pem, strlen(pem));
+		memset(pem, 0, strlen(pem));
+	}
+	else
+	{
+		out = bytes_to_bytea(secret, secret_len);
+		memset(secret, 0, secret_len);
+	}
+	PG_RETURN_BYTEA_P(out);
 }

@@ -72,10 +72,10 @@ SELECT jws_verify(jws_sign('not json', k('ec_p256'), 'ES256'), k('ec_p256_pub'),
 SELECT jws_verify(jws_sign('x', repeat('k', 64)::bytea, 'HS512'), repeat('k', 64)::bytea);
 SELECT (jwt_decode(jws_sign('{}', secret()))).header AS no_typ_for_jws;
 
--- NULL in, NULL out
+-- NULL in, NULL out (a NULL text key means the keyring: see jwt_keyring)
 SELECT jwt_sign(NULL, secret()) IS NULL, jwt_verify(NULL, secret()) IS NULL,
-       jwt_verify('a.b.c', NULL::text) IS NULL, jwt_is_valid(NULL, secret()) IS NULL,
-       jws_verify(NULL, secret()) IS NULL, jwt_decode(NULL) IS NULL;
+       jwt_verify('a.b.c', NULL::bytea) IS NULL, jwt_is_valid(NULL, secret()) IS NULL,
+       jws_verify(NULL, secret()) IS NULL, jwt_decode(NULL) IS NULL, jwt_sign('{}', NULL::bytea) IS NULL;
 
 -- jwt_decode does not verify: it is only for looking
 SELECT * FROM jwt_decode(forge('{"alg":"HS256"}', '{"sub":"mallory"}', 'wrong key wrong key wrong key wrong'));

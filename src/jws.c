@@ -151,13 +151,36 @@ jws_verify(JwsToken *tok, const JwtKeySet *keys, JwtAlgSet allowed, JwtError *er
 	JwtKey	   *key;
 	JwtStatus	st;
 
+	if ((st = jws_check_algorithm(tok, allowed, err)) != JWT_OK)
+		return st;
+	if ((st = jwt_keyset_select(keys, tok->alg, tok->kid, &key, err)) != JWT_OK)
+		return st;
+	return jws_verify_key(tok, key, allowed, err);
+}
+
+/*
+ * The header rules and allowlist: everything that can be decided before a
+ * key is chosen.  allowed is the caller's allowlist or 0.
+ */
+JwtStatus
+jws_check_algorithm(JwsToken *tok, JwtAlgSet allowed, JwtError *err)
+{
+	JwtStatus	st;
+
 	if ((st = jws_check_header(tok, err)) != JWT_OK)
 		return st;
 	if (allowed != 0 && !(allowed & JWT_ALG_BIT(tok->alg)))
 		return jwt_fail(err, JWT_ERR_ALGORITHM, "algorithm \"%s\" is not allowed",
 						jwt_alg_name(tok->alg));
-	if ((st = jwt_keyset_select(keys, tok->alg, tok->kid, &key, err)) != JWT_OK)
-		return st;
+	return JWT_OK;
+}
+
+/* Verify the signature with a chosen key, after jws_check_algorithm(). */
+JwtStatus
+jws_verify_key(JwsToken *tok, JwtKey *key, JwtAlgSet allowed, JwtError *err)
+{
+	JwtStatus	st;
+
 	if (allowed == 0 && !(jwt_key_admitted_algs(key) & JWT_ALG_BIT(tok->alg)))
 		return jwt_fail(err, JWT_ERR_ALGORITHM, "algorithm \"%s\" is not allowed for this key",
 						jwt_alg_name(tok->alg));

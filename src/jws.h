@@ -29,6 +29,8 @@ extern JwtStatus jws_parse(const char *token, size_t len, size_t max_len,
 extern JwtStatus jws_check_header(JwsToken *tok, JwtError *err);
 extern JwtStatus jws_verify(JwsToken *tok, const JwtKeySet *keys, JwtAlgSet allowed,
 							JwtError *err);
+extern JwtStatus jws_check_algorithm(JwsToken *tok, JwtAlgSet allowed, JwtError *err);
+extern JwtStatus jws_verify_key(JwsToken *tok, JwtKey *key, JwtAlgSet allowed, JwtError *err);
 extern JwtStatus jws_check_typ(const JwsToken *tok, const char *expected, JwtError *err);
 extern char *jws_sign(JwtKey *key, JwtAlg alg,
 					  const char *header_json, size_t header_len,

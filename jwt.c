@@ -711,22 +711,6 @@ jwt_decode(PG_FUNCTION_ARGS)
 
 /* ---------- keyring administration (called by the SQL functions) ---------- */
 
-static const char *
-key_type_name(const JwtKey *key)
-{
-	switch (key->type)
-	{
-		case JWT_KEY_HMAC:
-			return "oct";
-		case JWT_KEY_RSA:
-			return "RSA";
-		case JWT_KEY_EC:
-			return "EC";
-		default:
-			return "OKP";
-	}
-}
-
 static bytea *
 bytes_to_bytea(const void *data, size_t len)
 {
@@ -761,7 +745,7 @@ describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
 		values[0] = CStringGetTextDatum(jwt_key_thumbprint(key));
 	nulls[1] = alg == JWT_ALG_NONE;
 	values[1] = nulls[1] ? (Datum) 0 : CStringGetTextDatum(jwt_alg_name(alg));
-	values[2] = CStringGetTextDatum(key_type_name(key));
+	values[2] = CStringGetTextDatum(jwt_key_type_name(key));
 	nulls[3] = key->type == JWT_KEY_HMAC;
 	if (!nulls[3])
 		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(jwt_key_canonical_jwk(key)));

@@ -66,6 +66,23 @@ jwt_alg_name(JwtAlg alg)
 	return (alg >= 0 && alg < JWT_ALG_COUNT) ? alg_table[alg].name : "none";
 }
 
+/* The JWK "kty" of a key. */
+const char *
+jwt_key_type_name(const JwtKey *key)
+{
+	switch (key->type)
+	{
+		case JWT_KEY_HMAC:
+			return "oct";
+		case JWT_KEY_RSA:
+			return "RSA";
+		case JWT_KEY_EC:
+			return "EC";
+		default:
+			return "OKP";
+	}
+}
+
 int
 jwt_hmac_min_secret(JwtAlg alg)
 {

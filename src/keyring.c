@@ -38,6 +38,7 @@ typedef struct KeyringEntry
 {
 	char	   *kid;
 	JwtAlg		alg;			/* JWT_ALG_NONE: what the key type admits */
+	char	   *kty;			/* "oct", "RSA", "EC" or "OKP" */
 	bool		is_secret;		/* material is an HMAC secret */
 	bool		has_private;
 	char	   *material;		/* private key PEM, HMAC secret, or public JWK text */
@@ -212,13 +213,13 @@ keyring_load(void)
 
 			e->alg = jwt_alg_from_name(alg, len);
 		}
-		e->is_secret = !nulls[c_kty] &&
-			strcmp(TextDatumGetCString(values[c_kty]), "oct") == 0;
+		e->kty = TextDatumGetCString(values[c_kty]);
+		e->is_secret = strcmp(e->kty, "oct") == 0;
 		e->has_private = !nulls[c_priv];
 		if (e->has_private)
 			e->material = copy_text(values[c_priv], &e->material_len);
 		else if (!nulls[c_jwk])
-			e->material = TextDatumGetCString(DirectFunctionCall1(jsonb_out, values[c_jwk]));
+			e->material = DatumGetCString(DirectFunctionCall1(jsonb_out, values[c_jwk]));
 		else
 			continue;			/* nothing to verify with */
 		if (e->material_len == 0)
@@ -284,6 +285,16 @@ entry_key(KeyringEntry *e)
 			e->parse_failed = true;
 			ereport(WARNING,
 					(errmsg("key \"%s\" in the jwt keyring cannot be used: %s", e->kid, err.message)));
+			return NULL;
+		}
+		/* the row's kty must be what the material is: never a key of another family */
+		if (strcmp(jwt_key_type_name(&set->keys[0]), e->kty) != 0)
+		{
+			jwt_keyset_free(set);
+			e->parse_failed = true;
+			ereport(WARNING,
+					(errmsg("key \"%s\" in the jwt keyring cannot be used: its material is not of type %s",
+							e->kid, e->kty)));
 			return NULL;
 		}
 		set->keys[0].kid = e->kid;

@@ -6,6 +6,7 @@ MODULE_big = jwt
 OBJS = \
 	jwt.o \
 	src/b64url.o \
+	src/envelope.o \
 	src/error.o \
 	src/json_strict.o \
 	src/jsonb_text.o \

@@ -15,6 +15,7 @@
 #include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "mb/pg_wchar.h"
@@ -27,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "claims.h"
+#include "envelope.h"
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
@@ -50,12 +52,15 @@ static bool jwt_require_exp = true;
 static int	jwt_max_token_length = 65536;
 static int	jwt_max_lifetime = 0;
 static int	jwt_default_lifetime = 3600;
+char	   *jwt_key_encryption_key = NULL;
+static bool jwt_preloaded = false;
 
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
+	jwt_preloaded = process_shared_preload_libraries_in_progress;
 	DefineCustomIntVariable("jwt.leeway",
 							"Clock skew tolerated when checking exp, nbf and iat.",
 							NULL, &jwt_leeway, 0, 0, 86400,
@@ -84,6 +89,16 @@ _PG_init(void)
 							"Lifetime jwt_sign gives tokens without \"exp\"; 0 adds no iat or exp.",
 							NULL, &jwt_default_lifetime, 3600, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	/*
+	 * Server-wide (SIGHUP) so that no session can pick its own; hidden from
+	 * non-superusers.  No check hook: PostgreSQL would echo a rejected value
+	 * into the log, so the format is checked where the key is used.
+	 */
+	DefineCustomStringVariable("jwt.key_encryption_key",
+							   "Key (64 hex digits) that seals the keyring's private material with AES-256-GCM.",
+							   NULL, &jwt_key_encryption_key, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	jwt_keyring_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
@@ -711,6 +726,53 @@ jwt_decode(PG_FUNCTION_ARGS)
 
 /* ---------- keyring administration (called by the SQL functions) ---------- */
 
+/*
+ * The key-encryption key (64 hex digits), or NULL when none is set; raises if
+ * it is malformed.  "file:PATH" reads it from a file, which keeps the key out
+ * of the server log: PostgreSQL logs the new value of a setting changed by a
+ * reload.
+ */
+const char *
+jwt_kek(void)
+{
+	static char kek[65];
+	const char *value = jwt_key_encryption_key;
+
+	if (value == NULL || value[0] == '\0')
+		return NULL;
+
+	/*
+	 * Until the library is loaded a setting from the configuration files is a
+	 * placeholder that any role can SHOW; only preloading hides it from the start.
+	 */
+	if (!jwt_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("jwt.key_encryption_key needs jwt in shared_preload_libraries"),
+				 errdetail("Otherwise sessions that have not loaded jwt show the setting to every role.")));
+	if (strncmp(value, "file:", 5) == 0)
+	{
+		FILE	   *f = AllocateFile(value + 5, "r");
+		size_t		n;
+
+		if (f == NULL)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open the jwt key-encryption key file \"%s\": %m", value + 5)));
+		n = fread(kek, 1, sizeof(kek) - 1, f);
+		FreeFile(f);
+		while (n > 0 && isspace((unsigned char) kek[n - 1]))
+			n--;
+		kek[n] = '\0';
+		value = kek;
+	}
+	if (!envelope_kek_valid(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them")));
+	return value;
+}
+
 static bytea *
 bytes_to_bytea(const void *data, size_t len)
 {
@@ -750,14 +812,23 @@ describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
 	if (!nulls[3])
 		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(jwt_key_canonical_jwk(key)));
 	nulls[4] = !key->has_private;
-	if (key->type == JWT_KEY_HMAC)
-		values[4] = PointerGetDatum(bytes_to_bytea(key->secret, key->secret_len));
-	else if (key->has_private)
+	if (key->has_private)
 	{
-		char	   *pem = jwt_key_private_pem(key);
+		char	   *plain = key->type == JWT_KEY_HMAC ? (char *) key->secret : jwt_key_private_pem(key);
+		size_t		len = key->type == JWT_KEY_HMAC ? (size_t) key->secret_len : strlen(plain);
+		const char *kek = jwt_kek();
 
-		values[4] = PointerGetDatum(bytes_to_bytea(pem, strlen(pem)));
-		memset(pem, 0, strlen(pem));
+		if (kek != NULL)
+		{
+			size_t		sealed_len;
+			char	   *sealed = envelope_seal(kek, TextDatumGetCString(values[0]), plain, len, &sealed_len);
+
+			values[4] = PointerGetDatum(bytes_to_bytea(sealed, sealed_len));
+		}
+		else
+			values[4] = PointerGetDatum(bytes_to_bytea(plain, len));
+		if (key->type != JWT_KEY_HMAC)
+			memset(plain, 0, len);
 	}
 }
 

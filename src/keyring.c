@@ -32,6 +32,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "envelope.h"
 #include "keyring.h"
 
 typedef struct KeyringEntry
@@ -277,9 +278,31 @@ entry_key(KeyringEntry *e)
 	if (e->parsed == NULL && !e->parse_failed)
 	{
 		JwtKeySet  *set = MemoryContextAllocZero(keyring_cxt, sizeof(JwtKeySet));
+		const char *material = e->material;
+		size_t		len = e->material_len;
+		JwtStatus	st;
 
-		if (jwt_keyset_parse(e->material, e->material_len, e->is_secret, keyring_cxt, set, &err) != JWT_OK ||
-			set->nkeys != 1)
+		if (envelope_is_sealed(material, len))
+		{
+			const char *kek = jwt_kek();
+
+			material = kek ? envelope_open(kek, e->kid, e->material, e->material_len, &len) : NULL;
+			if (material == NULL)
+			{
+				e->parse_failed = true;
+				ereport(WARNING,
+						(errmsg("key \"%s\" in the jwt keyring cannot be used: it is encrypted and jwt.key_encryption_key %s",
+								e->kid, kek ? "does not open it" : "is not set")));
+				return NULL;
+			}
+		}
+		st = jwt_keyset_parse(material, len, e->is_secret, keyring_cxt, set, &err);
+		if (material != e->material)
+		{
+			memset(unconstify(char *, material), 0, len);
+			pfree(unconstify(char *, material));
+		}
+		if (st != JWT_OK || set->nkeys != 1)
 		{
 			jwt_keyset_free(set);
 			e->parse_failed = true;

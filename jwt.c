@@ -355,7 +355,11 @@ unix_seconds(TimestampTz ts)
 		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 }
 
-/* The claims as compact JSON, with iat and exp added per jwt.default_lifetime. */
+/*
+ * The claims as compact JSON, with iat and exp added per jwt.default_lifetime.
+ * iat is the statement's start, the same clock verification reads, so a token
+ * verified in the statement that signed it is never "issued in the future".
+ */
 static char *
 claims_text(Jsonb *claims, size_t *len)
 {
@@ -368,7 +372,7 @@ claims_text(Jsonb *claims, size_t *len)
 	jsonb_append_object_members(&buf, &claims->root, NULL, 0, &any);
 	if (jwt_default_lifetime > 0)
 	{
-		int64		now = (int64) floor(unix_seconds(GetCurrentTimestamp()));
+		int64		now = (int64) floor(unix_seconds(GetCurrentStatementStartTimestamp()));
 
 		if (getKeyJsonValueFromContainer(&claims->root, "iat", 3, NULL) == NULL)
 		{

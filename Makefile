@@ -16,7 +16,9 @@ OBJS = \
 	src/keys.o \
 	src/keycache.o \
 	src/keygen.o \
-	src/keyring.o
+	src/identity.o \
+	src/keyring.o \
+	src/revocation.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_memory
@@ -29,6 +31,9 @@ SHLIB_LINK = -lcrypto
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild everything when a header changes.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
 
 .PHONY: test demo bench
 test:

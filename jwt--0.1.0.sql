@@ -21,7 +21,8 @@ CREATE FUNCTION jwt_verify(token text, key text DEFAULT NULL, algorithms text[] 
                            audience text DEFAULT NULL, issuer text DEFAULT NULL,
                            leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
                            max_age interval DEFAULT NULL, typ text DEFAULT NULL,
-                           subject text DEFAULT NULL, now timestamptz DEFAULT NULL)
+                           subject text DEFAULT NULL, now timestamptz DEFAULT NULL,
+                           check_revoked boolean DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'jwt_verify_text'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -30,7 +31,8 @@ CREATE FUNCTION jwt_verify(token text, key bytea, algorithms text[] DEFAULT NULL
                            audience text DEFAULT NULL, issuer text DEFAULT NULL,
                            leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
                            max_age interval DEFAULT NULL, typ text DEFAULT NULL,
-                           subject text DEFAULT NULL, now timestamptz DEFAULT NULL)
+                           subject text DEFAULT NULL, now timestamptz DEFAULT NULL,
+                           check_revoked boolean DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'jwt_verify_bytea'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -39,7 +41,8 @@ CREATE FUNCTION jwt_is_valid(token text, key text DEFAULT NULL, algorithms text[
                              audience text DEFAULT NULL, issuer text DEFAULT NULL,
                              leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
                              max_age interval DEFAULT NULL, typ text DEFAULT NULL,
-                             subject text DEFAULT NULL, now timestamptz DEFAULT NULL)
+                             subject text DEFAULT NULL, now timestamptz DEFAULT NULL,
+                             check_revoked boolean DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'jwt_is_valid_text'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -48,7 +51,8 @@ CREATE FUNCTION jwt_is_valid(token text, key bytea, algorithms text[] DEFAULT NU
                              audience text DEFAULT NULL, issuer text DEFAULT NULL,
                              leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
                              max_age interval DEFAULT NULL, typ text DEFAULT NULL,
-                             subject text DEFAULT NULL, now timestamptz DEFAULT NULL)
+                             subject text DEFAULT NULL, now timestamptz DEFAULT NULL,
+                             check_revoked boolean DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'jwt_is_valid_bytea'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -254,3 +258,178 @@ SELECT kid, alg, kty, origin, created_at, retired_at, verify_until,
        private_key IS NOT NULL AS has_private
 FROM jwt_keys;
 GRANT SELECT ON jwt_key_list TO PUBLIC;
+
+-- ======================================================================
+-- Revocation: by token id and by subject.  Ordinary WAL-logged rows, so
+-- revocations survive crashes and reach standbys.  The keys are COLLATE "C":
+-- the C lookups compare bytes.
+-- ======================================================================
+CREATE TABLE jwt_revoked_tokens (
+    jti        text COLLATE "C" PRIMARY KEY,
+    sub        text,
+    revoked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at timestamptz,
+    reason     text
+);
+CREATE INDEX jwt_revoked_tokens_expires_at ON jwt_revoked_tokens (expires_at);
+COMMENT ON TABLE jwt_revoked_tokens IS 'jwt: revoked token ids; expires_at is the token''s own expiry, for purging';
+
+CREATE TABLE jwt_revoked_subjects (
+    sub            text COLLATE "C" PRIMARY KEY,
+    revoked_before timestamptz NOT NULL,
+    revoked_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    reason         text
+);
+COMMENT ON TABLE jwt_revoked_subjects IS 'jwt: every token of sub issued before revoked_before is revoked';
+
+SELECT pg_catalog.pg_extension_config_dump('jwt_revoked_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('jwt_revoked_subjects', '');
+REVOKE ALL ON jwt_revoked_tokens, jwt_revoked_subjects FROM PUBLIC;
+
+CREATE FUNCTION jwt_is_revoked(token text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_is_revoked'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION jwt_is_revoked(text) IS
+'whether the token''s jti or its subject''s cut-off is revoked; the signature is not checked';
+
+CREATE FUNCTION jwt_revoke_jti(jti text, expires_at timestamptz, reason text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF jti IS NULL OR jti = '' THEN
+        RAISE EXCEPTION 'jti must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.jwt_revoked_tokens AS t (jti, expires_at, reason)
+    VALUES (jwt_revoke_jti.jti, jwt_revoke_jti.expires_at, jwt_revoke_jti.reason)
+    ON CONFLICT ON CONSTRAINT jwt_revoked_tokens_pkey DO NOTHING;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION jwt_revoke_jti(text, timestamptz, text) IS
+'revokes a token id; true if it was not revoked already';
+
+CREATE FUNCTION jwt_revoke(token text, reason text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    claims jsonb := (@extschema@.jwt_decode(token)).payload;
+BEGIN
+    IF jsonb_typeof(claims -> 'jti') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'token has no "jti" claim to revoke'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Revoke every token of its subject with jwt_revoke_subject().';
+    END IF;
+    INSERT INTO @extschema@.jwt_revoked_tokens AS t (jti, sub, expires_at, reason)
+    VALUES (claims ->> 'jti', claims ->> 'sub',
+            CASE WHEN jsonb_typeof(claims -> 'exp') = 'number'
+                 THEN to_timestamp((claims ->> 'exp')::double precision) END,
+            jwt_revoke.reason)
+    ON CONFLICT ON CONSTRAINT jwt_revoked_tokens_pkey DO NOTHING;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION jwt_revoke(text, text) IS
+'revokes a token by its jti (the token is decoded, not verified); true if it was not revoked already';
+
+CREATE FUNCTION jwt_revoke_subject(sub text, before timestamptz DEFAULT now(), reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF sub IS NULL OR before IS NULL THEN
+        RAISE EXCEPTION 'sub and before must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.jwt_revoked_subjects AS t (sub, revoked_before, reason)
+    VALUES (jwt_revoke_subject.sub, jwt_revoke_subject.before, jwt_revoke_subject.reason)
+    ON CONFLICT ON CONSTRAINT jwt_revoked_subjects_pkey DO UPDATE
+        SET revoked_before = greatest(t.revoked_before, EXCLUDED.revoked_before),
+            revoked_at = EXCLUDED.revoked_at,
+            reason = coalesce(EXCLUDED.reason, t.reason);
+END $$;
+COMMENT ON FUNCTION jwt_revoke_subject(text, timestamptz, text) IS
+'revokes every token of sub issued (iat) before before';
+
+CREATE FUNCTION jwt_purge_revocations() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- a token is refused once now >= exp + leeway: only then is its entry useless
+    horizon timestamptz := now() - make_interval(secs => current_setting('jwt.leeway')::double precision);
+    n bigint;
+    m bigint := 0;
+BEGIN
+    DELETE FROM @extschema@.jwt_revoked_tokens WHERE expires_at < horizon;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- a subject cut-off outlives every token it covers only when lifetimes are bounded
+    IF current_setting('jwt.max_lifetime')::interval > interval '0' THEN
+        DELETE FROM @extschema@.jwt_revoked_subjects
+         WHERE revoked_before + current_setting('jwt.max_lifetime')::interval < horizon;
+        GET DIAGNOSTICS m = ROW_COUNT;
+    END IF;
+    RETURN n + m;
+END $$;
+COMMENT ON FUNCTION jwt_purge_revocations() IS
+'drops revocations of tokens that have expired anyway (subject cut-offs only when jwt.max_lifetime is set)';
+
+-- Revoking is for the roles a superuser grants it to.
+REVOKE ALL ON FUNCTION jwt_revoke(text, text), jwt_revoke_jti(text, timestamptz, text),
+                      jwt_revoke_subject(text, timestamptz, text), jwt_purge_revocations() FROM PUBLIC;
+
+-- ======================================================================
+-- Identity for row-level security
+-- ======================================================================
+CREATE FUNCTION jwt_authenticate(token text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_authenticate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_authenticate(text) IS
+'verifies a token (bare or "Bearer <token>") with the keyring, the policy settings and revocation, and makes its claims the current identity';
+
+CREATE FUNCTION jwt_reset() RETURNS void
+AS 'MODULE_PATHNAME', 'jwt_reset'
+LANGUAGE C VOLATILE;
+
+-- STABLE: constant within a statement.
+CREATE FUNCTION jwt_claims() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_claims'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_claim(name text) RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_claim'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION jwt_claim_uuid(name text) RETURNS uuid
+AS 'MODULE_PATHNAME', 'jwt_claim_uuid'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION jwt_claim_bigint(name text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'jwt_claim_bigint'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION jwt_claim_boolean(name text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_claim_boolean'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION jwt_claim_array(name text) RETURNS text[]
+AS 'MODULE_PATHNAME', 'jwt_claim_array'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- PostgREST's db-pre-request: authenticate the request's bearer token; a
+-- failure becomes HTTP 401 (SQLSTATE PT401) with a WWW-Authenticate header.
+CREATE FUNCTION jwt_postgrest_pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    authorization text := current_setting('request.headers', true)::json ->> 'authorization';
+    message text;
+    detail text;
+BEGIN
+    IF authorization IS NULL THEN
+        RETURN;     -- an anonymous request: PostgREST's anonymous role applies
+    END IF;
+    PERFORM @extschema@.jwt_authenticate(authorization);
+EXCEPTION WHEN invalid_authorization_specification OR data_exception THEN
+    -- token failures only (class 28, and 22J*); a misconfigured key stays a server error
+    IF SQLSTATE NOT LIKE '28%' AND SQLSTATE NOT LIKE '22J%' THEN
+        RAISE;
+    END IF;
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    PERFORM set_config('response.headers',
+                       json_build_array(json_build_object('WWW-Authenticate',
+                           format('Bearer error="invalid_token", error_description="%s"', replace(message, '"', ''''))))::text,
+                       true);
+    RAISE SQLSTATE 'PT401' USING MESSAGE = message, DETAIL = coalesce(detail, ''), HINT = 'jwt: ' || SQLSTATE;
+END $$;

@@ -29,11 +29,14 @@
 
 #include "claims.h"
 #include "envelope.h"
+#include "identity.h"
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
 #include "keygen.h"
 #include "keyring.h"
+#include "revocation.h"
+#include "b64url.h"
 
 PG_MODULE_MAGIC;
 
@@ -52,6 +55,7 @@ static bool jwt_require_exp = true;
 static int	jwt_max_token_length = 65536;
 static int	jwt_max_lifetime = 0;
 static int	jwt_default_lifetime = 3600;
+static bool jwt_add_jti = true;
 char	   *jwt_key_encryption_key = NULL;
 static bool jwt_preloaded = false;
 
@@ -61,34 +65,45 @@ void
 _PG_init(void)
 {
 	jwt_preloaded = process_shared_preload_libraries_in_progress;
+
+	/*
+	 * The verification defaults are policy: only superusers set them (in the
+	 * configuration, or per database or role), so that a session cannot widen
+	 * what jwt_authenticate() accepts.  Explicit arguments still win.
+	 */
 	DefineCustomIntVariable("jwt.leeway",
 							"Clock skew tolerated when checking exp, nbf and iat.",
 							NULL, &jwt_leeway, 0, 0, 86400,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomStringVariable("jwt.audience",
 							   "Audience that verified tokens must name, when none is passed.",
 							   NULL, &jwt_audience, "",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("jwt.issuer",
 							   "Issuer that verified tokens must name, when none is passed.",
 							   NULL, &jwt_issuer, "",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("jwt.require_exp",
 							 "Refuse tokens without an \"exp\" claim.",
 							 NULL, &jwt_require_exp, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("jwt.max_token_length",
 							"Longest token accepted, in bytes.",
 							NULL, &jwt_max_token_length, 65536, 64, 1024 * 1024,
-							PGC_USERSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomIntVariable("jwt.max_lifetime",
 							"Refuse tokens whose exp - iat exceeds this; 0 disables.",
 							NULL, &jwt_max_lifetime, 0, 0, INT_MAX,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("jwt.default_lifetime",
 							"Lifetime jwt_sign gives tokens without \"exp\"; 0 adds no iat or exp.",
 							NULL, &jwt_default_lifetime, 3600, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("jwt.add_jti",
+							 "jwt_sign adds a random 128-bit \"jti\" to claims without one, so that every token can be revoked.",
+							 NULL, &jwt_add_jti, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
 	/*
 	 * Server-wide (SIGHUP) so that no session can pick its own; hidden from
 	 * non-superusers.  No check hook: PostgreSQL would echo a rejected value
@@ -100,6 +115,7 @@ _PG_init(void)
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 	jwt_keyring_init();
+	jwt_identity_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else
@@ -132,6 +148,8 @@ status_sqlstate(JwtStatus s)
 			return MAKE_SQLSTATE('2', '8', 'J', '0', '2');
 		case JWT_ERR_SIGNATURE:
 			return MAKE_SQLSTATE('2', '8', 'J', '0', '3');
+		case JWT_ERR_REVOKED:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '4');
 		case JWT_ERR_AUDIENCE:
 			return MAKE_SQLSTATE('2', '8', 'J', '0', '5');
 		case JWT_ERR_ISSUER:
@@ -380,8 +398,23 @@ claims_text(Jsonb *claims, size_t *len)
 			any = true;
 		}
 		if (getKeyJsonValueFromContainer(&claims->root, "exp", 3, NULL) == NULL)
+		{
 			appendStringInfo(&buf, "%s\"exp\":" INT64_FORMAT, any ? "," : "",
 							 now + jwt_default_lifetime);
+			any = true;
+		}
+	}
+	if (jwt_add_jti && getKeyJsonValueFromContainer(&claims->root, "jti", 3, NULL) == NULL)
+	{
+		unsigned char id[16];
+		char		enc[B64URL_ENCODED_LEN(16) + 1];
+
+		if (!pg_strong_random(id, sizeof(id)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random jti")));
+		enc[b64url_encode(id, sizeof(id), enc)] = '\0';
+		appendStringInfo(&buf, "%s\"jti\":\"%s\"", any ? "," : "", enc);
 	}
 	appendStringInfoChar(&buf, '}');
 	*len = buf.len;
@@ -459,7 +492,8 @@ enum
 	ARG_MAX_AGE,
 	ARG_TYP,
 	ARG_SUBJECT,
-	ARG_NOW
+	ARG_NOW,
+	ARG_CHECK_REVOKED
 };
 
 static JwtAlgSet
@@ -545,36 +579,40 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 	}
 }
 
+/* What to verify a token against. */
+typedef struct VerifyRequest
+{
+	text	   *token;
+	JwtKeySet  *keys;			/* NULL: the keyring */
+	JwtAlgSet	allowed;		/* 0: what the key admits */
+	bool		is_jwt;			/* claims rules apply */
+	JwtClaimRules rules;
+	const char *typ;
+	bool		check_revoked;
+} VerifyRequest;
+
 /*
- * Parse and verify the token argument.  Token failures come back as a status
- * (for jwt_is_valid); mistakes in the key or options raise at once.
+ * Verify a token.  Token failures come back as a status (for jwt_is_valid);
+ * mistakes in the key or options raise at once.
  */
 static JwtStatus
-verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok,
-			 JsonDoc *claims, JwtError *err)
+verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err)
 {
-	text	   *token = PG_GETARG_TEXT_PP(ARG_TOKEN);
-	JwtKeySet  *keys = PG_ARGISNULL(ARG_KEY) ? NULL : key_argument(fcinfo, ARG_KEY, is_secret);
-	JwtAlgSet	allowed = PG_ARGISNULL(ARG_ALGORITHMS) ? 0
-		: algorithms_argument(PG_GETARG_ARRAYTYPE_P(ARG_ALGORITHMS));
-	JwtClaimRules rules;
 	JsonStrictResult jr;
 	JwtStatus	st;
 	JwtKey	   *key;
 
-	if (is_jwt)
-		claim_rules_from_arguments(fcinfo, &rules);
-	if ((st = jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+	if ((st = jws_parse(VARDATA_ANY(req->token), VARSIZE_ANY_EXHDR(req->token),
 						(size_t) jwt_max_token_length, tok, err)) != JWT_OK)
 		return st;
-	if (keys != NULL)
-		st = jws_verify(tok, keys, allowed, err);
-	else if ((st = jws_check_algorithm(tok, allowed, err)) == JWT_OK &&
+	if (req->keys != NULL)
+		st = jws_verify(tok, req->keys, req->allowed, err);
+	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
 			 (st = jwt_keyring_verify_key(tok->alg, tok->kid, &key, err)) == JWT_OK)
-		st = jws_verify_key(tok, key, allowed, err);
+		st = jws_verify_key(tok, key, req->allowed, err);
 	if (st != JWT_OK)
 		return st;
-	if (!is_jwt)
+	if (!req->is_jwt)
 		return JWT_OK;
 
 	/* only now, with the signature verified, are the claims looked at */
@@ -584,9 +622,34 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 		jwt_fail_detail(err, "The claims must be a JSON object, but %s.", json_strict_result_text(jr));
 		return JWT_ERR_JSON;
 	}
-	if ((st = jws_check_typ(tok, string_option(fcinfo, ARG_TYP, NULL), err)) != JWT_OK)
+	if ((st = jws_check_typ(tok, req->typ, err)) != JWT_OK ||
+		(st = jwt_check_claims(claims, &req->rules, err)) != JWT_OK)
 		return st;
-	return jwt_check_claims(claims, &rules, err);
+	return req->check_revoked ? jwt_check_revocation(claims, err) : JWT_OK;
+}
+
+/* A request from the arguments of jwt_verify, jwt_is_valid or jws_verify. */
+static JwtStatus
+verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok,
+			 JsonDoc *claims, JwtError *err)
+{
+	VerifyRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.token = PG_GETARG_TEXT_PP(ARG_TOKEN);
+	req.keys = PG_ARGISNULL(ARG_KEY) ? NULL : key_argument(fcinfo, ARG_KEY, is_secret);
+	req.allowed = PG_ARGISNULL(ARG_ALGORITHMS) ? 0
+		: algorithms_argument(PG_GETARG_ARRAYTYPE_P(ARG_ALGORITHMS));
+	req.is_jwt = is_jwt;
+	if (is_jwt)
+	{
+		claim_rules_from_arguments(fcinfo, &req.rules);
+		req.typ = string_option(fcinfo, ARG_TYP, NULL);
+		/* the keyring always consults revocation; an explicit key when asked */
+		req.check_revoked = PG_ARGISNULL(ARG_CHECK_REVOKED) ? req.keys == NULL
+			: PG_GETARG_BOOL(ARG_CHECK_REVOKED);
+	}
+	return verify_request(&req, tok, claims, err);
 }
 
 /* jsonb from the verified, valid UTF-8 JSON text of a token. */
@@ -905,4 +968,243 @@ jwt_key_generate_internal(PG_FUNCTION_ARGS)
 		memset(secret, 0, secret_len);
 	}
 	PG_RETURN_BYTEA_P(out);
+}
+
+/* ---------- revocation and identity ---------- */
+
+/* jwt_is_revoked(token text) RETURNS boolean: by its jti or its subject's cut-off, signature unchecked */
+PG_FUNCTION_INFO_V1(jwt_is_revoked);
+Datum
+jwt_is_revoked(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	JwsToken	tok;
+	JsonDoc		claims;
+	JwtError	err;
+	JsonStrictResult jr;
+
+	if (jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
+		jwt_raise(&err);
+	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
+		ereport(ERROR,
+				(errcode(status_sqlstate(JWT_ERR_JSON)),
+				 errmsg("token claims are not valid"),
+				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
+	PG_RETURN_BOOL(jwt_check_revocation(&claims, &err) == JWT_ERR_REVOKED);
+}
+
+/* "Bearer <token>" or a bare token, without surrounding white space. */
+static text *
+bearer_token(text *arg)
+{
+	char	   *s = text_to_cstring(arg);
+	char	   *end;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	if (pg_strncasecmp(s, "bearer", 6) == 0 && isspace((unsigned char) s[6]))
+	{
+		s += 6;
+		while (isspace((unsigned char) *s))
+			s++;
+	}
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char) end[-1]))
+		end--;
+	return cstring_to_text_with_len(s, end - s);
+}
+
+/*
+ * jwt_authenticate(token text) RETURNS jsonb
+ * Verify with the keyring, the policy settings and revocation, then make the
+ * claims the identity that jwt_claims() returns (and switch role when
+ * jwt.role_claim names a claim).
+ */
+PG_FUNCTION_INFO_V1(jwt_authenticate);
+Datum
+jwt_authenticate(PG_FUNCTION_ARGS)
+{
+	VerifyRequest req;
+	JwsToken	tok;
+	JsonDoc		claims;
+	JwtError	err;
+	Datum		result;
+	const char *role = NULL;
+	const char *role_claim = jwt_identity_role_claim();
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '2', 'J', '0', '1')),
+				 errmsg("no token to authenticate")));
+	memset(&req, 0, sizeof(req));
+	req.token = bearer_token(PG_GETARG_TEXT_PP(0));
+	req.is_jwt = true;
+	req.check_revoked = true;
+	req.rules.now = unix_seconds(GetCurrentStatementStartTimestamp());
+	req.rules.leeway = jwt_leeway;
+	req.rules.require_exp = jwt_require_exp;
+	req.rules.audience = jwt_audience[0] ? jwt_audience : NULL;
+	req.rules.issuer = jwt_issuer[0] ? jwt_issuer : NULL;
+	req.rules.max_age = -1;
+	req.rules.max_lifetime = jwt_max_lifetime;
+	if (verify_request(&req, &tok, &claims, &err) != JWT_OK)
+		jwt_raise(&err);
+
+	if (role_claim != NULL)
+	{
+		const JsonMember *m = json_doc_get(&claims, role_claim);
+
+		if (m == NULL || m->value.kind != JK_STRING)
+			ereport(ERROR,
+					(errcode(MAKE_SQLSTATE('2', '8', 'J', '0', '8')),
+					 errmsg("token has no \"%s\" claim naming a role", role_claim)));
+		role = m->value.str;
+	}
+	result = json_text_to_jsonb(tok.payload, tok.payload_len);
+	jwt_identity_set(JsonbToCString(NULL, &DatumGetJsonbP(result)->root, VARSIZE(DatumGetJsonbP(result))), role);
+	PG_RETURN_DATUM(result);
+}
+
+/* jwt_reset() RETURNS void: forget the identity (and nothing else) */
+PG_FUNCTION_INFO_V1(jwt_reset);
+Datum
+jwt_reset(PG_FUNCTION_ARGS)
+{
+	jwt_identity_reset();
+	PG_RETURN_VOID();
+}
+
+/* jwt_claims() RETURNS jsonb: the verified claims, or NULL when not authenticated */
+PG_FUNCTION_INFO_V1(jwt_claims);
+Datum
+jwt_claims(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *claims = jwt_identity_claims();
+
+	if (claims == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P((Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(claims)));
+}
+
+/* The claim called name, or NULL when unauthenticated or absent (or JSON null). */
+static JsonbValue *
+claim_value(text *name)
+{
+	Jsonb	   *claims = jwt_identity_claims();
+	JsonbValue *v;
+
+	if (claims == NULL)
+		return NULL;
+	v = getKeyJsonValueFromContainer(&claims->root, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), NULL);
+	return (v == NULL || v->type == jbvNull) ? NULL : v;
+}
+
+static void
+claim_type_error(text *name, const char *type)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("claim \"%s\" is not %s", text_to_cstring(name), type)));
+}
+
+/* jwt_claim(name text) RETURNS text: strings as they are, other values as JSON text */
+PG_FUNCTION_INFO_V1(jwt_claim);
+Datum
+jwt_claim(PG_FUNCTION_ARGS)
+{
+	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
+	StringInfoData buf;
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	switch (v->type)
+	{
+		case jbvString:
+			PG_RETURN_TEXT_P(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+		case jbvNumeric:
+			PG_RETURN_TEXT_P(cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
+																				  NumericGetDatum(v->val.numeric)))));
+		case jbvBool:
+			PG_RETURN_TEXT_P(cstring_to_text(v->val.boolean ? "true" : "false"));
+		default:
+			initStringInfo(&buf);
+			jsonb_append_compact(&buf, v->val.binary.data);
+			PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+	}
+}
+
+/* jwt_claim_uuid(name text) RETURNS uuid: a string claim that is a UUID */
+PG_FUNCTION_INFO_V1(jwt_claim_uuid);
+Datum
+jwt_claim_uuid(PG_FUNCTION_ARGS)
+{
+	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (v->type != jbvString)
+		claim_type_error(PG_GETARG_TEXT_PP(0), "a string holding a UUID");
+	return DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)));
+}
+
+/* jwt_claim_bigint(name text) RETURNS bigint: a number claim that is an integer */
+PG_FUNCTION_INFO_V1(jwt_claim_bigint);
+Datum
+jwt_claim_bigint(PG_FUNCTION_ARGS)
+{
+	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
+	char	   *digits;
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (v->type != jbvNumeric)
+		claim_type_error(PG_GETARG_TEXT_PP(0), "a number");
+	/* int8in refuses fractions and out-of-range values rather than rounding */
+	digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	return DirectFunctionCall1(int8in, CStringGetDatum(digits));
+}
+
+/* jwt_claim_boolean(name text) RETURNS boolean: a true or false claim */
+PG_FUNCTION_INFO_V1(jwt_claim_boolean);
+Datum
+jwt_claim_boolean(PG_FUNCTION_ARGS)
+{
+	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (v->type != jbvBool)
+		claim_type_error(PG_GETARG_TEXT_PP(0), "a boolean");
+	PG_RETURN_BOOL(v->val.boolean);
+}
+
+/* jwt_claim_array(name text) RETURNS text[]: an array claim of strings (e.g. roles, groups) */
+PG_FUNCTION_INFO_V1(jwt_claim_array);
+Datum
+jwt_claim_array(PG_FUNCTION_ARGS)
+{
+	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken r;
+	ArrayBuildState *astate = NULL;
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		claim_type_error(PG_GETARG_TEXT_PP(0), "an array of strings");
+	astate = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((r = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (r != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString)
+			claim_type_error(PG_GETARG_TEXT_PP(0), "an array of strings");
+		astate = accumArrayResult(astate,
+								  PointerGetDatum(cstring_to_text_with_len(elem.val.string.val, elem.val.string.len)),
+								  false, TEXTOID, CurrentMemoryContext);
+	}
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
 }

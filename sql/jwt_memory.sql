@@ -16,7 +16,7 @@ FROM generate_series(1, 500) i;
 CREATE FUNCTION workload(n int) RETURNS bigint LANGUAGE sql AS $$
   SELECT count(jwt_verify(hs, secret(), now => '2030-01-01 00:00+00'))
        + count(*) FILTER (WHERE NOT jwt_is_valid(expired, secret()))
-       + count(*) FILTER (WHERE NOT jwt_is_valid(left(hs, -2) || 'AA', secret()))
+       + count(*) FILTER (WHERE NOT jwt_is_valid(hs || 'A', secret()))
        + count(*) FILTER (WHERE NOT jwt_is_valid('x' || hs, secret()))
        + count(jwt_sign(jsonb_build_object('sub', 'u' || i, 'n', g), secret()))
        + count(jws_verify(hs, secret()))

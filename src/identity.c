@@ -1,0 +1,127 @@
+/*
+ * identity.c - the claims of a verified token as the current identity
+ *
+ * The claims live in the setting jwt.claims, which is PGC_SUSET: no SET,
+ * set_config or ALTER ROLE ... SET by a non-superuser can change it, and only
+ * jwt_authenticate() (which sets it from C) does.  Being a setting, it reaches
+ * parallel workers, is undone when its transaction ends (the default, safe
+ * behind transaction poolers) and is cleared by RESET ALL and DISCARD ALL.
+ * Policies read it many times per query, so the parsed jsonb is cached until
+ * the setting changes.
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "identity.h"
+
+static char *claims_setting = NULL;
+static bool session_scope = false;
+static char *role_claim = NULL;
+static bool trust_postgrest = false;
+
+static uint64 claims_generation = 1;
+static uint64 cached_generation = 0;
+static char *cached_postgrest = NULL;	/* the request.jwt.claims text cached */
+static MemoryContext identity_cxt = NULL;
+static Jsonb *cached_claims = NULL;
+
+static void
+claims_assign(const char *newval, void *extra)
+{
+	(void) newval;
+	(void) extra;
+	claims_generation++;
+}
+
+void
+jwt_identity_init(void)
+{
+	DefineCustomStringVariable("jwt.claims",
+							   "Claims of the token verified by jwt_authenticate(); read them with jwt_claims().",
+							   NULL, &claims_setting, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							   NULL, claims_assign, NULL);
+	DefineCustomBoolVariable("jwt.session_identity",
+							 "jwt_authenticate() sets the identity for the session, not the transaction.",
+							 "Unsafe behind transaction poolers, which share sessions between clients.",
+							 &session_scope, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("jwt.role_claim",
+							   "Claim naming the role jwt_authenticate() switches to; empty switches none.",
+							   NULL, &role_claim, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("jwt.trust_postgrest_claims",
+							 "jwt_claims() falls back to request.jwt.claims, which any role can set.",
+							 "Only for deployments where PostgREST verifies tokens and clients cannot run SQL.",
+							 &trust_postgrest, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+/* Make claims_json (and role, when not NULL) the current identity. */
+void
+jwt_identity_set(const char *claims_json, const char *role)
+{
+	GucAction	action = session_scope ? GUC_ACTION_SET : GUC_ACTION_LOCAL;
+
+	/* PGC_SUSET: our own C code may set it whoever the user is */
+	(void) set_config_option("jwt.claims", claims_json, PGC_SUSET, PGC_S_SESSION,
+							 action, true, 0, false);
+	/* the role GUC checks that the session user may become that role */
+	if (role != NULL)
+		(void) set_config_option("role", role, PGC_USERSET, PGC_S_SESSION,
+								 action, true, 0, false);
+}
+
+void
+jwt_identity_reset(void)
+{
+	(void) set_config_option("jwt.claims", "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+}
+
+const char *
+jwt_identity_role_claim(void)
+{
+	return (role_claim != NULL && role_claim[0] != '\0') ? role_claim : NULL;
+}
+
+/* The current verified claims (cached, do not modify), or NULL. */
+Jsonb *
+jwt_identity_claims(void)
+{
+	const char *source = claims_setting;
+	bool		from_postgrest = false;
+
+	if ((source == NULL || source[0] == '\0') && trust_postgrest)
+	{
+		source = GetConfigOption("request.jwt.claims", true, false);
+		from_postgrest = true;
+	}
+	if (source == NULL || source[0] == '\0')
+		return NULL;
+
+	if (cached_generation == claims_generation && cached_claims != NULL &&
+		(from_postgrest ? (cached_postgrest != NULL && strcmp(cached_postgrest, source) == 0)
+		 : cached_postgrest == NULL))
+		return cached_claims;
+
+	if (identity_cxt == NULL)
+		identity_cxt = AllocSetContextCreate(TopMemoryContext, "jwt identity", ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(identity_cxt);
+	cached_claims = NULL;
+	cached_postgrest = NULL;
+	{
+		MemoryContext old = MemoryContextSwitchTo(identity_cxt);
+
+		cached_claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(source)));
+		if (from_postgrest)
+			cached_postgrest = pstrdup(source);
+		MemoryContextSwitchTo(old);
+	}
+	cached_generation = claims_generation;
+	return cached_claims;
+}

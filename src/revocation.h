@@ -1,0 +1,12 @@
+/*
+ * revocation.h - revoked token ids and subject cut-offs
+ */
+#ifndef JWT_REVOCATION_H
+#define JWT_REVOCATION_H
+
+#include "jwt_error.h"
+#include "json_strict.h"
+
+extern JwtStatus jwt_check_revocation(const JsonDoc *claims, JwtError *err);
+
+#endif

@@ -349,7 +349,7 @@ CREATE FUNCTION jwt_purge_revocations() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     -- a token is refused once now >= exp + leeway: only then is its entry useless
-    horizon timestamptz := now() - make_interval(secs => current_setting('jwt.leeway')::double precision);
+    horizon timestamptz := now() - current_setting('jwt.leeway')::interval;
     n bigint;
     m bigint := 0;
 BEGIN
@@ -408,28 +408,29 @@ CREATE FUNCTION jwt_claim_array(name text) RETURNS text[]
 AS 'MODULE_PATHNAME', 'jwt_claim_array'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
--- PostgREST's db-pre-request: authenticate the request's bearer token; a
--- failure becomes HTTP 401 (SQLSTATE PT401) with a WWW-Authenticate header.
+-- PostgREST's db-pre-request: authenticate the request's bearer token.  A
+-- token failure becomes HTTP 401 with a WWW-Authenticate header, through
+-- PostgREST's documented RAISE SQLSTATE 'PGRST' convention (PostgREST 11+).
 CREATE FUNCTION jwt_postgrest_pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    authorization text := current_setting('request.headers', true)::json ->> 'authorization';
+    auth_header text := current_setting('request.headers', true)::json ->> 'authorization';
     message text;
     detail text;
 BEGIN
-    IF authorization IS NULL THEN
+    IF auth_header IS NULL THEN
         RETURN;     -- an anonymous request: PostgREST's anonymous role applies
     END IF;
-    PERFORM @extschema@.jwt_authenticate(authorization);
+    PERFORM @extschema@.jwt_authenticate(auth_header);
 EXCEPTION WHEN invalid_authorization_specification OR data_exception THEN
     -- token failures only (class 28, and 22J*); a misconfigured key stays a server error
     IF SQLSTATE NOT LIKE '28%' AND SQLSTATE NOT LIKE '22J%' THEN
         RAISE;
     END IF;
     GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-    PERFORM set_config('response.headers',
-                       json_build_array(json_build_object('WWW-Authenticate',
-                           format('Bearer error="invalid_token", error_description="%s"', replace(message, '"', ''''))))::text,
-                       true);
-    RAISE SQLSTATE 'PT401' USING MESSAGE = message, DETAIL = coalesce(detail, ''), HINT = 'jwt: ' || SQLSTATE;
+    RAISE SQLSTATE 'PGRST'
+        USING MESSAGE = json_build_object('code', SQLSTATE, 'message', message,
+                                          'details', nullif(detail, ''), 'hint', NULL)::text,
+              DETAIL = json_build_object('status', 401, 'headers', json_build_object(
+                           'WWW-Authenticate', 'Bearer error="invalid_token"'))::text;
 END $$;

@@ -1,0 +1,86 @@
+-- Revocation by token id and by subject.
+SET jwt.default_lifetime = '1h';
+SELECT jwt_generate_key('ES256', 'revocation-test') AS kid;
+SELECT jwt_sign('{"sub":"alice"}') AS t1 \gset
+SELECT jwt_sign('{"sub":"alice"}') AS t2 \gset
+SELECT jwt_sign('{"sub":"bob"}') AS tb \gset
+SELECT jwt_sign('{"sub":"carol","jti":"carol-1"}') AS tc \gset
+
+-- jwt_sign gives every token a random 128-bit jti, unless the claims have one
+SELECT length((jwt_decode(:'t1')).payload ->> 'jti') AS jti_length,
+       (jwt_decode(:'t1')).payload ->> 'jti' <> (jwt_decode(:'t2')).payload ->> 'jti' AS distinct_jtis,
+       (jwt_decode(:'tc')).payload ->> 'jti' AS given_jti;
+SET jwt.add_jti = off;
+SELECT (jwt_decode(jwt_sign('{"sub":"x"}'))).payload ? 'jti' AS jti_when_off;
+RESET jwt.add_jti;
+
+-- revoke one token: it stops verifying with the keyring; its sibling does not
+SELECT jwt_is_revoked(:'t1') AS before;
+SELECT jwt_revoke(:'t1', 'stolen laptop') AS revoked;
+SELECT jwt_revoke(:'t1') AS revoked_again;
+SELECT jwt_is_revoked(:'t1') AS after, jwt_is_revoked(:'t2') AS sibling;
+SELECT try(format('SELECT jwt_verify(%L)', :'t1')) AS keyring_verify;
+SELECT valid(:'t1', NULL) AS keyring_is_valid;
+SELECT jwt_verify(:'t2') ->> 'sub' AS sibling_verifies;
+SELECT try(format('SELECT jwt_authenticate(%L)', :'t1')) AS authenticate;
+SELECT jti = (jwt_decode(:'t1')).payload ->> 'jti' AS jti_stored, sub, reason,
+       expires_at = to_timestamp(((jwt_decode(:'t1')).payload ->> 'exp')::numeric) AS expiry_recorded
+FROM jwt_revoked_tokens;
+
+-- an explicit key consults revocation only when asked
+SELECT jwt_sign('{"sub":"dave","jti":"dave-1","exp":1893459600}', secret()) AS td \gset
+SELECT jwt_revoke_jti('dave-1', '2030-01-01 01:00+00');
+SELECT jwt_verify(:'td', secret(), now => '2030-01-01 00:00+00') ->> 'sub' AS explicit_key_default;
+SELECT try(format('SELECT jwt_verify(%L, %L, now => %L, check_revoked => true)', :'td', secret(), '2030-01-01 00:00+00')) AS explicit_key_checked;
+SELECT try(format('SELECT jwt_verify(%L, check_revoked => false)', :'t1')) AS keyring_unchecked;
+SELECT jwt_is_valid(:'td', secret(), now => '2030-01-01 00:00+00', check_revoked => true) AS is_valid_checked;
+
+-- subject cut-off: every token of the subject issued before the time
+SELECT jwt_sign('{"sub":"bob","iat":1893456000,"exp":1893459600}') AS tb_later \gset
+SELECT jwt_revoke_subject('bob', '2029-01-01 00:00+00', 'password changed');
+SELECT try(format('SELECT jwt_verify(%L)', :'tb')) AS cutoff_in_the_future_covers_now;
+SELECT jwt_revoke_subject('bob');
+SELECT try(format('SELECT jwt_verify(%L)', :'tb')) AS issued_before_cutoff;
+SELECT jwt_verify(:'tb_later', now => '2030-01-01 00:00+00') ->> 'sub' AS issued_after_cutoff;
+SELECT jwt_revoke_subject('bob', '2020-01-01 00:00+00');
+SELECT revoked_before > '2020-01-01' AS cutoff_never_moves_back FROM jwt_revoked_subjects WHERE sub = 'bob';
+SET jwt.default_lifetime = 0;
+SELECT try(format('SELECT jwt_verify(%L, %L, check_revoked => true, now => %L)', jwt_sign('{"sub":"bob","exp":1893459600}', secret()), secret(), '2030-01-01 00:00+00')) AS no_iat_is_revoked;
+RESET jwt.default_lifetime;
+SELECT jwt_is_revoked(jws_sign(convert_to('{"sub":"bob","exp":1893459600}', 'UTF8'), secret())) AS no_iat_counts_as_before;
+SELECT jwt_is_revoked(:'tc') AS other_subject;
+
+-- bad input
+SELECT try($$SELECT jwt_revoke(jws_sign(convert_to('{"sub":"x"}', 'UTF8'), secret()))$$) AS no_jti;
+SELECT try($$SELECT jwt_revoke('not a token')$$) AS not_a_token;
+SELECT try($$SELECT jwt_revoke_jti('', now())$$) AS empty_jti;
+SELECT try($$SELECT jwt_revoke_subject(NULL)$$) AS null_subject;
+SELECT try($$SELECT jwt_is_revoked('a.b')$$) AS malformed;
+
+-- purge: entries of tokens that have expired anyway
+SELECT jwt_revoke_jti('old-1', now() - interval '2 days');
+SELECT jwt_revoke_jti('old-2', now() - interval '1 minute');
+SELECT jwt_revoke_jti('no-expiry', NULL);
+SELECT jwt_purge_revocations() AS purged;
+SELECT jti FROM jwt_revoked_tokens WHERE jti IN ('old-1', 'old-2', 'no-expiry') ORDER BY jti;
+SET jwt.max_lifetime = '1d';
+SET jwt.leeway = '30s';
+SELECT jwt_revoke_subject('eve', now() - interval '3 days');
+SELECT jwt_purge_revocations() AS purged_with_max_lifetime;
+SELECT sub FROM jwt_revoked_subjects ORDER BY sub;
+RESET jwt.max_lifetime;
+RESET jwt.leeway;
+
+-- only granted roles revoke; anyone can ask whether a token is revoked
+CREATE ROLE regress_jwt_plain;
+SET ROLE regress_jwt_plain;
+SELECT try(format('SELECT jwt_revoke(%L)', :'t2')) AS revoke;
+SELECT try($$SELECT jwt_revoke_jti('x', now())$$) AS revoke_jti;
+SELECT try($$SELECT jwt_revoke_subject('alice')$$) AS revoke_subject;
+SELECT try($$SELECT jwt_purge_revocations()$$) AS purge;
+SELECT try('SELECT * FROM jwt_revoked_tokens') AS read_tokens;
+SELECT try($$INSERT INTO jwt_revoked_subjects VALUES ('x', now())$$) AS write_subjects;
+SELECT jwt_is_revoked(:'t1') AS is_revoked_public;
+RESET ROLE;
+DROP ROLE regress_jwt_plain;
+SELECT jwt_retire_key('revocation-test');

@@ -1108,30 +1108,83 @@ claim_type_error(text *name, const char *type)
 			 errmsg("claim \"%s\" is not %s", text_to_cstring(name), type)));
 }
 
-/* jwt_claim(name text) RETURNS text: strings as they are, other values as JSON text */
+/* A claim as text: strings as they are, other values as JSON text. */
+static Datum
+claim_text(JsonbValue *v)
+{
+	StringInfoData buf;
+
+	switch (v->type)
+	{
+		case jbvString:
+			return PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+		case jbvNumeric:
+			return PointerGetDatum(cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
+																					   NumericGetDatum(v->val.numeric)))));
+		case jbvBool:
+			return PointerGetDatum(cstring_to_text(v->val.boolean ? "true" : "false"));
+		default:
+			initStringInfo(&buf);
+			jsonb_append_compact(&buf, v->val.binary.data);
+			return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+	}
+}
+
+/*
+ * One call site's last answer.  A policy evaluates jwt_claim('sub') once per
+ * row with the same name and the same identity, so the answer is kept in the
+ * call site's fn_extra until the identity changes: per row it then costs a
+ * comparison, not a lookup and a copy.
+ */
+typedef struct ClaimCallCache
+{
+	uint64		version;
+	text	   *name;
+	bool		isnull;
+	Datum		value;
+} ClaimCallCache;
+
+/* jwt_claim(name text) RETURNS text */
 PG_FUNCTION_INFO_V1(jwt_claim);
 Datum
 jwt_claim(PG_FUNCTION_ARGS)
 {
-	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
-	StringInfoData buf;
+	text	   *name = PG_GETARG_TEXT_PP(0);
+	ClaimCallCache *cache = (ClaimCallCache *) fcinfo->flinfo->fn_extra;
+	uint64		version = jwt_identity_version();
+	JsonbValue *v;
+	MemoryContext old;
 
-	if (v == NULL)
-		PG_RETURN_NULL();
-	switch (v->type)
+	if (cache != NULL && version != 0 && cache->version == version &&
+		VARSIZE_ANY_EXHDR(cache->name) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(VARDATA_ANY(cache->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
 	{
-		case jbvString:
-			PG_RETURN_TEXT_P(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
-		case jbvNumeric:
-			PG_RETURN_TEXT_P(cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
-																				  NumericGetDatum(v->val.numeric)))));
-		case jbvBool:
-			PG_RETURN_TEXT_P(cstring_to_text(v->val.boolean ? "true" : "false"));
-		default:
-			initStringInfo(&buf);
-			jsonb_append_compact(&buf, v->val.binary.data);
-			PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+		if (cache->isnull)
+			PG_RETURN_NULL();
+		/* callers do not modify their arguments or results in place */
+		return cache->value;
 	}
+
+	v = claim_value(name);
+	if (version == 0)
+	{
+		if (v == NULL)
+			PG_RETURN_NULL();
+		return claim_text(v);
+	}
+	/* an older answer is not freed: an earlier row's result may still point at it */
+	if (cache == NULL)
+		cache = fcinfo->flinfo->fn_extra =
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ClaimCallCache));
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	cache->name = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(name));
+	cache->isnull = v == NULL;
+	cache->value = v == NULL ? (Datum) 0 : claim_text(v);
+	cache->version = version;
+	MemoryContextSwitchTo(old);
+	if (cache->isnull)
+		PG_RETURN_NULL();
+	return cache->value;
 }
 
 /* jwt_claim_uuid(name text) RETURNS uuid: a string claim that is a UUID */

@@ -88,6 +88,19 @@ jwt_identity_role_claim(void)
 	return (role_claim != NULL && role_claim[0] != '\0') ? role_claim : NULL;
 }
 
+/*
+ * A number that changes whenever the identity may have changed, for callers
+ * that cache what they derived from it; 0 means "do not cache" (the
+ * request.jwt.claims fallback has no change hook).
+ */
+uint64
+jwt_identity_version(void)
+{
+	if ((claims_setting == NULL || claims_setting[0] == '\0') && trust_postgrest)
+		return 0;
+	return claims_generation;
+}
+
 /* The current verified claims (cached, do not modify), or NULL. */
 Jsonb *
 jwt_identity_claims(void)

@@ -21,7 +21,7 @@ OBJS = \
 	src/revocation.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_memory
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_memory
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

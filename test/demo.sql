@@ -74,3 +74,40 @@ SELECT jwt_is_valid(:'token', :'secret')        AS genuine,
        jwt_is_valid(:'tampered', :'secret')     AS tampered,
        jwt_is_valid(:'none_token', :'secret')   AS alg_none,
        jwt_is_valid('not.a.token', :'secret')   AS garbage;
+
+-- === 6. The keyring: keys live in the database, tokens name them by kid ===========
+SELECT jwt_generate_key('ES256', 'demo-2026-11') AS kid;
+SELECT jwt_sign('{"sub": "carol", "role": "reader"}') AS ring_token \gset
+SELECT (jwt_decode(:'ring_token')).header AS header_names_the_key;
+SELECT jwt_verify(:'ring_token') ->> 'sub' AS verified_by_kid;
+-- rotate: a new key signs from now on; the old one verifies for a grace period
+SELECT jwt_generate_key('ES256', 'demo-2026-12') AS new_kid;
+SELECT jwt_retire_key('demo-2026-11', grace => '1 hour');
+SELECT kid, alg, state, has_private FROM jwt_key_list ORDER BY created_at;
+SELECT jwt_verify(:'ring_token') ->> 'sub' AS old_token_still_verifies;
+-- the public half, for anyone who verifies our tokens (no private member, ever)
+SELECT jsonb_array_length(jwt_jwks() -> 'keys') AS published_keys;
+
+-- === 7. Row-level security from a token ===========================================
+CREATE TABLE demo_notes (owner text NOT NULL DEFAULT jwt_claim('sub'), body text);
+ALTER TABLE demo_notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_notes ON demo_notes USING (owner = jwt_claim('sub'));
+INSERT INTO demo_notes VALUES ('carol', 'carol''s note'), ('dave', 'dave''s note');
+CREATE ROLE demo_app;                          -- superusers bypass RLS: the app is a plain role
+GRANT SELECT ON demo_notes TO demo_app;
+BEGIN;
+SET LOCAL ROLE demo_app;
+SELECT jwt_authenticate('Bearer ' || :'ring_token') ->> 'sub' AS authenticated_as;
+SELECT * FROM demo_notes;                      -- only carol's row
+COMMIT;
+SET ROLE demo_app;
+SELECT count(*) AS rows_without_a_token FROM demo_notes;
+-- nobody but a superuser can forge the identity
+SET jwt.claims = '{"sub": "dave"}';
+SELECT set_config('jwt.claims', '{"sub": "dave"}', false);
+RESET ROLE;
+-- revoke the token: it stops working at once, everywhere
+SELECT jwt_revoke(:'ring_token');
+SELECT jwt_authenticate(:'ring_token');
+DROP TABLE demo_notes;
+DROP ROLE demo_app;

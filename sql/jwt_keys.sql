@@ -22,6 +22,10 @@ SELECT vk(forge('{"alg":"HS256"}', '{"exp":1893459600}', k('ec_p256_pub')), k('e
 SELECT vk(forge('{"alg":"HS384"}', '{"exp":1893459600}', k('ed25519_pub'), 'sha384'), k('ed25519_pub')) AS ed_pem_as_secret;
 SELECT try(format('SELECT jwt_verify(%L, convert_to(%L, ''UTF8''))', forge('{"alg":"HS256"}', '{}', k('rsa_pub')), k('rsa_pub'))) AS pem_as_bytea_secret;
 SELECT try(format('SELECT jwt_verify(%L, convert_to(%L, ''UTF8''))', forge('{"alg":"HS256"}', '{}', k('rsa_pub_jwk')), k('rsa_pub_jwk'))) AS jwk_as_bytea_secret;
+-- raw bytes are refused only when they really are a key: random secrets may start with '{'
+SELECT jwt_verify(jwt_sign('{"sub":"r","exp":1893459600}', '\x7b0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'::bytea),
+                  '\x7b0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'::bytea, now => '2030-01-01 00:00+00') ->> 'sub' AS brace_secret;
+SELECT try($$SELECT jwt_sign('{}', '\x202d2d2d2d2d424547494e2020'::bytea || decode(repeat('00', 32), 'hex'))$$) AS pem_marker_bytes;
 SELECT vk(hs256, k('rsa_pub')) AS hs_token_rsa_key, vk(rs256, secret()) AS rs_token_hmac_key FROM toks;
 
 -- the caller's allowlist

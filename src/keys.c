@@ -695,10 +695,20 @@ jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 	bool		is_json = looks_like_json(text, len);
 	JwtStatus	st;
 
+	if (is_secret && (is_pem || is_json))
+	{
+		JsonDoc		doc;
+
+		/*
+		 * Raw bytes are refused only when they really are a key: random secrets
+		 * start with '{' one time in 256.
+		 */
+		if (is_pem || json_strict_parse(text, len, &doc) == JSON_STRICT_OK)
+			return jwt_fail(err, JWT_ERR_KEY, "a PEM or JSON key cannot be used as an HMAC secret");
+		is_pem = is_json = false;
+	}
 	if (is_pem || is_json)
 	{
-		if (is_secret)
-			return jwt_fail(err, JWT_ERR_KEY, "a PEM or JSON key cannot be used as an HMAC secret");
 		if (is_pem)
 		{
 			set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));

@@ -45,7 +45,11 @@ lookup_by_key(const char *table, const char *value, const char *want_col, Datum 
 	if (!OidIsValid(relid))
 		elog(ERROR, "table %s of extension jwt is missing", table);
 	rel = table_open(relid, AccessShareLock);
+#if PG_VERSION_NUM >= 170000
+	index = RelationGetPrimaryKeyIndex(rel, false);
+#else
 	index = RelationGetPrimaryKeyIndex(rel);
+#endif
 	if (!OidIsValid(index))
 		elog(ERROR, "table %s has no primary key", table);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(value));

@@ -99,6 +99,8 @@ SELECT name, try(format('SELECT jwt_verify(%L, %L)', (SELECT es256 FROM toks), j
   ('RSA no n', '{"kty":"RSA","e":"AQAB"}'),
   ('RSA partial factors', (k('rsa_jwk')::jsonb - 'qi')::text),
   ('RSA multi-prime', (k('rsa_jwk')::jsonb || '{"oth":[]}')::text),
+  ('RSA private without factors', (k('rsa_jwk')::jsonb - 'p' - 'q' - 'dp' - 'dq' - 'qi')::text),
+  ('curve name with control bytes', '{"kty":"EC","crv":"P-256\n' || repeat('é', 30) || '","x":"AA","y":"AA"}'),
   ('EC unknown curve', '{"kty":"EC","crv":"P-192","x":"AA","y":"AA"}'),
   ('EC off-curve point', jsonb_set(k('ec256_pub_jwk')::jsonb, '{y}', to_jsonb(b64u(decode(repeat('11', 32), 'hex'))))::text),
   ('EC coordinate too long', jsonb_set(k('ec256_pub_jwk')::jsonb, '{x}', to_jsonb(b64u(decode(repeat('11', 33), 'hex'))))::text),

@@ -229,8 +229,15 @@ parse_pem(const char *text, size_t len, JwtKey *key, JwtError *err)
 	{
 		if (label_is(label, label_len, "ENCRYPTED PRIVATE KEY"))
 			return jwt_fail(err, JWT_ERR_KEY, "encrypted PEM keys are not supported");
-		return jwt_fail(err, JWT_ERR_KEY, "unsupported PEM block \"%.*s\"",
-						(int) Min(label_len, 40), label);
+	{
+		char		name[41];
+		char		buf[48];
+
+		memcpy(name, label, Min(label_len, 40));
+		name[Min(label_len, 40)] = '\0';
+		return jwt_fail(err, JWT_ERR_KEY, "unsupported PEM block \"%s\"",
+						jwt_printable(name, buf, sizeof(buf)));
+	}
 	}
 	if (find_bytes(block, end - block, "ENCRYPTED") != NULL)
 		return jwt_fail(err, JWT_ERR_KEY, "encrypted PEM keys are not supported");
@@ -387,6 +394,16 @@ jwk_rsa(const JsonDoc *doc, JwtKey *key, JwtError *err)
 		goto done;
 	}
 
+	/*
+	 * Without p and q nothing can check that d belongs to n and e: such a key
+	 * would sign tokens that never verify.  Every real private JWK has them.
+	 */
+	if (is_private && nfactors == 0)
+	{
+		st = jwt_fail(err, JWT_ERR_KEY, "private RSA JWK needs its factors p, q, dp, dq and qi");
+		goto done;
+	}
+
 	bld = OSSL_PARAM_BLD_new();
 	for (int i = 0; i < 8; i++)
 	{
@@ -403,7 +420,7 @@ jwk_rsa(const JsonDoc *doc, JwtKey *key, JwtError *err)
 	if (pkey == NULL)
 		st = jwt_fail(err, JWT_ERR_KEY, "JWK is not a valid RSA key");
 	else
-		st = adopt_pkey(key, pkey, is_private, nfactors == 5, err);
+		st = adopt_pkey(key, pkey, is_private, is_private, err);
 
 done:
 	OSSL_PARAM_BLD_free(bld);
@@ -428,6 +445,7 @@ find_curve(const CurveInfo *curves, size_t n, const char *crv)
 static JwtStatus
 jwk_ec(const JsonDoc *doc, JwtKey *key, JwtError *err)
 {
+	char		pbuf[48];
 	const char *crv;
 	const CurveInfo *curve;
 	unsigned char *x = NULL,
@@ -447,7 +465,7 @@ jwk_ec(const JsonDoc *doc, JwtKey *key, JwtError *err)
 	curve = find_curve(ec_curves, lengthof(ec_curves), crv);
 	if (curve == NULL)
 	{
-		jwt_fail(err, JWT_ERR_KEY, "unsupported elliptic curve \"%.40s\"", crv);
+		jwt_fail(err, JWT_ERR_KEY, "unsupported elliptic curve \"%s\"", jwt_printable(crv, pbuf, sizeof(pbuf)));
 		jwt_fail_detail(err, "JWS uses P-256, P-384 and P-521.");
 		return JWT_ERR_KEY;
 	}
@@ -489,6 +507,7 @@ done:
 static JwtStatus
 jwk_okp(const JsonDoc *doc, JwtKey *key, JwtError *err)
 {
+	char		pbuf[48];
 	const char *crv;
 	const CurveInfo *curve;
 	unsigned char *x = NULL,
@@ -504,7 +523,7 @@ jwk_okp(const JsonDoc *doc, JwtKey *key, JwtError *err)
 	curve = find_curve(okp_curves, lengthof(okp_curves), crv);
 	if (curve == NULL)
 	{
-		jwt_fail(err, JWT_ERR_KEY, "unsupported OKP curve \"%.40s\"", crv);
+		jwt_fail(err, JWT_ERR_KEY, "unsupported OKP curve \"%s\"", jwt_printable(crv, pbuf, sizeof(pbuf)));
 		jwt_fail_detail(err, "EdDSA uses Ed25519 and Ed448.");
 		return JWT_ERR_KEY;
 	}
@@ -552,6 +571,7 @@ static JwtStatus
 parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 		  bool *skipped, JwtError *err)
 {
+	char		pbuf[48];
 	const char *kty,
 			   *use,
 			   *alg,
@@ -590,7 +610,7 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 	else if (strcmp(kty, "OKP") == 0)
 		st = jwk_okp(doc, key, err);
 	else
-		st = jwt_fail(err, JWT_ERR_KEY, "unsupported JWK key type \"%.20s\"", kty);
+		st = jwt_fail(err, JWT_ERR_KEY, "unsupported JWK key type \"%s\"", jwt_printable(kty, pbuf, sizeof(pbuf)));
 	if (st != JWT_OK)
 		return st;
 
@@ -599,7 +619,7 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 		JwtAlg		a = jwt_alg_from_name(alg, strlen(alg));
 
 		if (a == JWT_ALG_NONE)
-			return jwt_fail(err, JWT_ERR_KEY, "JWK \"alg\" \"%.20s\" is not a supported algorithm", alg);
+			return jwt_fail(err, JWT_ERR_KEY, "JWK \"alg\" \"%s\" is not a supported algorithm", jwt_printable(alg, pbuf, sizeof(pbuf)));
 		if ((st = jwt_key_check_alg(key, a, err)) != JWT_OK)
 		{
 			/* a JWK whose own alg does not fit it is a bad key, not a bad token */
@@ -616,6 +636,7 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 static JwtStatus
 parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set, JwtError *err)
 {
+	char		pbuf[72];
 	JsonDoc		doc;
 	JsonStrictResult jr;
 	const JsonMember *keys;
@@ -673,7 +694,7 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 				return jwt_fail(err, JWT_ERR_KEY, "JWKS mixes symmetric and asymmetric keys");
 			if (set->keys[i].kid && set->keys[j].kid &&
 				strcmp(set->keys[i].kid, set->keys[j].kid) == 0)
-				return jwt_fail(err, JWT_ERR_KEY, "JWKS has duplicate kid \"%.64s\"", set->keys[i].kid);
+				return jwt_fail(err, JWT_ERR_KEY, "JWKS has duplicate kid \"%s\"", jwt_printable(set->keys[i].kid, pbuf, sizeof(pbuf)));
 		}
 	return JWT_OK;
 }

@@ -42,3 +42,15 @@ demo:
 	bash test/demo.sh
 bench:
 	bash bench/run.sh
+
+# libFuzzer targets for the parsing and signature core, built outside the
+# server (see fuzz/README.md).  FUZZ_SECONDS per target; needs clang and
+# libclang-rt-14-dev.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+.PHONY: sanitize
+sanitize:
+	bash test/sanitize.sh

@@ -7,27 +7,12 @@
 # drops them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. test/cluster.sh
-[ -n "${PGHOST:-}" ] || cluster_start
-PGBIN=${PGBIN:-$(pg_config --bindir)}
-
-PASSED=0 FAILED=0
-ok()    { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-notok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1"; echo "#   got:      $2"; echo "#   expected: $3"; fi; }
-# A setup step that fails (set -e) still ends with the summary line.
-DONE=
-summary() { [ -n "$DONE" ] || { notok "stopped early: a setup step failed"; echo "$PASSED passed, $FAILED failed"; }; }
-at_exit summary
+. test/suite.sh
+use_cluster
 
 DB1=jwt_dump_src_$$ DB2=jwt_dump_dst_$$
 TMP=$(mktemp -d /tmp/jwt-dump.XXXXXX)
-cleanup() {
-    trap '' INT TERM HUP   # a second signal must not cut the cleanups short
-    "$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB1" -c "DROP DATABASE IF EXISTS $DB2" >/dev/null 2>&1 || true
-    rm -rf "$TMP"
-}
-at_exit cleanup
+remove_at_exit "$TMP"
 
 # q DB SQL: one value, unaligned; errors are fatal (set -e).
 q() { "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
@@ -39,7 +24,7 @@ sqlstate() {
 }
 
 # --- the original database and its keyring ---
-q postgres "CREATE DATABASE $DB1" >/dev/null
+own_database "$DB1"
 q "$DB1" "CREATE EXTENSION jwt" >/dev/null
 KID_ES=$(q "$DB1" "SELECT jwt_generate_key('ES256')")
 KID_HS=$(q "$DB1" "SELECT jwt_generate_key('HS256', 'hs-1')")
@@ -78,7 +63,7 @@ check "the original keyring has 5 keys" "$COUNT" 5
 
 # --- dump (custom format), restore into a new database ---
 "$PGBIN/pg_dump" -Fc -d "$DB1" -f "$TMP/db.dump"
-q postgres "CREATE DATABASE $DB2 TEMPLATE template0" >/dev/null
+own_database "$DB2" TEMPLATE template0
 if "$PGBIN/pg_restore" --exit-on-error -d "$DB2" "$TMP/db.dump" 2>"$TMP/restore.err"; then
     ok "pg_restore -d succeeds"
 else
@@ -108,6 +93,4 @@ check "restored: the keyring still signs (HS256 by kid)" \
 check "pg_dump -Fp has COPY ... jwt_keys with 5 rows" \
     "$(awk '/^COPY [a-z_."]*jwt_keys /{on=1; next} on && /^\\\.$/{on=0} on{n++} END{print n+0}' "$TMP/db.sql")" 5
 
-DONE=1
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -12,19 +12,10 @@
 # server user, and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. test/cluster.sh
-[ -n "${PGHOST:-}" ] || cluster_start
-PGBIN=${PGBIN:-$(pg_config --bindir)}
+. test/suite.sh
+use_cluster
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 PYTHON=/usr/bin/python3   # Debian's: it has psycopg2
-
-PASSED=0 FAILED=0
-ok()    { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-notok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1"; echo "#   got:      $2"; echo "#   expected: $3"; fi; }
-DONE=
-summary() { [ -n "$DONE" ] || { notok "stopped early: a setup step failed"; echo "$PASSED passed, $FAILED failed"; }; }
-at_exit summary
 
 DB=jwt_pgbouncer_$$
 APP=jwt_pgbouncer_app_$$   # the clients' role: not a superuser
@@ -41,23 +32,22 @@ stop_pgbouncer() {
     done
     PB_PID=
 }
+# At exit: pgbouncer first (it holds a connection to $DB), then the database
+# and the role are dropped and $PB removed (test/suite.sh).
 cleanup() {
     trap '' INT TERM HUP   # a second signal must not cut the cleanups short
     stop_pgbouncer
-    "$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" \
-        -c "DROP ROLE IF EXISTS $APP" >/dev/null 2>&1 || true
-    rm -rf "$PB"
 }
 at_exit cleanup
+remove_at_exit "$PB"
 
-# p SQL: one value, straight from the server as the superuser.
-p() { "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 # admin SQL: pgbouncer's admin console.
 admin() { "$PGBIN/psql" -X -q -A -t -h "$PB" -p "$PB_PORT" -U postgres -d pgbouncer -c "$1"; }
 
 # --- the database, the clients' role, a key and two tokens ---
-"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $DB" \
-    -c "CREATE ROLE $APP LOGIN" >/dev/null
+own_database "$DB"
+drop_at_exit "DROP ROLE IF EXISTS $APP"
+p "CREATE ROLE $APP LOGIN" >/dev/null
 p "CREATE EXTENSION jwt" >/dev/null
 p "SELECT jwt_generate_key('ES256')" >/dev/null
 TA=$(p "SELECT jwt_sign('{\"sub\":\"alice\",\"team\":\"red\"}')")
@@ -273,6 +263,4 @@ run_clients transaction 5 "after the reset"
 stop_pgbouncer
 check "pgbouncer logged no error" "$(grep -c ' ERROR ' "$PB/pgbouncer.log" || true)" 0
 
-DONE=1
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -5,23 +5,11 @@
 # checks that the revoked tokens are still refused and the others are not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-unset PGHOST PGPORT PGDATABASE PGUSER
-JWT_TEST_PORT=$(( 55000 + RANDOM % 1000 ))
+. test/suite.sh
 # synchronous_commit=on (the default, said explicitly): a commit that returned
 # is in the WAL on disk, which is what this test relies on. fsync=off (from
 # cluster.sh) does not matter: the OS survives, only the server is killed.
-JWT_SERVER_OPTS="-c synchronous_commit=on"
-. test/cluster.sh
-cluster_start
-PGBIN=${PGBIN:-$(pg_config --bindir)}
-
-PASSED=0 FAILED=0
-ok()    { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-notok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else notok "$1"; echo "#   got:      $2"; echo "#   expected: $3"; fi; }
-DONE=
-summary() { [ -n "$DONE" ] || { notok "stopped early: a setup step failed"; cluster_log 20 | sed 's/^/# server: /'; echo "$PASSED passed, $FAILED failed"; }; }
-at_exit summary
+own_cluster "-c synchronous_commit=on"
 
 # q SQL: one value (errors abort); sqlstate SQL: the SQLSTATE of the error, or
 # "ok:<value>" when there is none.
@@ -89,6 +77,4 @@ check "a fresh token T3 for alice verifies" "$(q "SELECT jwt_verify('$T3')->>'su
 T4=$(q "SELECT jwt_sign('{\"sub\":\"bob\"}')")
 check "a fresh token for bob, issued after the cut-off, verifies" "$(q "SELECT jwt_verify('$T4')->>'sub'")" bob
 
-DONE=1
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -7,7 +7,7 @@
 # Debian packages the build, the tests and the demo need. python3-* are for the
 # interop suites, which run under /usr/bin/python3 (Debian's, not pyenv's).
 JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev build-essential gcc make
-    clang openssl python3-jwt python3-psycopg2 python3-cryptography pgbouncer"
+    clang libclang-rt-14-dev openssl python3-jwt python3-psycopg2 python3-cryptography pgbouncer"
 
 # Warnings fail the build. (The Makefile includes PostgreSQL's headers with
 # -isystem: they are not -Wextra clean.)

@@ -17,6 +17,9 @@
 #              BENCH_CLOCK    cpu (default): figures from on-CPU time, which other work on
 #                             the machine does not inflate by descheduling; wall: wall-clock time
 #              BENCH_NO_BUILD=1  use the installed extension as it is
+#              BENCH_SECTIONS what to run (default: algs keyring revocation rls memory concurrency):
+#                             algs is this script's per-algorithm part; the others are
+#                             bench/identity.sh, run at the end in the same cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +27,8 @@ ALGS=${BENCH_ALGS:-HS256 HS384 HS512 RS256 PS256 ES256 ES384 EdDSA}
 REPS=${BENCH_REPS:-5}
 CLOCK=${BENCH_CLOCK:-cpu}
 SECS=${BENCH_SECONDS:-0.4}
+SECTIONS=${BENCH_SECTIONS:-algs keyring revocation rls memory concurrency}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # shellcheck source=test/cluster.sh
 . test/cluster.sh
@@ -42,8 +47,10 @@ echo "openssl:  $(openssl version)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; other work on the machine skews figures)"
 
 # --- build ----------------------------------------------------------------------
-echo "== building floor"
-gcc -O2 -Wall -Wextra -o "$WORK/floor" bench/floor.c -lcrypto
+if want algs; then
+    echo "== building floor"
+    gcc -O2 -Wall -Wextra -o "$WORK/floor" bench/floor.c -lcrypto
+fi
 if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
     echo "== building and installing the extension"
     make -s
@@ -55,9 +62,11 @@ if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
 fi
 
 # --- floor: keys, tokens, first measurement ----------------------------------------
-echo "== floor (bare C + OpenSSL, key loaded; $SECS s per figure)"
-# shellcheck disable=SC2086
-FLOOR_SECONDS=$SECS FLOOR_SQL_SECONDS=$SECS "$WORK/floor" "$WORK" $ALGS
+if want algs; then
+    echo "== floor (bare C + OpenSSL, key loaded; $SECS s per figure)"
+    # shellcheck disable=SC2086
+    FLOOR_SECONDS=$SECS FLOOR_SQL_SECONDS=$SECS "$WORK/floor" "$WORK" $ALGS
+fi
 
 # --- cluster ----------------------------------------------------------------------
 echo "== cluster"
@@ -65,90 +74,96 @@ JWT_SERVER_OPTS="-c shared_buffers=512MB -c jit=off -c max_parallel_workers_per_
 cluster_start
 export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
-"${PSQL[@]}" -f bench/bench.sql
-"${PSQL[@]}" -c "\\copy keys FROM '$WORK/keys.tsv'"
 echo "server:   $("${PSQL[@]}" -At -c 'SELECT version()')"
-while IFS=$'\t' read -r alg _sign_ns _verify_ns _ntok nsign _rest; do
-    "${PSQL[@]}" -c "SELECT bench_tables('$alg', $nsign)" >/dev/null
-    "${PSQL[@]}" -c "\\copy v_${alg,,}(tok) FROM '$WORK/$alg.tokens'"
-done <"$WORK/floor.tsv"
-"${PSQL[@]}" -c "VACUUM (FREEZE, ANALYZE)"
+if want algs; then
+    "${PSQL[@]}" -f bench/bench.sql
+    "${PSQL[@]}" -c "\\copy keys FROM '$WORK/keys.tsv'"
+    while IFS=$'\t' read -r alg _sign_ns _verify_ns _ntok nsign _rest; do
+        "${PSQL[@]}" -c "SELECT bench_tables('$alg', $nsign)" >/dev/null
+        "${PSQL[@]}" -c "\\copy v_${alg,,}(tok) FROM '$WORK/$alg.tokens'"
+    done <"$WORK/floor.tsv"
+    "${PSQL[@]}" -c "VACUUM (FREEZE, ANALYZE)"
 
-# --- per algorithm: floor, SQL, floor ----------------------------------------------------
-# The machine may be busy with other work (2 cores), which only ever adds time: each
-# figure is the best of several runs, and the floor is measured right before and after
-# the SQL of the same algorithm (and once at the start), the best of the three counting.
-echo "== measuring (best of $REPS runs per SQL figure; figures from $CLOCK time)"
-: >"$WORK/results.tsv"
-# floor -m output and floor.tsv hold on-CPU (cols 2,3) and wall (4,5 / 6,7) ns per op
-if [ "$CLOCK" = wall ]; then FCOLS=4,5 TCOLS=6,7; else FCOLS=2,3 TCOLS=2,3; fi
-floor_again() { FLOOR_SECONDS=$SECS "$WORK/floor" -m "$WORK/m" "$1" | cut -f"$FCOLS"; }
-bench_one() {   # alg, label, hs_bytea, breakdown
-    local alg=$1 label=$2 bytea=$3 breakdown=$4 f0 f1 f2
-    f0=$(grep -P "^$alg\t" "$WORK/floor.tsv" | cut -f"$TCOLS")
-    f1=$(floor_again "$alg")
-    "${PSQL[@]}" -At -F $'\t' \
-        -c "SELECT what, secs, n, coalesce(cpu::text, '') FROM bench_alg('$alg', $REPS, $bytea, $breakdown)" \
-        >"$WORK/sql.tsv"
-    f2=$(floor_again "$alg")
-    awk -F'\t' -v label="$label" '{ printf "   %-10s %-12s %7d rows  wall %8.4f s  on-CPU %8.4f s (%3.0f%%)\n",
-        $1, label, $3, $2, $4, ($2 > 0 && $4 != "" ? 100 * $4 / $2 : 0) }' "$WORK/sql.tsv"
-    # results.tsv: label, figure, sql seconds (bare scan subtracted), rows, floor ns, scan seconds
-    printf '%s\n%s\n%s\n' "$f0" "$f1" "$f2" | awk -F'\t' -v label="$label" -v clock="$CLOCK" '
-        FNR == NR { if (NR == 1 || $1 < fs) fs = $1; if (NR == 1 || $2 < fv) fv = $2; next }
-        # The backend on-CPU clock advances by scheduler ticks (4 ms at HZ=250): fine for
-        # the function statements (0.3 s and more), too coarse for the short bare scans,
-        # which are taken in wall time (too short to be descheduled much, and best of REPS).
-        { secs[$1] = (clock == "cpu" && $4 != "" && $1 !~ /^scan/) ? $4 : $2; n[$1] = $3 }
-        END {
-            printf "%s\tverify\t%s\t%s\t%s\t%s\n", label, secs["verify"] - secs["scan_v"], n["verify"], fv, secs["scan_v"]
-            printf "%s\tsign\t%s\t%s\t%s\t%s\n",   label, secs["sign"] - secs["scan_s"],   n["sign"],   fs, secs["scan_s"]
-            split("is_valid jws_verify decode", extra, " ")
-            for (i = 1; i <= 3; i++)
-                if (extra[i] in secs)
-                    printf "%s\t%s\t%s\t%s\t%s\t%s\n", label, extra[i], secs[extra[i]] - secs["scan_v"], n[extra[i]], fv, secs["scan_v"]
-        }' - "$WORK/sql.tsv" >>"$WORK/results.tsv"
-}
-mkdir -p "$WORK/m"
-for alg in $ALGS; do
-    if [ "$alg" = HS256 ]; then
-        bench_one HS256 HS256 false true
-        # The HMAC secret as bytea: a text key must first be told apart from PEM and JWK.
-        bench_one HS256 HS256/bytea true false
-    else
-        bench_one "$alg" "$alg" false false
-    fi
-done
+    # --- per algorithm: floor, SQL, floor ----------------------------------------------------
+    # The machine may be busy with other work (2 cores), which only ever adds time: each
+    # figure is the best of several runs, and the floor is measured right before and after
+    # the SQL of the same algorithm (and once at the start), the best of the three counting.
+    echo "== measuring (best of $REPS runs per SQL figure; figures from $CLOCK time)"
+    : >"$WORK/results.tsv"
+    # floor -m output and floor.tsv hold on-CPU (cols 2,3) and wall (4,5 / 6,7) ns per op
+    if [ "$CLOCK" = wall ]; then FCOLS=4,5 TCOLS=6,7; else FCOLS=2,3 TCOLS=2,3; fi
+    floor_again() { FLOOR_SECONDS=$SECS "$WORK/floor" -m "$WORK/m" "$1" | cut -f"$FCOLS"; }
+    bench_one() {   # alg, label, hs_bytea, breakdown
+        local alg=$1 label=$2 bytea=$3 breakdown=$4 f0 f1 f2
+        f0=$(grep -P "^$alg\t" "$WORK/floor.tsv" | cut -f"$TCOLS")
+        f1=$(floor_again "$alg")
+        "${PSQL[@]}" -At -F $'\t' \
+            -c "SELECT what, secs, n, coalesce(cpu::text, '') FROM bench_alg('$alg', $REPS, $bytea, $breakdown)" \
+            >"$WORK/sql.tsv"
+        f2=$(floor_again "$alg")
+        awk -F'\t' -v label="$label" '{ printf "   %-10s %-12s %7d rows  wall %8.4f s  on-CPU %8.4f s (%3.0f%%)\n",
+            $1, label, $3, $2, $4, ($2 > 0 && $4 != "" ? 100 * $4 / $2 : 0) }' "$WORK/sql.tsv"
+        # results.tsv: label, figure, sql seconds (bare scan subtracted), rows, floor ns, scan seconds
+        printf '%s\n%s\n%s\n' "$f0" "$f1" "$f2" | awk -F'\t' -v label="$label" -v clock="$CLOCK" '
+            FNR == NR { if (NR == 1 || $1 < fs) fs = $1; if (NR == 1 || $2 < fv) fv = $2; next }
+            # The backend on-CPU clock advances by scheduler ticks (4 ms at HZ=250): fine for
+            # the function statements (0.3 s and more), too coarse for the short bare scans,
+            # which are taken in wall time (too short to be descheduled much, and best of REPS).
+            { secs[$1] = (clock == "cpu" && $4 != "" && $1 !~ /^scan/) ? $4 : $2; n[$1] = $3 }
+            END {
+                printf "%s\tverify\t%s\t%s\t%s\t%s\n", label, secs["verify"] - secs["scan_v"], n["verify"], fv, secs["scan_v"]
+                printf "%s\tsign\t%s\t%s\t%s\t%s\n",   label, secs["sign"] - secs["scan_s"],   n["sign"],   fs, secs["scan_s"]
+                split("is_valid jws_verify decode", extra, " ")
+                for (i = 1; i <= 3; i++)
+                    if (extra[i] in secs)
+                        printf "%s\t%s\t%s\t%s\t%s\t%s\n", label, extra[i], secs[extra[i]] - secs["scan_v"], n[extra[i]], fv, secs["scan_v"]
+            }' - "$WORK/sql.tsv" >>"$WORK/results.tsv"
+    }
+    mkdir -p "$WORK/m"
+    for alg in $ALGS; do
+        if [ "$alg" = HS256 ]; then
+            bench_one HS256 HS256 false true
+            # The HMAC secret as bytea: a text key must first be told apart from PEM and JWK.
+            bench_one HS256 HS256/bytea true false
+        else
+            bench_one "$alg" "$alg" false false
+        fi
+    done
 
-# --- report -------------------------------------------------------------------------------
-fmt_line() {   # figure [label]: print the lines of results.tsv for that figure (and label)
-    awk -F'\t' -v op="$1" -v only="${2:-}" '
-        $2 == op && (only == "" || $1 == only) {
-            sql = $3 / $4 * 1e6; fl = $5 / 1000; scan = $6 / $4 * 1e6
-            if (op == "decode") {   # no floor: decoding verifies nothing
-                printf "%-10s %-12s sql %9.2f us/op %9.0f ops/s   [%d rows, scan %.3f us/row]\n",
-                       op, $1, sql, 1e6 / sql, $4, scan
-                next
-            }
-            note = ""
-            # parsing a PEM key costs 340-450 us (PERF-NOTES): that much above the floor
-            # (and well above noise) means the key cache is not working
-            if (sql - fl > 150 && sql / fl > 1.4) note = sprintf("  <- %.0f us/op above the floor: key parsed per call?", sql - fl)
-            printf "%-10s %-12s sql %9.2f us/op %9.0f ops/s   floor %9.2f us/op %9.0f ops/s   ratio %5.2fx   [%d rows, scan %.3f us/row]%s\n",
-                   op, $1, sql, 1e6 / sql, fl, 1e6 / fl, sql / fl, $4, scan, note
-        }' "$WORK/results.tsv"
-}
-echo
-echo "== results: SQL function vs bare C + OpenSSL floor (lower us/op is better)"
-echo "   sql = (statement time - bare scan time) / rows, best of $REPS; floor = bench/floor.c, same keys and tokens"
-echo "   times are $CLOCK time (BENCH_CLOCK=cpu|wall)"
-echo "   load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
-fmt_line verify
-fmt_line sign
-if grep -qP '^HS256\tjws_verify\t' "$WORK/results.tsv"; then
+    # --- report -------------------------------------------------------------------------------
+    fmt_line() {   # figure [label]: print the lines of results.tsv for that figure (and label)
+        awk -F'\t' -v op="$1" -v only="${2:-}" '
+            $2 == op && (only == "" || $1 == only) {
+                sql = $3 / $4 * 1e6; fl = $5 / 1000; scan = $6 / $4 * 1e6
+                if (op == "decode") {   # no floor: decoding verifies nothing
+                    printf "%-10s %-12s sql %9.2f us/op %9.0f ops/s   [%d rows, scan %.3f us/row]\n",
+                           op, $1, sql, 1e6 / sql, $4, scan
+                    next
+                }
+                note = ""
+                # parsing a PEM key costs 340-450 us (PERF-NOTES): that much above the floor
+                # (and well above noise) means the key cache is not working
+                if (sql - fl > 150 && sql / fl > 1.4) note = sprintf("  <- %.0f us/op above the floor: key parsed per call?", sql - fl)
+                printf "%-10s %-12s sql %9.2f us/op %9.0f ops/s   floor %9.2f us/op %9.0f ops/s   ratio %5.2fx   [%d rows, scan %.3f us/row]%s\n",
+                       op, $1, sql, 1e6 / sql, fl, 1e6 / fl, sql / fl, $4, scan, note
+            }' "$WORK/results.tsv"
+    }
     echo
-    echo "== where HS256 verify time goes (same tokens; ratios against the full verify floor)"
-    echo "   is_valid: jwt_is_valid, all checks but no jsonb result; jws_verify: signature only,"
-    echo "   no claims; decode: jwt_decode, nothing verified, header and payload parsed into jsonb"
-    for f in verify is_valid jws_verify decode; do fmt_line "$f" HS256; done
-fi
+    echo "== results: SQL function vs bare C + OpenSSL floor (lower us/op is better)"
+    echo "   sql = (statement time - bare scan time) / rows, best of $REPS; floor = bench/floor.c, same keys and tokens"
+    echo "   times are $CLOCK time (BENCH_CLOCK=cpu|wall)"
+    echo "   load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+    fmt_line verify
+    fmt_line sign
+    if grep -qP '^HS256\tjws_verify\t' "$WORK/results.tsv"; then
+        echo
+        echo "== where HS256 verify time goes (same tokens; ratios against the full verify floor)"
+        echo "   is_valid: jwt_is_valid, all checks but no jsonb result; jws_verify: signature only,"
+        echo "   no claims; decode: jwt_decode, nothing verified, header and payload parsed into jsonb"
+        for f in verify is_valid jws_verify decode; do fmt_line "$f" HS256; done
+    fi
+fi   # algs
+
+# --- keyring, revocation, RLS, memory, concurrency: bench/identity.sh, same cluster -------------
+BENCH_CLUSTER_UP=1 BENCH_SECTIONS=$SECTIONS BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS \
+    bash bench/identity.sh

@@ -116,6 +116,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
+	jwt_revocation_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else

@@ -16,6 +16,7 @@
 #include "catalog/pg_collation.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -26,35 +27,75 @@
 #include "revocation.h"
 
 /*
- * The row of table whose text primary key (declared COLLATE "C", as the scan
- * key below assumes) equals value; the value of column want_col is put in
- * *want (when not NULL).  False when there is no such row.
+ * The two tables and their primary-key indexes, found once per backend:
+ * looking them up by name on every verification cost more than the index
+ * lookups themselves.  Any relcache invalidation of them (DROP EXTENSION,
+ * a rewrite) or a full reset forgets them.
+ */
+enum
+{
+	REVOKED_TOKENS,
+	REVOKED_SUBJECTS
+};
+static const char *const revocation_tables[] = {"jwt_revoked_tokens", "jwt_revoked_subjects"};
+static Oid	revocation_relid[2];
+static Oid	revocation_index[2];
+
+static void
+revocation_relcache_callback(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (relid == InvalidOid || relid == revocation_relid[0] || relid == revocation_relid[1])
+		memset(revocation_relid, 0, sizeof(revocation_relid));
+}
+
+void
+jwt_revocation_init(void)
+{
+	CacheRegisterRelcacheCallback(revocation_relcache_callback, (Datum) 0);
+}
+
+/*
+ * The row of a revocation table whose text primary key (declared COLLATE
+ * "C", as the scan key below assumes) equals value; the value of column
+ * want_col is put in *want (when not NULL).  False when there is no such row.
  */
 static bool
-lookup_by_key(const char *table, const char *value, const char *want_col, Datum *want, bool *want_null)
+lookup_by_key(int which, const char *value, const char *want_col, Datum *want, bool *want_null)
 {
-	Oid			relid = get_relname_relid(table, jwt_extension_schema());
 	Relation	rel;
-	Oid			index;
 	ScanKeyData key;
 	SysScanDesc scan;
 	Snapshot	snapshot;
 	HeapTuple	tuple;
 	bool		found = false;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table %s of extension jwt is missing", table);
-	rel = table_open(relid, AccessShareLock);
+	if (!OidIsValid(revocation_relid[which]))
+	{
+		Oid			schema = jwt_extension_schema();
+
+		for (int i = 0; i < 2; i++)
+		{
+			Oid			relid = get_relname_relid(revocation_tables[i], schema);
+
+			if (!OidIsValid(relid))
+				elog(ERROR, "table %s of extension jwt is missing", revocation_tables[i]);
+			rel = table_open(relid, AccessShareLock);
 #if PG_VERSION_NUM >= 170000
-	index = RelationGetPrimaryKeyIndex(rel, false);
+			revocation_index[i] = RelationGetPrimaryKeyIndex(rel, false);
 #else
-	index = RelationGetPrimaryKeyIndex(rel);
+			revocation_index[i] = RelationGetPrimaryKeyIndex(rel);
 #endif
-	if (!OidIsValid(index))
-		elog(ERROR, "table %s has no primary key", table);
+			table_close(rel, AccessShareLock);
+			if (!OidIsValid(revocation_index[i]))
+				elog(ERROR, "table %s has no primary key", revocation_tables[i]);
+			revocation_relid[i] = relid;
+		}
+	}
+	rel = table_open(revocation_relid[which], AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(value));
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, index, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, revocation_index[which], true, snapshot, 1, &key);
 	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		found = true;
@@ -90,10 +131,10 @@ jwt_check_revocation(const JsonDoc *claims, JwtError *err)
 	Datum		before;
 	bool		before_null = true;
 
-	if (jti != NULL && lookup_by_key("jwt_revoked_tokens", jti, NULL, NULL, NULL))
+	if (jti != NULL && lookup_by_key(REVOKED_TOKENS, jti, NULL, NULL, NULL))
 		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
 	if (sub != NULL &&
-		lookup_by_key("jwt_revoked_subjects", sub, "revoked_before", &before, &before_null) &&
+		lookup_by_key(REVOKED_SUBJECTS, sub, "revoked_before", &before, &before_null) &&
 		!before_null)
 	{
 		const JsonMember *iat = json_doc_get(claims, "iat");

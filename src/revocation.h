@@ -7,6 +7,7 @@
 #include "jwt_error.h"
 #include "json_strict.h"
 
+extern void jwt_revocation_init(void);
 extern JwtStatus jwt_check_revocation(const JsonDoc *claims, JwtError *err);
 
 #endif

@@ -63,3 +63,17 @@ build_install() {
         return 1
     fi || { echo "make install failed" >&2; return 1; }
 }
+
+# Counting for the runners (run-tests.sh, sanitize.sh): one line a suite, then
+# the closing "N passed, N failed" line that CI reads; finish exits non-zero
+# when anything failed.
+PASSED=0 FAILED=0 FAILED_NAMES=()
+pass() { PASSED=$((PASSED + 1)); printf '  ok      %s\n' "$1"; }
+fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf '  FAILED  %s\n' "$1"; }
+finish() {
+    echo
+    [ $FAILED -gt 0 ] && echo "failed: ${FAILED_NAMES[*]}"
+    echo "$PASSED passed, $FAILED failed"
+    [ $FAILED -eq 0 ]
+    exit
+}

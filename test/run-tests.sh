@@ -8,16 +8,6 @@ set -uo pipefail   # no -e: a failing suite is counted, not fatal
 cd "$(dirname "$0")/.." || exit 1
 . test/common.sh
 
-PASSED=0 FAILED=0 FAILED_NAMES=()
-pass() { PASSED=$((PASSED + 1)); printf '  ok      %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf '  FAILED  %s\n' "$1"; }
-finish() {
-    echo
-    [ $FAILED -gt 0 ] && echo "failed: ${FAILED_NAMES[*]}"
-    echo "$PASSED passed, $FAILED failed"
-    [ $FAILED -eq 0 ]
-    exit
-}
 
 # Logs live outside the source tree, in a directory removed on exit.
 LOG_DIR=$(mktemp -d /tmp/jwt-test-logs.XXXXXX)

@@ -34,16 +34,6 @@ cd "$(dirname "$0")/.." || exit 1
 SRC=$PWD
 . test/common.sh
 
-PASSED=0 FAILED=0 FAILED_NAMES=()
-pass() { PASSED=$((PASSED + 1)); printf '  ok      %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf '  FAILED  %s\n' "$1"; }
-finish() {
-    echo
-    [ $FAILED -gt 0 ] && echo "failed: ${FAILED_NAMES[*]}"
-    echo "$PASSED passed, $FAILED failed"
-    [ $FAILED -eq 0 ]
-    exit
-}
 
 # clang-14's sanitizer runtimes are only "recommended" by libclang-common-14-dev
 # (and ensure_deps installs without recommends); llvm-14 has llvm-symbolizer,

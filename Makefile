@@ -1,6 +1,5 @@
 EXTENSION = jwt
 PG_CONFIG ?= pg_config
-EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
 MODULE_big = jwt
 OBJS = \
@@ -20,7 +19,12 @@ OBJS = \
 	src/keyring.o \
 	src/revocation.o
 
-DATA = $(EXTENSION)--$(EXTVERSION).sql
+# jwt's install script is that of its first version; CREATE EXTENSION runs it
+# and then the update scripts up to default_version, the same path that
+# ALTER EXTENSION jwt UPDATE takes (so fresh and updated installs cannot differ).
+DATA = \
+	jwt--0.1.0.sql \
+	jwt--0.1.0--0.2.0.sql
 REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_memory
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

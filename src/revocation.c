@@ -11,9 +11,14 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/hash.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -27,26 +32,47 @@
 #include "revocation.h"
 
 /*
- * The two tables and their primary-key indexes, found once per backend:
- * looking them up by name on every verification cost more than the index
- * lookups themselves.  Any relcache invalidation of them (DROP EXTENSION,
- * a rewrite) or a full reset forgets them.
+ * The two tables, the index each lookup goes through and the column a
+ * lookup may read, found once per backend: looking them up by name on every
+ * verification cost more than the index lookups themselves.  Any relcache
+ * invalidation of the tables (DROP EXTENSION, a rewrite, a new index) or a
+ * full reset forgets them.
+ *
+ * The lookup index is the hash index on the key when there is one (since
+ * 0.2.0): a probe reads one bucket page and compares 32-bit hash codes,
+ * where the primary key's B-tree descends several levels comparing text
+ * through the function manager; with a million revoked ids that was most of
+ * the cost of a verification.  Without it (a library newer than the
+ * installed SQL), the primary key serves.
  */
 enum
 {
 	REVOKED_TOKENS,
 	REVOKED_SUBJECTS
 };
-static const char *const revocation_tables[] = {"jwt_revoked_tokens", "jwt_revoked_subjects"};
-static Oid	revocation_relid[2];
-static Oid	revocation_index[2];
+typedef struct RevocationTable
+{
+	const char *name;
+	const char *want_col;		/* column read from a matching row, or NULL */
+	Oid			relid;
+	Oid			indexid;
+	AttrNumber	want_attnum;
+} RevocationTable;
+
+static RevocationTable revocation_tables[] = {
+	{"jwt_revoked_tokens", NULL, InvalidOid, InvalidOid, InvalidAttrNumber},
+	{"jwt_revoked_subjects", "revoked_before", InvalidOid, InvalidOid, InvalidAttrNumber}
+};
+static bool revocation_tables_known = false;
 
 static void
 revocation_relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
-	if (relid == InvalidOid || relid == revocation_relid[0] || relid == revocation_relid[1])
-		memset(revocation_relid, 0, sizeof(revocation_relid));
+	if (relid == InvalidOid ||
+		relid == revocation_tables[REVOKED_TOKENS].relid ||
+		relid == revocation_tables[REVOKED_SUBJECTS].relid)
+		revocation_tables_known = false;
 }
 
 void
@@ -55,62 +81,123 @@ jwt_revocation_init(void)
 	CacheRegisterRelcacheCallback(revocation_relcache_callback, (Datum) 0);
 }
 
-/*
- * The row of a revocation table whose text primary key (declared COLLATE
- * "C", as the scan key below assumes) equals value; the value of column
- * want_col is put in *want (when not NULL).  False when there is no such row.
- */
-static bool
-lookup_by_key(int which, const char *value, const char *want_col, Datum *want, bool *want_null)
+/* A hash index on exactly the table's first column (the key), if any. */
+static Oid
+key_hash_index(Relation rel)
 {
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	Snapshot	snapshot;
-	HeapTuple	tuple;
-	bool		found = false;
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
 
-	if (!OidIsValid(revocation_relid[which]))
+	foreach(lc, indexes)
 	{
-		Oid			schema = jwt_extension_schema();
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
 
-		for (int i = 0; i < 2; i++)
-		{
-			Oid			relid = get_relname_relid(revocation_tables[i], schema);
-
-			if (!OidIsValid(relid))
-				elog(ERROR, "table %s of extension jwt is missing", revocation_tables[i]);
-			rel = table_open(relid, AccessShareLock);
-#if PG_VERSION_NUM >= 170000
-			revocation_index[i] = RelationGetPrimaryKeyIndex(rel, false);
-#else
-			revocation_index[i] = RelationGetPrimaryKeyIndex(rel);
-#endif
-			table_close(rel, AccessShareLock);
-			if (!OidIsValid(revocation_index[i]))
-				elog(ERROR, "table %s has no primary key", revocation_tables[i]);
-			revocation_relid[i] = relid;
-		}
+		if (index->rd_rel->relam == HASH_AM_OID &&
+			index->rd_index->indnatts == 1 &&
+			index->rd_index->indkey.values[0] == 1 &&
+			index->rd_index->indisvalid &&
+			RelationGetIndexPredicate(index) == NIL &&
+			RelationGetIndexExpressions(index) == NIL)
+			found = RelationGetRelid(index);
+		index_close(index, AccessShareLock);
+		if (OidIsValid(found))
+			break;
 	}
-	rel = table_open(revocation_relid[which], AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(value));
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, revocation_index[which], true, snapshot, 1, &key);
-	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	list_free(indexes);
+	return found;
+}
+
+static void
+find_revocation_tables(void)
+{
+	Oid			schema = jwt_extension_schema();
+
+	for (int i = 0; i < (int) lengthof(revocation_tables); i++)
 	{
-		found = true;
-		if (want != NULL)
+		RevocationTable *t = &revocation_tables[i];
+		Oid			relid = get_relname_relid(t->name, schema);
+		Relation	rel;
+
+		if (!OidIsValid(relid))
+			elog(ERROR, "table %s of extension jwt is missing", t->name);
+		rel = table_open(relid, AccessShareLock);
+		t->indexid = key_hash_index(rel);
+		if (!OidIsValid(t->indexid))
+#if PG_VERSION_NUM >= 170000
+			t->indexid = RelationGetPrimaryKeyIndex(rel, false);
+#else
+			t->indexid = RelationGetPrimaryKeyIndex(rel);
+#endif
+		t->want_attnum = InvalidAttrNumber;
+		if (t->want_col != NULL)
 		{
 			TupleDesc	desc = RelationGetDescr(rel);
 
-			for (int i = 0; i < desc->natts; i++)
-				if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), want_col) == 0)
-					*want = heap_getattr(tuple, i + 1, desc, want_null);
+			for (int a = 0; a < desc->natts; a++)
+				if (!TupleDescAttr(desc, a)->attisdropped &&
+					strcmp(NameStr(TupleDescAttr(desc, a)->attname), t->want_col) == 0)
+					t->want_attnum = a + 1;
+			if (t->want_attnum == InvalidAttrNumber)
+				elog(ERROR, "table %s has no column %s", t->name, t->want_col);
 		}
+		table_close(rel, AccessShareLock);
+		if (!OidIsValid(t->indexid))
+			elog(ERROR, "table %s has no primary key", t->name);
+		t->relid = relid;
 	}
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
+	revocation_tables_known = true;
+}
+
+/*
+ * Is there a row of a revocation table whose text key (declared COLLATE "C",
+ * as the scan key below assumes) equals value, visible to snapshot?  When
+ * there is and the table has a column to read, its value goes to *want.
+ *
+ * The locks are kept to the end of the transaction, as the executor does:
+ * releasing and retaking them on every row of a query cost more than the
+ * probe.
+ */
+static bool
+lookup_by_key(RevocationTable *t, const char *value, Snapshot snapshot,
+			  Datum *want, bool *want_null)
+{
+	Relation	rel;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	text	   *value_text = cstring_to_text(value);
+	bool		found = false;
+
+	rel = table_open(t->relid, AccessShareLock);
+	index = index_open(t->indexid, AccessShareLock);
+	ScanKeyInit(&key, 1,
+				index->rd_rel->relam == HASH_AM_OID ? HTEqualStrategyNumber : BTEqualStrategyNumber,
+				F_TEXTEQ, PointerGetDatum(value_text));
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		stored = slot_getattr(slot, 1, &isnull);
+
+		/* a hash index matches hash codes: compare the key itself */
+		if (scan->xs_recheck &&
+			(isnull || !DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID,
+															  stored, PointerGetDatum(value_text)))))
+			continue;
+		found = true;
+		if (want != NULL)
+			*want = slot_getattr(slot, t->want_attnum, want_null);
+		break;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	pfree(value_text);
 	return found;
 }
 
@@ -128,14 +215,37 @@ jwt_check_revocation(const JsonDoc *claims, JwtError *err)
 {
 	const char *jti = string_claim(claims, "jti");
 	const char *sub = string_claim(claims, "sub");
-	Datum		before;
+	Snapshot	snapshot;
+	Datum		before = (Datum) 0;
 	bool		before_null = true;
+	bool		revoked_id = false;
+	bool		subject_cutoff = false;
 
-	if (jti != NULL && lookup_by_key(REVOKED_TOKENS, jti, NULL, NULL, NULL))
+	if (jti == NULL && sub == NULL)
+		return JWT_OK;
+	if (!revocation_tables_known)
+		find_revocation_tables();
+
+	/*
+	 * The latest snapshot, not the statement's: a revocation committed by
+	 * another session counts at once, even inside a long transaction.  One
+	 * snapshot serves both lookups.
+	 */
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	if (jti != NULL)
+		revoked_id = lookup_by_key(&revocation_tables[REVOKED_TOKENS], jti, snapshot, NULL, NULL);
+	if (!revoked_id && sub != NULL)
+	{
+		subject_cutoff = lookup_by_key(&revocation_tables[REVOKED_SUBJECTS], sub, snapshot,
+									   &before, &before_null);
+		/* revoked_before is NOT NULL; timestamptz is by value, so it outlives the slot */
+		subject_cutoff = subject_cutoff && !before_null;
+	}
+	UnregisterSnapshot(snapshot);
+
+	if (revoked_id)
 		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
-	if (sub != NULL &&
-		lookup_by_key(REVOKED_SUBJECTS, sub, "revoked_before", &before, &before_null) &&
-		!before_null)
+	if (subject_cutoff)
 	{
 		const JsonMember *iat = json_doc_get(claims, "iat");
 		double		cutoff = (double) DatumGetTimestampTz(before) / USECS_PER_SEC +

@@ -590,6 +590,7 @@ typedef struct VerifyRequest
 	JwtClaimRules rules;
 	const char *typ;
 	bool		check_revoked;
+	Jsonb	  **claims_jsonb;	/* where to put the claims as jsonb, or NULL */
 } VerifyRequest;
 
 /*
@@ -616,8 +617,15 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 	if (!req->is_jwt)
 		return JWT_OK;
 
-	/* only now, with the signature verified, are the claims looked at */
-	if ((jr = json_strict_parse(tok->payload, tok->payload_len, claims)) != JSON_STRICT_OK)
+	/*
+	 * Only now, with the signature verified, are the claims looked at.  In a
+	 * UTF-8 database the one parse also builds the jsonb to return.
+	 */
+	if (req->claims_jsonb != NULL && GetDatabaseEncoding() == PG_UTF8)
+		jr = json_strict_parse_jsonb(tok->payload, tok->payload_len, claims, req->claims_jsonb);
+	else
+		jr = json_strict_parse(tok->payload, tok->payload_len, claims);
+	if (jr != JSON_STRICT_OK)
 	{
 		jwt_fail(err, JWT_ERR_JSON, "token claims are not valid");
 		jwt_fail_detail(err, "The claims must be a JSON object, but %s.", json_strict_result_text(jr));
@@ -632,11 +640,12 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 /* A request from the arguments of jwt_verify, jwt_is_valid or jws_verify. */
 static JwtStatus
 verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok,
-			 JsonDoc *claims, JwtError *err)
+			 JsonDoc *claims, Jsonb **claims_jsonb, JwtError *err)
 {
 	VerifyRequest req;
 
 	memset(&req, 0, sizeof(req));
+	req.claims_jsonb = claims_jsonb;
 	req.token = PG_GETARG_TEXT_PP(ARG_TOKEN);
 	req.keys = PG_ARGISNULL(ARG_KEY) ? NULL : key_argument(fcinfo, ARG_KEY, is_secret);
 	req.allowed = PG_ARGISNULL(ARG_ALGORITHMS) ? 0
@@ -667,12 +676,15 @@ jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 {
 	JwsToken	tok;
 	JsonDoc		claims;
+	Jsonb	   *claims_jsonb = NULL;
 	JwtError	err;
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	if (verify_token(fcinfo, is_secret, true, &tok, &claims, &err) != JWT_OK)
+	if (verify_token(fcinfo, is_secret, true, &tok, &claims, &claims_jsonb, &err) != JWT_OK)
 		jwt_raise(&err);
+	if (claims_jsonb != NULL)
+		PG_RETURN_JSONB_P(claims_jsonb);
 	return json_text_to_jsonb(tok.payload, tok.payload_len);
 }
 
@@ -702,7 +714,7 @@ jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	st = verify_token(fcinfo, is_secret, true, &tok, &claims, &err);
+	st = verify_token(fcinfo, is_secret, true, &tok, &claims, NULL, &err);
 	if (st != JWT_OK && !jwt_status_is_token_failure(st))
 		jwt_raise(&err);
 	PG_RETURN_BOOL(st == JWT_OK);
@@ -733,7 +745,7 @@ jws_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	if (verify_token(fcinfo, is_secret, false, &tok, NULL, &err) != JWT_OK)
+	if (verify_token(fcinfo, is_secret, false, &tok, NULL, NULL, &err) != JWT_OK)
 		jwt_raise(&err);
 	result = palloc(VARHDRSZ + tok.payload_len);
 	SET_VARSIZE(result, VARHDRSZ + tok.payload_len);

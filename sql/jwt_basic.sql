@@ -80,3 +80,17 @@ SELECT jwt_sign(NULL, secret()) IS NULL, jwt_verify(NULL, secret()) IS NULL,
 
 -- jwt_decode does not verify: it is only for looking
 SELECT * FROM jwt_decode(forge('{"alg":"HS256"}', '{"sub":"mallory"}', 'wrong key wrong key wrong key wrong'));
+
+-- jwt_verify builds its jsonb in the same parse that checks the claims: it
+-- must equal what jsonb_in makes of the same text, for every kind of value
+SELECT p AS payload,
+       jwt_verify(jws_sign(convert_to(p, 'UTF8'), secret()), secret(), now => '2030-01-01 00:00+00')::text
+         = p::jsonb::text AS same_as_jsonb_in
+FROM (VALUES
+    ('{"exp":1999999999}'),
+    ('{ "exp" : 1999999999 , "b":{"z":1,"a":[1,2,{"k":null}]}, "a":[], "c":{}}'),
+    ('{"exp":1999999999,"n":[0,-0,1.50,1e3,-2.5E-3,123456789012345678901234567890]}'),
+    ('{"exp":1999999999,"s":"tab\tnl\nq\"bs\\sl\/u\u00e9\ud83d\ude00","t":true,"f":false,"z":null}'),
+    ('{"exp":1999999999,"é":"ü","deep":[[[[{"x":[[]]}]]]]}'),
+    ('{"exp":1999999999,"zz":1,"aa":2,"mm":{"b":1,"a":2}}')
+) v(p);

@@ -12,6 +12,11 @@
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#ifndef FRONTEND
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#endif
 
 #include "json_strict.h"
 
@@ -50,6 +55,11 @@ typedef struct ParseState
 	KeyFrame	frames[JSON_STRICT_MAX_DEPTH + 2];
 	JsonValue  *open_value;		/* depth-2 or depth-3 container being spanned */
 	JsonStrictResult result;
+#ifndef FRONTEND
+	bool		build_jsonb;	/* also build the document as jsonb */
+	JsonbParseState *jb_state;
+	JsonbValue *jb_result;
+#endif
 } ParseState;
 
 /* The member whose value is being parsed at the top level. */
@@ -106,6 +116,60 @@ set_scalar(JsonValue *v, char *token, JsonTokenType type)
 	v->len = token ? strlen(token) : 0;
 }
 
+#ifndef FRONTEND
+/*
+ * The jsonb is built from the same parse, as jsonb_in would build it from a
+ * second one: the claims are parsed once per verification.
+ */
+static void
+jb_push(ParseState *st, JsonbIteratorToken tok, JsonbValue *v)
+{
+	st->jb_result = pushJsonbValue(&st->jb_state, tok, v);
+}
+
+static void
+jb_scalar(ParseState *st, char *token, JsonTokenType type, bool is_key)
+{
+	JsonbValue	v;
+
+	switch (type)
+	{
+		case JSON_TOKEN_STRING:
+			if (strlen(token) > JENTRY_OFFLENMASK)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("string too long to represent as jsonb string")));
+			v.type = jbvString;
+			v.val.string.val = token;
+			v.val.string.len = strlen(token);
+			break;
+		case JSON_TOKEN_NUMBER:
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			break;
+		case JSON_TOKEN_TRUE:
+			v.type = jbvBool;
+			v.val.boolean = true;
+			break;
+		case JSON_TOKEN_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = false;
+			break;
+		default:
+			v.type = jbvNull;
+			break;
+	}
+	jb_push(st, is_key ? WJB_KEY : (st->in_array[st->depth] ? WJB_ELEM : WJB_VALUE), &v);
+}
+#define JB_PUSH(st, tok) do { if ((st)->build_jsonb) jb_push((st), (tok), NULL); } while (0)
+#define JB_SCALAR(st, token, type, is_key) do { if ((st)->build_jsonb) jb_scalar((st), (token), (type), (is_key)); } while (0)
+#else
+#define JB_PUSH(st, tok) ((void) 0)
+#define JB_SCALAR(st, token, type, is_key) ((void) 0)
+#endif
+
 static JSON_CB_TYPE
 container_start(ParseState *st, bool is_array)
 {
@@ -114,6 +178,7 @@ container_start(ParseState *st, bool is_array)
 		JSON_CB_FAIL(st, JSON_STRICT_NOT_OBJECT);
 	if (st->depth >= JSON_STRICT_MAX_DEPTH)
 		JSON_CB_FAIL(st, JSON_STRICT_TOO_DEEP);
+	JB_PUSH(st, is_array ? WJB_BEGIN_ARRAY : WJB_BEGIN_OBJECT);
 	st->depth++;
 	st->in_array[st->depth] = is_array;
 	if (!is_array)
@@ -172,6 +237,7 @@ container_end(ParseState *st)
 		if (st->depth == 3)
 			st->open_value = &current_member(st)->value;
 	}
+	JB_PUSH(st, st->in_array[st->depth] ? WJB_END_ARRAY : WJB_END_OBJECT);
 	st->depth--;
 	JSON_CB_OK;
 }
@@ -211,6 +277,7 @@ field_start_cb(void *state, char *fname, bool isnull)
 			: palloc(sizeof(char *) * f->maxkeys);
 	}
 	f->keys[f->nkeys++] = fname;
+	JB_SCALAR(st, fname, JSON_TOKEN_STRING, true);
 
 	if (st->depth == 1)
 	{
@@ -241,6 +308,7 @@ scalar_cb(void *state, char *token, JsonTokenType type)
 		set_scalar(&current_member(st)->value, token, type);
 	else if (in_top_level_array(st))
 		set_scalar(append_element(st), token, type);
+	JB_SCALAR(st, token, type, false);
 	JSON_CB_OK;
 }
 
@@ -278,12 +346,9 @@ nesting_within_limit(const char *text, size_t len)
 	return true;
 }
 
-/*
- * Parse text as one JSON object.  On success doc holds its top-level members;
- * everything is allocated in CurrentMemoryContext and may point into text.
- */
-JsonStrictResult
-json_strict_parse(const char *text, size_t len, JsonDoc *doc)
+/* Both parses: the strict checks, and optionally the jsonb. */
+static JsonStrictResult
+parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, void **jsonb)
 {
 	ParseState	st;
 	JsonSemAction sem;
@@ -309,6 +374,11 @@ json_strict_parse(const char *text, size_t len, JsonDoc *doc)
 	memset(&st, 0, sizeof(st));
 	st.doc = doc;
 	st.result = JSON_STRICT_OK;
+#ifndef FRONTEND
+	st.build_jsonb = build_jsonb;
+#else
+	Assert(!build_jsonb);
+#endif
 
 	memset(&sem, 0, sizeof(sem));
 	sem.semstate = &st;
@@ -334,8 +404,37 @@ json_strict_parse(const char *text, size_t len, JsonDoc *doc)
 		return st.result;
 	if (err != JSON_SUCCESS)
 		return JSON_STRICT_SYNTAX;
+#ifndef FRONTEND
+	if (build_jsonb)
+		*jsonb = JsonbValueToJsonb(st.jb_result);
+#else
+	(void) jsonb;
+#endif
 	return JSON_STRICT_OK;
 }
+
+/*
+ * Parse text as one JSON object.  On success doc holds its top-level members;
+ * everything is allocated in CurrentMemoryContext and may point into text.
+ */
+JsonStrictResult
+json_strict_parse(const char *text, size_t len, JsonDoc *doc)
+{
+	return parse_document(text, len, doc, false, NULL);
+}
+
+#ifndef FRONTEND
+/*
+ * The same, and *jsonb gets the document as jsonb.  The strings are taken as
+ * they are: the caller makes sure the database encoding is UTF-8.
+ */
+JsonStrictResult
+json_strict_parse_jsonb(const char *text, size_t len, JsonDoc *doc, Jsonb **jsonb)
+{
+	Assert(GetDatabaseEncoding() == PG_UTF8);
+	return parse_document(text, len, doc, true, (void **) jsonb);
+}
+#endif
 
 /* The member called name, or NULL. */
 const JsonMember *

@@ -60,6 +60,11 @@ typedef enum JsonStrictResult
 } JsonStrictResult;
 
 extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc *doc);
+#ifndef FRONTEND
+#include "utils/jsonb.h"
+extern JsonStrictResult json_strict_parse_jsonb(const char *text, size_t len, JsonDoc *doc,
+												Jsonb **jsonb);
+#endif
 extern const JsonMember *json_doc_get(const JsonDoc *doc, const char *name);
 extern const char *json_strict_result_text(JsonStrictResult r);
 

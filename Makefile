@@ -38,6 +38,11 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+# VPATH builds (pg_buildext, in build-15/): src/*.o and src/*.bc need a src/
+# there. An absolute path, or make would find the source tree's src/.
+$(OBJS) $(OBJS:.o=.bc): | $(CURDIR)/src
+$(CURDIR)/src:
+	mkdir -p $@
 
 .PHONY: test demo bench
 test:

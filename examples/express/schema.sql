@@ -1,0 +1,103 @@
+-- The database side of the Express example. Run it once, as a superuser, in the
+-- application's database:
+--
+--     psql -v ON_ERROR_STOP=1 -d app -f schema.sql
+--
+-- The app connects as express_app, a role that is neither a superuser nor the
+-- owner of any table, so row-level security applies to everything it reads.
+-- It can do exactly three things: call login(), call logout(), and read and
+-- add rows of notes, which RLS limits to the owner named by the verified token.
+
+CREATE EXTENSION IF NOT EXISTS jwt;
+CREATE EXTENSION IF NOT EXISTS pgcrypto;   -- crypt() and gen_salt(): bcrypt password hashes
+
+-- A signing key in the keyring, unless one is there already. The key never
+-- leaves the database: the app never sees it, only the tokens signed with it.
+SELECT jwt_generate_key('ES256')
+WHERE NOT EXISTS (SELECT FROM jwt_key_list WHERE state = 'active' AND has_private);
+
+-- The role the app logs in as. Roles belong to the whole cluster, so this one
+-- may exist already (from another database of the same cluster).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'express_app') THEN
+        CREATE ROLE express_app LOGIN;   -- in production: ... LOGIN PASSWORD '...'
+    END IF;
+END
+$$;
+
+-- Users and their bcrypt hashes. express_app gets no privilege on this table:
+-- only login() (SECURITY DEFINER, owned by the superuser running this script)
+-- reads it, so the hashes never reach the app.
+CREATE TABLE users (
+    username      text PRIMARY KEY,
+    password_hash text NOT NULL
+);
+
+-- The rows users own. RLS shows and accepts only the rows of the subject of the
+-- token that jwt_authenticate() verified in the current transaction. With no
+-- identity, jwt_claim('sub') is NULL and no row matches.
+CREATE TABLE notes (
+    id    integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    owner text NOT NULL DEFAULT jwt_claim('sub') REFERENCES users,
+    body  text NOT NULL CHECK (length(body) BETWEEN 1 AND 500)
+);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_notes ON notes
+    USING (owner = jwt_claim('sub'))
+    WITH CHECK (owner = jwt_claim('sub'));
+-- INSERT on body only: the owner always comes from the token (the default).
+GRANT SELECT, INSERT (body) ON notes TO express_app;
+
+-- login: checks the password in SQL and returns a token signed with the
+-- keyring, or no row at all for a wrong username or password (a set-returning
+-- function: a plain one would return a row of NULLs). SECURITY DEFINER because express_app may neither read
+-- users nor sign with the keyring (jwt_keyring_signer() is not granted to it);
+-- the owner, a superuser, may. The search_path is pinned so that nobody can slip
+-- a look-alike crypt() or jwt_sign() in front of the real ones.
+CREATE FUNCTION login(username text, password text)
+RETURNS TABLE (token text, expires_at timestamptz)
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+    SELECT jwt_sign(jsonb_build_object(
+               'sub', u.username,
+               'iat', floor(extract(epoch FROM now())),
+               'exp', floor(extract(epoch FROM now() + interval '1 hour')),
+               'jti', gen_random_uuid()::text)),   -- what logout() revokes
+           now() + interval '1 hour'
+    FROM users u
+    WHERE u.username = login.username
+      AND u.password_hash = crypt(login.password, u.password_hash)
+$$;
+
+-- logout: revokes the token that jwt_authenticate() verified in this
+-- transaction, by its jti, until its own expiry. From then on jwt_authenticate
+-- refuses that token (28J04), wherever it is replayed from. It takes no token
+-- argument, so a caller can only revoke the token it has just proved it holds.
+CREATE FUNCTION logout() RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF jwt_claim('jti') IS NULL THEN
+        RAISE EXCEPTION 'not authenticated' USING ERRCODE = 'invalid_authorization_specification';
+    END IF;
+    PERFORM jwt_revoke_jti(jwt_claim('jti'), to_timestamp(jwt_claim_bigint('exp')), 'logout');
+END
+$$;
+
+-- Functions are executable by PUBLIC by default: only the app may call these.
+REVOKE EXECUTE ON FUNCTION login(text, text), logout() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION login(text, text), logout() TO express_app;
+
+-- Demo data: two users (alice / correct horse, bob / battery staple) and a few
+-- notes each. Delete this section for real use.
+INSERT INTO users VALUES
+    ('alice', crypt('correct horse', gen_salt('bf', 10))),
+    ('bob',   crypt('battery staple', gen_salt('bf', 10)));
+INSERT INTO notes (owner, body) VALUES
+    ('alice', 'alice: buy milk'),
+    ('alice', 'alice: call the bank'),
+    ('bob',   'bob: water the plants'),
+    ('bob',   'bob: renew the passport');

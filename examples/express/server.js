@@ -1,0 +1,149 @@
+// The Express side of the example. It holds no key, no password hash and no
+// authorization rule: PostgreSQL checks passwords (login()), signs tokens with
+// its keyring, verifies them and checks revocation (jwt_authenticate()), and
+// filters rows by row-level security. The app moves the token between the
+// browser's cookie and the database, and maps refusals to HTTP 401.
+//
+// Connection: DATABASE_URL, or the usual PG* variables (PGHOST, PGPORT,
+// PGDATABASE, PGUSER, PGPASSWORD), as the express_app role of schema.sql.
+// HOST and PORT say where to listen (default 127.0.0.1:3000; PORT=0 picks a
+// free port). The address is printed as "listening on http://HOST:PORT".
+
+import express from 'express';
+import pg from 'pg';
+
+const pool = new pg.Pool({
+    connectionString: process.env.DATABASE_URL,   // undefined: the PG* variables
+    max: Number(process.env.POOL_SIZE || 10),
+});
+// An idle connection that breaks (a server restart) is dropped; without a
+// listener the error would end the process.
+pool.on('error', (err) => console.error('idle database connection:', err.message));
+
+const COOKIE = 'token';
+
+// The token from the request's Cookie header, or null. (Cookie names and the
+// token's characters, base64url and dots, need no decoding.)
+function tokenFrom(req) {
+    for (const part of (req.headers.cookie || '').split(';')) {
+        const [name, ...value] = part.trim().split('=');
+        if (name === COOKIE) return value.join('=') || null;
+    }
+    return null;
+}
+
+// The jwt extension's refusals: class 28 (refused token: expired, revoked, bad
+// signature...) and 22J (malformed token). Anything else is a server error.
+const isAuthError = (err) => /^28|^22J/.test(err.code || '');
+
+class Unauthorized extends Error {}
+
+// Run fn(client) for one request, on one pooled connection, inside one
+// transaction that first makes the token the database identity. The identity
+// that jwt_authenticate sets lasts until the end of the transaction (the
+// default, jwt.session_identity = off), so whatever happens, the connection
+// goes back to the pool without it and the next request on it starts
+// anonymous.
+async function asUser(req, fn) {
+    const token = tokenFrom(req);
+    if (!token) throw new Unauthorized();
+    const client = await pool.connect();
+    let broken = null;
+    try {
+        await client.query('BEGIN');
+        await client.query('SELECT jwt_authenticate($1)', [token]);
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+    } catch (err) {
+        await client.query('ROLLBACK').catch((e) => { broken = e; });
+        throw isAuthError(err) ? new Unauthorized() : err;
+    } finally {
+        client.release(broken || undefined);   // if even ROLLBACK failed: close it, do not reuse it
+    }
+}
+
+// HttpOnly: page scripts (and so XSS) cannot read the token. Secure: sent over
+// HTTPS only (browsers treat http://localhost as secure, for development).
+// SameSite=Strict: never sent with a request started by another site, so no CSRF.
+const cookieOptions = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' };
+
+const app = express();
+app.disable('x-powered-by');
+app.use((req, res, next) => {
+    // Scripts only from this origin: no inline script can run here.
+    res.set('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'");
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+});
+app.use(express.json({ limit: '4kb' }));
+app.use(express.static(new URL('./public', import.meta.url).pathname));
+app.get('/favicon.ico', (req, res) => res.status(204).end());   // no icon, and no 404 for it
+
+// POST /login {username, password}: the password is checked in SQL, the token
+// comes back signed by the database's keyring and goes into the cookie only.
+// (Express 5 passes a rejected promise of a handler on to the error handler.)
+app.post('/login', async (req, res) => {
+    const { username, password } = req.body ?? {};
+    if (typeof username !== 'string' || typeof password !== 'string') {
+        return res.status(400).json({ error: 'username and password required' });
+    }
+    const { rows } = await pool.query('SELECT token, expires_at FROM login($1, $2)', [username, password]);
+    if (rows.length === 0) return res.status(401).json({ error: 'wrong username or password' });
+    res.cookie(COOKIE, rows[0].token, { ...cookieOptions, expires: rows[0].expires_at });
+    res.json({ user: username });
+});
+
+// GET /api/notes: who the token says we are, and the rows RLS lets us see.
+// No WHERE clause: the policy does the filtering.
+app.get('/api/notes', async (req, res) => {
+    res.json(await asUser(req, async (db) => {
+        const user = (await db.query("SELECT jwt_claim('sub') AS sub")).rows[0].sub;
+        const notes = (await db.query('SELECT id, body FROM notes ORDER BY id')).rows;
+        return { user, notes };
+    }));
+});
+
+// POST /api/notes {body}: the owner is the token's subject (the column default);
+// the policy's WITH CHECK refuses any other.
+app.post('/api/notes', async (req, res) => {
+    const body = req.body?.body;
+    if (typeof body !== 'string') return res.status(400).json({ error: 'body required' });
+    res.status(201).json(await asUser(req, async (db) =>
+        (await db.query('INSERT INTO notes (body) VALUES ($1) RETURNING id, body', [body])).rows[0]));
+});
+
+// POST /logout: revoke the token in the database, not just forget the cookie,
+// so that a copy of it (stolen, or replayed) is refused from now on.
+app.post('/logout', async (req, res) => {
+    res.clearCookie(COOKIE, cookieOptions);
+    await asUser(req, (db) => db.query('SELECT logout()'));
+    res.status(204).end();
+});
+
+// Refused tokens are 401, without the reason (expired, revoked...). Client
+// errors (bad JSON, a body too large: a status from Express; a note refused by
+// a constraint: SQLSTATE class 23) are 400; the rest is a 500 whose details go
+// to the server's log only.
+// (Four parameters, next unused: that is how Express knows an error handler.)
+app.use((err, req, res, next) => {
+    if (err instanceof Unauthorized) return res.status(401).json({ error: 'not logged in' });
+    if (err.status >= 400 && err.status < 500) return res.status(err.status).json({ error: 'bad request' });
+    if (/^23/.test(err.code || '')) return res.status(400).json({ error: 'bad request' });
+    console.error(err);
+    res.status(500).json({ error: 'internal error' });
+});
+
+const server = app.listen(Number(process.env.PORT ?? 3000), process.env.HOST || '127.0.0.1', () => {
+    const { address, port } = server.address();
+    console.log(`listening on http://${address}:${port}`);
+});
+
+// Stop cleanly on SIGTERM/SIGINT: close the listener and the pool.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.on(signal, () => {
+        server.close();
+        server.closeAllConnections();
+        pool.end().finally(() => process.exit(0));
+    });
+}

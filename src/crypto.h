@@ -47,6 +47,7 @@ typedef struct JwtKey
 	unsigned char *secret;		/* HMAC */
 	int			secret_len;
 	struct evp_mac_ctx_st *mac[3];	/* keyed HMAC contexts: SHA-256/384/512 */
+	struct evp_pkey_ctx_st *verify_ctx[JWT_ALG_COUNT];	/* RSA and ECDSA, per algorithm */
 	bool		has_private;	/* can sign */
 	int			bits;			/* RSA modulus bits */
 	JwtAlg		curve_alg;		/* EC and OKP: the one algorithm of the curve */

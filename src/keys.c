@@ -63,6 +63,11 @@ key_free(JwtKey *key)
 		EVP_MAC_CTX_free(key->mac[i]);
 		key->mac[i] = NULL;
 	}
+	for (int i = 0; i < JWT_ALG_COUNT; i++)
+	{
+		EVP_PKEY_CTX_free(key->verify_ctx[i]);
+		key->verify_ctx[i] = NULL;
+	}
 	if (key->secret)
 	{
 		OPENSSL_cleanse(key->secret, key->secret_len);

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "catalog/namespace.h"
@@ -37,6 +38,7 @@
 #include "keyring.h"
 #include "revocation.h"
 #include "b64url.h"
+#include "pgjwt_compat.h"
 
 PG_MODULE_MAGIC;
 
@@ -117,6 +119,7 @@ _PG_init(void)
 	jwt_keyring_init();
 	jwt_identity_init();
 	jwt_revocation_init();
+	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else

@@ -358,7 +358,11 @@ parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, voi
 	memset(doc, 0, sizeof(*doc));
 	if (len > PG_INT32_MAX / 2)
 		return JSON_STRICT_SYNTAX;
+#if PG_VERSION_NUM >= 140000
 	if (pg_encoding_verifymbstr(PG_UTF8, text, (int) len) != (int) len)
+#else
+	if (!pg_verify_mbstr(PG_UTF8, text, (int) len, true))
+#endif
 		return JSON_STRICT_BAD_UTF8;
 	if (!nesting_within_limit(text, len))
 		return JSON_STRICT_TOO_DEEP;

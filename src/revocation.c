@@ -124,7 +124,7 @@ find_revocation_tables(void)
 		rel = table_open(relid, AccessShareLock);
 		t->indexid = key_hash_index(rel);
 		if (!OidIsValid(t->indexid))
-#if PG_VERSION_NUM >= 170000
+#if PG_VERSION_NUM >= 180000
 			t->indexid = RelationGetPrimaryKeyIndex(rel, false);
 #else
 			t->indexid = RelationGetPrimaryKeyIndex(rel);
@@ -176,7 +176,12 @@ lookup_by_key(RevocationTable *t, const char *value, Snapshot snapshot,
 				index->rd_rel->relam == HASH_AM_OID ? HTEqualStrategyNumber : BTEqualStrategyNumber,
 				F_TEXTEQ, PointerGetDatum(value_text));
 	slot = table_slot_create(rel, NULL);
+	/* PostgreSQL 18 added an instrumentation argument (NULL: none). */
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(rel, index, snapshot, NULL, 1, 0);
+#else
 	scan = index_beginscan(rel, index, snapshot, 1, 0);
+#endif
 	index_rescan(scan, &key, 1, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{

@@ -11,19 +11,22 @@
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* -1 marks bytes outside the alphabet. */
-static const signed char b64url_value[256] = {
-	['A'] = 0, ['B'] = 1, ['C'] = 2, ['D'] = 3, ['E'] = 4, ['F'] = 5, ['G'] = 6,
-	['H'] = 7, ['I'] = 8, ['J'] = 9, ['K'] = 10, ['L'] = 11, ['M'] = 12,
-	['N'] = 13, ['O'] = 14, ['P'] = 15, ['Q'] = 16, ['R'] = 17, ['S'] = 18,
-	['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23, ['Y'] = 24,
-	['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29, ['e'] = 30,
-	['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35, ['k'] = 36,
-	['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41, ['q'] = 42,
-	['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47, ['w'] = 48,
-	['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54,
-	['3'] = 55, ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60,
-	['9'] = 61, ['-'] = 62, ['_'] = 63,
+/*
+ * Each character's value plus one: the zero fill marks bytes outside the
+ * alphabet, so one test covers a whole quantum.
+ */
+static const unsigned char b64url_value1[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
+	['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12,
+	['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18,
+	['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+	['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
+	['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+	['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+	['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54,
+	['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60,
+	['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
 };
 
 /* Encode len bytes into dst (B64URL_ENCODED_LEN(len) bytes, not terminated). */
@@ -60,15 +63,6 @@ b64url_encode(const unsigned char *src, size_t len, char *dst)
 	return p - dst;
 }
 
-static inline int
-b64url_char_value(unsigned char c)
-{
-	/* 'A' has value 0, so the table's zero fill needs this check. */
-	if (c == 'A')
-		return 0;
-	return b64url_value[c] ? b64url_value[c] : -1;
-}
-
 /*
  * Decode len characters into dst (B64URL_DECODED_MAX(len) bytes).
  * Returns false for any non-canonical input.
@@ -76,29 +70,38 @@ b64url_char_value(unsigned char c)
 bool
 b64url_decode(const char *src, size_t len, unsigned char *dst, size_t *outlen)
 {
+	const unsigned char *in = (const unsigned char *) src;
 	unsigned char *p = dst;
 	size_t		i = 0;
-	int			v[4];
+	unsigned int v[4];
 
 	if (len % 4 == 1)
 		return false;
 
 	for (; i + 4 <= len; i += 4)
 	{
-		for (int j = 0; j < 4; j++)
-			if ((v[j] = b64url_char_value((unsigned char) src[i + j])) < 0)
-				return false;
-		*p++ = (v[0] << 2) | (v[1] >> 4);
-		*p++ = ((v[1] & 15) << 4) | (v[2] >> 2);
-		*p++ = ((v[2] & 3) << 6) | v[3];
+		unsigned int a = b64url_value1[in[i]],
+					b = b64url_value1[in[i + 1]],
+					c = b64url_value1[in[i + 2]],
+					d = b64url_value1[in[i + 3]];
+
+		if (a == 0 || b == 0 || c == 0 || d == 0)
+			return false;
+		a--, b--, c--, d--;
+		*p++ = (a << 2) | (b >> 4);
+		*p++ = ((b & 15) << 4) | (c >> 2);
+		*p++ = ((c & 3) << 6) | d;
 	}
 	if (len - i >= 2)
 	{
 		size_t		rest = len - i;
 
 		for (size_t j = 0; j < rest; j++)
-			if ((v[j] = b64url_char_value((unsigned char) src[i + j])) < 0)
+		{
+			if ((v[j] = b64url_value1[in[i + j]]) == 0)
 				return false;
+			v[j]--;
+		}
 		*p++ = (v[0] << 2) | (v[1] >> 4);
 		if (rest == 2)
 		{

@@ -9,3 +9,22 @@
 -- ======================================================================
 CREATE INDEX jwt_revoked_tokens_jti_hash ON jwt_revoked_tokens USING hash (jti);
 CREATE INDEX jwt_revoked_subjects_sub_hash ON jwt_revoked_subjects USING hash (sub);
+
+-- ======================================================================
+-- Every change to a revocation list tells every backend (and, through WAL,
+-- every hot standby) at commit, as jwt_keys' trigger does for the keyring:
+-- a backend that found a list empty skips probing it until then.  ALWAYS,
+-- so that rows applied by logical replication (replica mode) count too.
+-- ======================================================================
+CREATE FUNCTION jwt_revocations_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'jwt_keyring_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION jwt_revocations_changed() FROM PUBLIC;
+CREATE TRIGGER jwt_revoked_tokens_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_revoked_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION jwt_revocations_changed();
+CREATE TRIGGER jwt_revoked_subjects_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_revoked_subjects
+    FOR EACH STATEMENT EXECUTE FUNCTION jwt_revocations_changed();
+ALTER TABLE jwt_revoked_tokens ENABLE ALWAYS TRIGGER jwt_revoked_tokens_changed;
+ALTER TABLE jwt_revoked_subjects ENABLE ALWAYS TRIGGER jwt_revoked_subjects_changed;

@@ -104,3 +104,44 @@ SELECT jwt_is_revoked(:'t1') AS is_revoked_public;
 RESET ROLE;
 DROP ROLE regress_jwt_plain;
 SELECT jwt_retire_key('revocation-test');
+
+-- An empty revocation list is not probed. A backend that found it empty
+-- learns of a revocation at its next statement (the change trigger's
+-- invalidation at commit), even inside an open transaction, and also of rows
+-- written in replica mode (logical replication's apply): the trigger fires always.
+SELECT tgname, tgenabled FROM pg_trigger
+WHERE tgrelid IN ('jwt_revoked_tokens'::regclass, 'jwt_revoked_subjects'::regclass) AND NOT tgisinternal
+ORDER BY tgname;
+SELECT jwt_generate_key('HS256', 'revocation-test-2') AS kid;
+DELETE FROM jwt_revoked_tokens;
+DELETE FROM jwt_revoked_subjects;
+SELECT jwt_sign('{"sub":"henry"}') AS th \gset
+CREATE EXTENSION dblink;
+SELECT dblink_connect('other', format('dbname=%s host=%s port=%s', current_database(),
+       split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port')));
+SELECT * FROM dblink('other', format('SELECT jwt_verify(%L) ->> ''sub''', :'th')) AS t(sub text);
+SELECT jwt_revoke(:'th');
+SELECT * FROM dblink('other', format('SELECT try(format(''SELECT jwt_verify(%%L)'', %L))', :'th')) AS t(outcome text);
+DELETE FROM jwt_revoked_tokens;
+SELECT dblink_exec('other', 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+SELECT * FROM dblink('other', format('SELECT jwt_verify(%L) ->> ''sub''', :'th')) AS t(sub text);
+SELECT jwt_revoke_subject('henry');
+SELECT * FROM dblink('other', format('SELECT try(format(''SELECT jwt_verify(%%L)'', %L))', :'th')) AS t(outcome text);
+SELECT dblink_exec('other', 'COMMIT');
+DELETE FROM jwt_revoked_subjects;
+SELECT * FROM dblink('other', format('SELECT jwt_verify(%L) ->> ''sub''', :'th')) AS t(sub text);
+SET session_replication_role = replica;
+INSERT INTO jwt_revoked_tokens (jti) VALUES ((jwt_decode(:'th')).payload ->> 'jti');
+RESET session_replication_role;
+SELECT * FROM dblink('other', format('SELECT try(format(''SELECT jwt_verify(%%L)'', %L))', :'th')) AS t(outcome text);
+-- with the trigger disabled nothing announces changes, so every verification probes
+DELETE FROM jwt_revoked_tokens;
+ALTER TABLE jwt_revoked_tokens DISABLE TRIGGER jwt_revoked_tokens_changed;
+SELECT * FROM dblink('other', format('SELECT jwt_verify(%L) ->> ''sub''', :'th')) AS t(sub text);
+INSERT INTO jwt_revoked_tokens (jti) VALUES ((jwt_decode(:'th')).payload ->> 'jti');
+SELECT * FROM dblink('other', format('SELECT try(format(''SELECT jwt_verify(%%L)'', %L))', :'th')) AS t(outcome text);
+ALTER TABLE jwt_revoked_tokens ENABLE ALWAYS TRIGGER jwt_revoked_tokens_changed;
+DELETE FROM jwt_revoked_tokens;
+SELECT dblink_disconnect('other');
+DROP EXTENSION dblink;
+SELECT jwt_retire_key('revocation-test-2');

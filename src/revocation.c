@@ -18,7 +18,10 @@
 #include "access/table.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
 #include "executor/tuptable.h"
+#include "utils/reltrigger.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -57,13 +60,17 @@ typedef struct RevocationTable
 	Oid			relid;
 	Oid			indexid;
 	AttrNumber	want_attnum;
+	bool		has_change_trigger; /* see table_known_empty() */
+	bool		known_empty;
+	bool		known_nonempty;
 } RevocationTable;
 
 static RevocationTable revocation_tables[] = {
-	{"jwt_revoked_tokens", NULL, InvalidOid, InvalidOid, InvalidAttrNumber},
-	{"jwt_revoked_subjects", "revoked_before", InvalidOid, InvalidOid, InvalidAttrNumber}
+	{"jwt_revoked_tokens", NULL, InvalidOid, InvalidOid, InvalidAttrNumber, false, false, false},
+	{"jwt_revoked_subjects", "revoked_before", InvalidOid, InvalidOid, InvalidAttrNumber, false, false, false}
 };
 static bool revocation_tables_known = false;
+static uint64 revocation_invalidations = 0;
 
 static void
 revocation_relcache_callback(Datum arg, Oid relid)
@@ -72,7 +79,35 @@ revocation_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid ||
 		relid == revocation_tables[REVOKED_TOKENS].relid ||
 		relid == revocation_tables[REVOKED_SUBJECTS].relid)
+	{
 		revocation_tables_known = false;
+		revocation_invalidations++;
+	}
+}
+
+/*
+ * Does the table have the statement trigger of 0.2.0 that sends a relcache
+ * invalidation on every change, firing always (in replica mode too, so that
+ * rows applied by logical replication announce themselves)?
+ */
+static bool
+has_change_trigger(Relation rel, const char *table)
+{
+	TriggerDesc *td = rel->trigdesc;
+	char		name[NAMEDATALEN];
+
+	snprintf(name, sizeof(name), "%s_changed", table);
+	if (td == NULL)
+		return false;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *tg = &td->triggers[i];
+
+		if (strcmp(tg->tgname, name) == 0)
+			return tg->tgenabled == TRIGGER_FIRES_ALWAYS &&
+				TRIGGER_FOR_INSERT(tg->tgtype) && TRIGGER_FOR_UPDATE(tg->tgtype);
+	}
+	return false;
 }
 
 void
@@ -130,6 +165,8 @@ find_revocation_tables(void)
 			t->indexid = RelationGetPrimaryKeyIndex(rel);
 #endif
 		t->want_attnum = InvalidAttrNumber;
+		t->has_change_trigger = has_change_trigger(rel, t->name);
+		t->known_empty = t->known_nonempty = false;
 		if (t->want_col != NULL)
 		{
 			TupleDesc	desc = RelationGetDescr(rel);
@@ -206,6 +243,45 @@ lookup_by_key(RevocationTable *t, const char *value, Snapshot snapshot,
 	return found;
 }
 
+/*
+ * Is the table known to have no rows?  Most databases revoke little or
+ * nothing, and an empty table need not be probed on every verification.
+ * What a backend learnt stays true until a relcache invalidation of the
+ * table, which the change trigger sends at the commit of any change (also
+ * through WAL to hot standbys); jwt_check_revocation takes in pending
+ * invalidations first.  An invalidation is sent after the commit becomes
+ * visible, so a snapshot taken after it sees the new rows.  Without the
+ * trigger (0.1.0's SQL), every verification probes.
+ */
+static bool
+table_known_empty(RevocationTable *t, Snapshot snapshot)
+{
+	uint64		invalidations = revocation_invalidations;
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		empty;
+
+	if (!t->has_change_trigger || t->known_nonempty)
+		return false;
+	if (t->known_empty)
+		return true;
+	rel = table_open(t->relid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	/* an invalidation taken in meanwhile (opening takes them) may be newer than the snapshot */
+	if (invalidations == revocation_invalidations && revocation_tables_known)
+	{
+		t->known_empty = empty;
+		t->known_nonempty = !empty;
+	}
+	return empty;
+}
+
 static const char *
 string_claim(const JsonDoc *claims, const char *name)
 {
@@ -228,6 +304,8 @@ jwt_check_revocation(const JsonDoc *claims, JwtError *err)
 
 	if (jti == NULL && sub == NULL)
 		return JWT_OK;
+	/* other sessions' revocations, even inside a long transaction */
+	AcceptInvalidationMessages();
 	if (!revocation_tables_known)
 		find_revocation_tables();
 
@@ -237,9 +315,10 @@ jwt_check_revocation(const JsonDoc *claims, JwtError *err)
 	 * snapshot serves both lookups.
 	 */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	if (jti != NULL)
+	if (jti != NULL && !table_known_empty(&revocation_tables[REVOKED_TOKENS], snapshot))
 		revoked_id = lookup_by_key(&revocation_tables[REVOKED_TOKENS], jti, snapshot, NULL, NULL);
-	if (!revoked_id && sub != NULL)
+	if (!revoked_id && sub != NULL &&
+		!table_known_empty(&revocation_tables[REVOKED_SUBJECTS], snapshot))
 	{
 		subject_cutoff = lookup_by_key(&revocation_tables[REVOKED_SUBJECTS], sub, snapshot,
 									   &before, &before_null);

@@ -87,6 +87,10 @@ check "the revocation lists have their hash indexes" \
           JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'hash'
           AND i.indrelid IN ('jwt_revoked_tokens'::regclass, 'jwt_revoked_subjects'::regclass)")" \
     "jwt_revoked_subjects_sub_hash,jwt_revoked_tokens_jti_hash"
+check "the revocation lists announce their changes (triggers firing always)" \
+    "$(p "SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
+          WHERE tgrelid IN ('jwt_revoked_tokens'::regclass, 'jwt_revoked_subjects'::regclass) AND NOT tgisinternal")" \
+    "jwt_revoked_subjects_changed=A,jwt_revoked_tokens_changed=A"
 check "a revocation made after the update counts" \
     "$(p "SELECT jwt_revoke('${TOK[$KID_ES]}')" >/dev/null; sqlstate "SELECT jwt_verify('${TOK[$KID_ES]}')")" 28J04
 

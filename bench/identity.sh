@@ -142,41 +142,55 @@ if want keyring; then
 fi
 
 # --- revocation: a million revoked ids vs none ----------------------------------------------
-# Two databases, the same keys and tokens (one copied from the other), the revocation
-# tables empty in one and loaded in the other; measured in alternation, one session each
-# time, so that other work on the machine weighs on both alike.
+# Three databases, the same keys and tokens (copied from one), the revocation tables empty in
+# one (an empty list is not probed: see src/revocation.c), holding one unrelated entry per
+# list in another (probed: what a lookup costs), loaded in the third; measured in
+# alternation, one session each time, so that other work on the machine weighs on all alike.
 if want revocation; then
-    echo "== revocation: keyring HS256 verification of tokens not revoked, empty tables vs $REVOKED revoked jtis"
+    echo "== revocation: keyring HS256 verification of tokens not revoked: empty lists, one entry, $REVOKED revoked jtis"
     "${PSQL[@]}" -c "TRUNCATE jwt_revoked_tokens, jwt_revoked_subjects"
-    "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ${DB}_revoked" \
-        -c "CREATE DATABASE ${DB}_revoked TEMPLATE $DB STRATEGY FILE_COPY"
+    for suffix in one revoked; do
+        "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ${DB}_$suffix" \
+            -c "CREATE DATABASE ${DB}_$suffix TEMPLATE $DB STRATEGY FILE_COPY"
+    done
+    "${PSQL[@]}" -d "${DB}_one" -c "SELECT jwt_revoke_jti('not-one-of-the-tokens', '2100-01-01')" \
+        -c "SELECT jwt_revoke_subject('nobody', '2000-01-01')" -c "VACUUM ANALYZE jwt_revoked_tokens, jwt_revoked_subjects" >/dev/null
     t0=$SECONDS
     "${PSQL[@]}" -d "${DB}_revoked" -c "SELECT bench_revocation_load($REVOKED)" \
         -c "VACUUM (ANALYZE) jwt_revoked_tokens, jwt_revoked_subjects" >/dev/null
     sizes=$("${PSQL[@]}" -d "${DB}_revoked" -At -c "SELECT (SELECT count(*) FROM jwt_revoked_tokens) || ' jtis, '
-        || (SELECT count(*) FROM jwt_revoked_subjects) || ' subjects, pkey index '
-        || pg_size_pretty(pg_relation_size('jwt_revoked_tokens_pkey'))")
+        || (SELECT count(*) FROM jwt_revoked_subjects) || ' subjects, hash index '
+        || pg_size_pretty(pg_relation_size('jwt_revoked_tokens_jti_hash'))")
     echo "   loaded: $sizes ($((SECONDS - t0)) s, then VACUUM ANALYZE); $REPS sessions each, alternating"
-    before=$WORK/revocation_before.tsv after=$WORK/revocation_after.tsv
-    : >"$before"; : >"$after"
+    before=$WORK/revocation_before.tsv one=$WORK/revocation_one.tsv after=$WORK/revocation_after.tsv
+    : >"$before"; : >"$one"; : >"$after"
     for ((r = 1; r <= REPS; r++)); do
-        for db in "$DB" "${DB}_revoked"; do
+        for db in "$DB" "${DB}_one" "${DB}_revoked"; do
             "${PSQL[@]}" -d "$db" -At -F $'\t' \
                 -c "SELECT what, secs, n, coalesce(cpu::text, ''), loops FROM bench_keyring('HS256', 1, $SECS, false)" \
                 >"$WORK/round.tsv"
-            if [ "$db" = "$DB" ]; then cat "$WORK/round.tsv" >>"$before"; else cat "$WORK/round.tsv" >>"$after"; fi
+            case $db in
+                "$DB") cat "$WORK/round.tsv" >>"$before" ;;
+                "${DB}_one") cat "$WORK/round.tsv" >>"$one" ;;
+                *) cat "$WORK/round.tsv" >>"$after" ;;
+            esac
         done
     done
-    echo "   empty tables:"; progress_best "$before"
+    echo "   empty lists:"; progress_best "$before"
+    echo "   one entry per list:"; progress_best "$one"
     echo "   $REVOKED revoked:"; progress_best "$after"
     n=$(nrows "$after" keyring)
     {
         pline revocation HS256 "keyring, ${REVOKED} revoked" "$(per_op "$after" keyring scan)" \
             "keyring, none" "$(per_op "$before" keyring scan)" us/op "[$n rows; half find a cut-off row]" "<=" 1.15
+        pline revocation HS256 "keyring, ${REVOKED} revoked" "$(per_op "$after" keyring scan)" \
+            "keyring, one entry" "$(per_op "$one" keyring scan)" us/op "[both probe the lists: growth with size]"
+        pline revocation HS256 "keyring, one entry" "$(per_op "$one" keyring scan)" \
+            "keyring, none" "$(per_op "$before" keyring scan)" us/op "[the probes vs empty lists, skipped]"
         pline revocation HS256 "explicit (control)" "$(per_op "$after" explicit scan)" \
             "explicit, none" "$(per_op "$before" explicit scan)" us/op "[no revocation check: drift]"
     } | report
-    "${PSQL[@]}" -d postgres -c "DROP DATABASE ${DB}_revoked"
+    "${PSQL[@]}" -d postgres -c "DROP DATABASE ${DB}_revoked" -c "DROP DATABASE ${DB}_one"
 fi
 
 # --- rls: per-row cost of the identity in a filter and in a policy ------------------------------

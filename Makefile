@@ -1,9 +1,11 @@
-EXTENSION = jwt
+# pgjwt: the pgjwt 0.2.0 drop-in (pgjwt_compat.c), a second extension over the same library
+EXTENSION = jwt pgjwt
 PG_CONFIG ?= pg_config
 
 MODULE_big = jwt
 OBJS = \
 	jwt.o \
+	pgjwt_compat.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -17,16 +19,18 @@ OBJS = \
 	src/keygen.o \
 	src/identity.o \
 	src/keyring.o \
-	src/revocation.o
+	src/revocation.o \
+	src/pgjwt.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that
 # ALTER EXTENSION jwt UPDATE takes (so fresh and updated installs cannot differ).
 DATA = \
 	jwt--0.1.0.sql \
-	jwt--0.1.0--0.2.0.sql
+	jwt--0.1.0--0.2.0.sql \
+	pgjwt--0.2.0.sql
 REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_memory
-REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,
 # and CI builds with PG_CFLAGS="-Wall -Wextra -Werror".

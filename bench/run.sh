@@ -17,8 +17,9 @@
 #              BENCH_CLOCK    cpu (default): figures from on-CPU time, which other work on
 #                             the machine does not inflate by descheduling; wall: wall-clock time
 #              BENCH_NO_BUILD=1  use the installed extension as it is
-#              BENCH_SECTIONS what to run (default: algs keyring revocation rls memory concurrency):
-#                             algs is this script's per-algorithm part; the others are
+#              BENCH_SECTIONS what to run (default: algs keyring revocation rls memory concurrency pgjwt):
+#                             algs is this script's per-algorithm part; pgjwt is
+#                             bench/pgjwt.sh (the drop-in vs pgjwt's PL/pgSQL); the others are
 #                             bench/identity.sh, run at the end in the same cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ ALGS=${BENCH_ALGS:-HS256 HS384 HS512 RS256 PS256 ES256 ES384 EdDSA}
 REPS=${BENCH_REPS:-5}
 CLOCK=${BENCH_CLOCK:-cpu}
 SECS=${BENCH_SECONDS:-0.4}
-SECTIONS=${BENCH_SECTIONS:-algs keyring revocation rls memory concurrency}
+SECTIONS=${BENCH_SECTIONS:-algs keyring revocation rls memory concurrency pgjwt}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # shellcheck source=test/cluster.sh
@@ -167,3 +168,8 @@ fi   # algs
 # --- keyring, revocation, RLS, memory, concurrency: bench/identity.sh, same cluster -------------
 BENCH_CLUSTER_UP=1 BENCH_SECTIONS=$SECTIONS BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS \
     bash bench/identity.sh
+
+# --- the pgjwt drop-in vs pgjwt's algorithm in PL/pgSQL: bench/pgjwt.sh, same cluster ----------
+if want pgjwt; then
+    BENCH_CLUSTER_UP=1 BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS bash bench/pgjwt.sh
+fi

@@ -18,16 +18,7 @@ CREATE EXTENSION IF NOT EXISTS jwt;
 -- passing it as a parameter would: no per-row detoasting of a key column.
 CREATE TABLE keys (alg text PRIMARY KEY, priv text NOT NULL, pub text NOT NULL);
 
--- On-CPU time of this backend in seconds (Linux /proc/self/schedstat, in ns; it
--- lags by at most a scheduler tick): unlike wall time, not inflated when other work
--- on a busy machine deschedules the backend. NULL where unavailable.
-CREATE FUNCTION backend_cpu() RETURNS float8
-LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 / 1e9;
-EXCEPTION WHEN OTHERS THEN
-    RETURN NULL;
-END $$;
+\ir measure.sql
 
 -- Run query q (which must return one bigint: a count) reps times; the best wall
 -- time and the best on-CPU time.

@@ -46,19 +46,9 @@ PGB_PASSES=${BENCH_PGBENCH_PASSES:-2}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 want keyring || want revocation || want rls || want memory || want concurrency || exit 0
 
-# shellcheck source=test/cluster.sh
-. test/cluster.sh
-if [ "${BENCH_CLUSTER_UP:-}" != 1 ]; then
-    if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
-        echo "== building and installing the extension"
-        make -s
-        if [ -w "$(pg_config --pkglibdir)" ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
-    fi
-    echo "== cluster"
-    JWT_SERVER_OPTS="-c shared_buffers=512MB -c jit=off -c max_parallel_workers_per_gather=0 ${JWT_SERVER_OPTS:-}"
-    cluster_start
-    export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0"
-fi
+# shellcheck source=bench/common.sh
+. bench/common.sh
+bench_cluster 512MB
 PGBIN=${PGBIN:-$(pg_config --bindir)}
 WORK=$(mktemp -d /tmp/jwt-bench-identity.XXXXXX)
 chmod 755 "$WORK"

@@ -33,20 +33,9 @@ SECS=${BENCH_SECONDS:-0.4}
 ROWS=${BENCH_PGJWT_ROWS:-20000}
 SECRET='a pgjwt application secret, 40 bytes.....'
 
-# shellcheck source=test/cluster.sh
-. test/cluster.sh
-if [ "${BENCH_CLUSTER_UP:-}" != 1 ]; then
-    if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
-        echo "== building and installing the extension"
-        make -s
-        if [ -w "$(pg_config --pkglibdir)" ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
-    fi
-    echo "== cluster"
-    JWT_SERVER_OPTS="-c shared_buffers=256MB -c jit=off -c max_parallel_workers_per_gather=0 ${JWT_SERVER_OPTS:-}"
-    cluster_start
-    export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0"
-    echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; other work on the machine skews figures)"
-fi
+# shellcheck source=bench/common.sh
+. bench/common.sh
+bench_cluster 256MB
 
 DB=bench_pgjwt
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$DB")

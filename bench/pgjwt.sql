@@ -32,63 +32,7 @@ CREATE TABLE pj_tokens (id int PRIMARY KEY, tok text NOT NULL);
 INSERT INTO pj_tokens SELECT id, pgjwt_reference.sign(payload, :'secret') FROM pj_claims;
 VACUUM (FREEZE, ANALYZE) pj_claims, pj_tokens;
 
--- On-CPU time of this backend in seconds (Linux /proc/self/schedstat, in ns; it lags
--- by at most a scheduler tick); NULL where unavailable.
-CREATE FUNCTION pj_backend_cpu() RETURNS float8
-LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 / 1e9;
-EXCEPTION WHEN OTHERS THEN
-    RETURN NULL;
-END $$;
-
--- Time the statements side by side; each returns one bigint (a count). A first round
--- warms caches and calibrates: a statement shorter than `target` seconds is run as many
--- times per timing as makes it that long (the on-CPU clock moves by scheduler ticks).
--- Then reps rounds, the statements in turn, so that drift on a busy machine hits all of
--- them alike; the best round of each counts. Per execution: wall and on-CPU seconds.
-CREATE FUNCTION pj_bench(labels text[], queries text[], reps int, target float8,
-                         OUT what text, OUT secs float8, OUT n bigint, OUT cpu float8,
-                         OUT loops int)
-RETURNS SETOF record
-LANGUAGE plpgsql AS $$
-DECLARE
-    k int := cardinality(queries);
-    nloop int[] := array_fill(1, ARRAY[k]);
-    best_wall float8[] := array_fill('Infinity'::float8, ARRAY[k]);
-    best_cpu float8[] := array_fill('Infinity'::float8, ARRAY[k]);
-    nrows bigint[] := array_fill(0::bigint, ARRAY[k]);
-    t0 timestamptz;
-    c0 float8;
-    w float8;
-    cnt bigint;
-BEGIN
-    FOR r IN 0..reps LOOP
-        FOR i IN 1..k LOOP
-            c0 := pj_backend_cpu();
-            t0 := clock_timestamp();
-            FOR j IN 1..nloop[i] LOOP
-                EXECUTE queries[i] INTO cnt;
-            END LOOP;
-            w := extract(epoch FROM clock_timestamp() - t0)::float8;
-            nrows[i] := cnt;
-            IF r = 0 THEN
-                nloop[i] := greatest(1, ceil(target / greatest(w, 1e-6)))::int;
-            ELSE
-                best_wall[i] := least(best_wall[i], w / nloop[i]);
-                best_cpu[i] := least(best_cpu[i], (pj_backend_cpu() - c0) / nloop[i]);
-            END IF;
-        END LOOP;
-    END LOOP;
-    FOR i IN 1..k LOOP
-        what := labels[i];
-        secs := best_wall[i];
-        n := nrows[i];
-        cpu := CASE WHEN best_cpu[i] = 'Infinity' THEN NULL ELSE best_cpu[i] END;
-        loops := nloop[i];
-        RETURN NEXT;
-    END LOOP;
-END $$;
+\ir measure.sql
 
 -- The measured statements, the same for both sides (schema s): sign every payload;
 -- verify every token reading every column (as SELECT * FROM verify(...) does; the
@@ -121,7 +65,9 @@ BEGIN
     SELECT * INTO r FROM pj_queries('pgjwt_reference', secret);
     RETURN QUERY
     SELECT split_part(b.what, ':', 1), split_part(b.what, ':', 2), b.secs, b.n, b.cpu, b.loops
-    FROM pj_bench(array(SELECT 'c:' || l FROM unnest(c.labels) l) ||
+    FROM bench_many(array(SELECT 'c:' || l FROM unnest(c.labels) l) ||
                   array(SELECT 'plpgsql:' || l FROM unnest(r.labels) l),
-                  c.queries || r.queries, reps, target) b;
+                  c.queries || r.queries,
+                  array_fill(NULL::text, ARRAY[cardinality(c.queries) + cardinality(r.queries)]),
+                  reps, target) b;
 END $$;

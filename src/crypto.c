@@ -223,35 +223,17 @@ hmac_compute(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 		EVP_MAC_final(ctx, mac, maclen, EVP_MAX_MD_SIZE);
 }
 
-/* Set up an EVP_MD_CTX for RSA (PKCS#1 v1.5 or PSS), ECDSA or EdDSA. */
+/* An EVP_MD_CTX for EdDSA, which signs the message itself (no digest). */
 static EVP_MD_CTX *
-digest_context(JwtKey *key, JwtAlg alg, bool sign)
+eddsa_context(JwtKey *key, bool sign)
 {
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
-	const EVP_MD *md = alg_md(alg);
-	int			ok;
 
 	if (mctx == NULL)
 		return NULL;
-	if (alg_table[alg].digest != NULL && md == NULL)
-	{
-		EVP_MD_CTX_free(mctx);
-		return NULL;
-	}
-	ok = sign
-		? EVP_DigestSignInit(mctx, &pctx, md, NULL, key->pkey)
-		: EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key->pkey);
-	if (ok && key->type == JWT_KEY_RSA)
-	{
-		if (alg_table[alg].pss)
-			ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-				EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0 &&
-				EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
-		else
-			ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
-	}
-	if (!ok)
+	if ((sign
+		 ? EVP_DigestSignInit(mctx, NULL, NULL, NULL, key->pkey)
+		 : EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, key->pkey)) <= 0)
 	{
 		EVP_MD_CTX_free(mctx);
 		return NULL;
@@ -260,15 +242,16 @@ digest_context(JwtKey *key, JwtAlg alg, bool sign)
 }
 
 /*
- * The key's cached verification context for alg (RSA and ECDSA).  The token
- * is hashed separately and the context verifies the digest: setting up
- * EVP_DigestVerifyInit (fetches, provider contexts, padding) on every call
- * cost more than a tenth of an RS256 verification.
+ * The key's cached signing or verification context for alg (RSA and ECDSA).
+ * The input is hashed separately and the context signs or verifies the
+ * digest: setting up EVP_DigestVerifyInit (fetches, provider contexts,
+ * padding) on every call cost more than a tenth of an RS256 verification.
  */
 static EVP_PKEY_CTX *
-verify_context(JwtKey *key, JwtAlg alg)
+pkey_context(JwtKey *key, JwtAlg alg, bool sign)
 {
-	EVP_PKEY_CTX *pctx = key->verify_ctx[alg];
+	EVP_PKEY_CTX **slot = sign ? &key->sign_ctx[alg] : &key->verify_ctx[alg];
+	EVP_PKEY_CTX *pctx = *slot;
 	const EVP_MD *md = alg_md(alg);
 	bool		ok;
 
@@ -276,7 +259,7 @@ verify_context(JwtKey *key, JwtAlg alg)
 		return pctx;
 	if (md == NULL || (pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL)) == NULL)
 		return NULL;
-	ok = EVP_PKEY_verify_init(pctx) > 0;
+	ok = (sign ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx)) > 0;
 	if (ok && key->type == JWT_KEY_RSA)
 	{
 		if (alg_table[alg].pss)
@@ -295,7 +278,7 @@ verify_context(JwtKey *key, JwtAlg alg)
 		EVP_PKEY_CTX_free(pctx);
 		return NULL;
 	}
-	key->verify_ctx[alg] = pctx;
+	*slot = pctx;
 	return pctx;
 }
 
@@ -377,15 +360,32 @@ jwt_sign_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 		return ok ? JWT_OK : jwt_fail(err, JWT_ERR_INTERNAL, "HMAC computation failed");
 	}
 
-	mctx = digest_context(key, alg, true);
-	if (mctx == NULL)
-	{
-		ERR_clear_error();
-		return jwt_fail(err, JWT_ERR_INTERNAL, "could not set up signing for %s", jwt_alg_name(alg));
-	}
 	*siglen = jwt_signature_max_len(key);
-	ok = EVP_DigestSign(mctx, sig, siglen, (const unsigned char *) input, len) > 0;
-	EVP_MD_CTX_free(mctx);
+	if (key->type == JWT_KEY_RSA || key->type == JWT_KEY_EC)
+	{
+		EVP_PKEY_CTX *pctx = pkey_context(key, alg, true);
+		unsigned char dgst[EVP_MAX_MD_SIZE];
+		unsigned int dlen;
+
+		if (pctx == NULL || !digest_input(alg, input, len, dgst, &dlen))
+		{
+			ERR_clear_error();
+			return jwt_fail(err, JWT_ERR_INTERNAL, "could not set up signing for %s", jwt_alg_name(alg));
+		}
+		ok = EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) > 0;
+	}
+	else
+	{
+		/* EdDSA signs the message itself, not a digest */
+		mctx = eddsa_context(key, true);
+		if (mctx == NULL)
+		{
+			ERR_clear_error();
+			return jwt_fail(err, JWT_ERR_INTERNAL, "could not set up signing for %s", jwt_alg_name(alg));
+		}
+		ok = EVP_DigestSign(mctx, sig, siglen, (const unsigned char *) input, len) > 0;
+		EVP_MD_CTX_free(mctx);
+	}
 
 	if (ok && key->type == JWT_KEY_EC)
 	{
@@ -445,7 +445,7 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 
 	if (key->type == JWT_KEY_RSA || key->type == JWT_KEY_EC)
 	{
-		EVP_PKEY_CTX *pctx = verify_context(key, alg);
+		EVP_PKEY_CTX *pctx = pkey_context(key, alg, false);
 		unsigned char dgst[EVP_MAX_MD_SIZE];
 		unsigned int dlen;
 
@@ -466,7 +466,7 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 	}
 
 	/* EdDSA signs the message itself, not a digest */
-	mctx = digest_context(key, alg, false);
+	mctx = eddsa_context(key, false);
 	if (mctx == NULL)
 	{
 		OPENSSL_free(der);

@@ -48,6 +48,7 @@ typedef struct JwtKey
 	int			secret_len;
 	struct evp_mac_ctx_st *mac[3];	/* keyed HMAC contexts: SHA-256/384/512 */
 	struct evp_pkey_ctx_st *verify_ctx[JWT_ALG_COUNT];	/* RSA and ECDSA, per algorithm */
+	struct evp_pkey_ctx_st *sign_ctx[JWT_ALG_COUNT];	/* the same, for signing */
 	bool		has_private;	/* can sign */
 	int			bits;			/* RSA modulus bits */
 	JwtAlg		curve_alg;		/* EC and OKP: the one algorithm of the curve */

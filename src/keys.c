@@ -67,6 +67,8 @@ key_free(JwtKey *key)
 	{
 		EVP_PKEY_CTX_free(key->verify_ctx[i]);
 		key->verify_ctx[i] = NULL;
+		EVP_PKEY_CTX_free(key->sign_ctx[i]);
+		key->sign_ctx[i] = NULL;
 	}
 	if (key->secret)
 	{

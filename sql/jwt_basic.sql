@@ -94,3 +94,16 @@ FROM (VALUES
     ('{"exp":1999999999,"é":"ü","deep":[[[[{"x":[[]]}]]]]}'),
     ('{"exp":1999999999,"zz":1,"aa":2,"mm":{"b":1,"a":2}}')
 ) v(p);
+
+-- headers are cached per backend by their exact segment (the last four): six
+-- headers in turn, twice, each verifies with its own header, and a header that
+-- differs by one byte is not taken for a cached one
+SELECT i % 6 AS n,
+       (jwt_decode(t)).header ->> 'kid' AS kid,
+       jwt_verify(t, secret(), now => '2030-01-01 00:00+00') ->> 'n' AS claim
+FROM (SELECT i, jwt_sign(jsonb_build_object('n', i % 6, 'exp', 1999999999), secret(),
+                         header => jsonb_build_object('kid', 'k' || (i % 6))) AS t
+      FROM generate_series(0, 11) i) s
+ORDER BY i;
+SELECT try(format('SELECT jwt_verify(%L, %L)',
+       replace(jwt_sign('{"exp":1999999999}', secret(), header => '{"kid":"k1"}'), 'eyJ', 'eyK'), secret())) AS altered_header;

@@ -25,6 +25,111 @@ decode_segment(const char *s, size_t len, char **out, size_t *outlen)
 	return true;
 }
 
+#ifndef FRONTEND
+#include "utils/memutils.h"
+
+/*
+ * Tokens from one issuer share their header segment byte for byte, so the
+ * last few headers that parsed are kept per backend, decoded and parsed: a
+ * verification then decodes and parses only the claims.  Each entry lives in
+ * a memory context of its own.  A token's header points into its entry, which
+ * a later miss may evict: tokens do not outlive the call that parsed them.
+ * The cached parse is read, never written.
+ */
+#define HEADER_CACHE_SIZE 4
+#define HEADER_CACHE_MAX_SEGMENT 256
+
+typedef struct HeaderCacheEntry
+{
+	MemoryContext cxt;			/* NULL: empty slot */
+	uint64		last_used;
+	size_t		seglen;
+	char		segment[HEADER_CACHE_MAX_SEGMENT];
+	char	   *header_json;
+	size_t		header_len;
+	JsonDoc		header;
+} HeaderCacheEntry;
+
+static HeaderCacheEntry header_cache[HEADER_CACHE_SIZE];
+static uint64 header_cache_clock = 0;
+
+static HeaderCacheEntry *
+header_cache_lookup(const char *seg, size_t len)
+{
+	if (len > HEADER_CACHE_MAX_SEGMENT)
+		return NULL;
+	for (int i = 0; i < HEADER_CACHE_SIZE; i++)
+	{
+		HeaderCacheEntry *e = &header_cache[i];
+
+		if (e->cxt != NULL && e->seglen == len && memcmp(e->segment, seg, len) == 0)
+		{
+			e->last_used = ++header_cache_clock;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Decode and parse a header segment into a new entry.  The parse happens in
+ * a context below the caller's, adopted by TopMemoryContext only once it
+ * succeeded, so an error on the way leaks nothing.  NULL if the header does
+ * not decode or parse (the caller parses it again for the error).
+ */
+static HeaderCacheEntry *
+header_cache_add(const char *seg, size_t len)
+{
+	MemoryContext cxt,
+				old;
+	HeaderCacheEntry *victim = &header_cache[0];
+	char	   *json;
+	size_t		json_len;
+	JsonDoc		doc;
+	bool		ok;
+
+	if (len > HEADER_CACHE_MAX_SEGMENT)
+		return NULL;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "jwt header cache entry", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	json = palloc(B64URL_DECODED_MAX(len) + 1);
+	ok = b64url_decode(seg, len, (unsigned char *) json, &json_len);
+	if (ok)
+	{
+		json[json_len] = '\0';
+		ok = json_strict_parse(json, json_len, &doc) == JSON_STRICT_OK;
+	}
+	MemoryContextSwitchTo(old);
+	if (!ok)
+	{
+		MemoryContextDelete(cxt);
+		return NULL;
+	}
+
+	for (int i = 0; i < HEADER_CACHE_SIZE; i++)
+	{
+		if (header_cache[i].cxt == NULL)
+		{
+			victim = &header_cache[i];
+			break;
+		}
+		if (header_cache[i].last_used < victim->last_used)
+			victim = &header_cache[i];
+	}
+	if (victim->cxt != NULL)
+		MemoryContextDelete(victim->cxt);
+	MemoryContextSetParent(cxt, TopMemoryContext);
+	victim->cxt = cxt;
+	victim->last_used = ++header_cache_clock;
+	victim->seglen = len;
+	memcpy(victim->segment, seg, len);
+	victim->header_json = json;
+	victim->header_len = json_len;
+	victim->header = doc;
+	return victim;
+}
+#endif
+
 /* Split, decode and parse the header of a compact JWS; the payload stays opaque. */
 JwtStatus
 jws_parse(const char *token, size_t len, size_t max_len, JwsToken *tok, JwtError *err)
@@ -67,6 +172,26 @@ jws_parse(const char *token, size_t len, size_t max_len, JwsToken *tok, JwtError
 	if (dot1 == token || dot2 + 1 == token + len)
 		return jwt_fail(err, JWT_ERR_STRUCTURE, "token has an empty header or signature");
 
+#ifndef FRONTEND
+	{
+		HeaderCacheEntry *e = header_cache_lookup(token, dot1 - token);
+
+		if (e == NULL)
+			e = header_cache_add(token, dot1 - token);
+		if (e != NULL)
+		{
+			if (!decode_segment(dot1 + 1, dot2 - dot1 - 1, &tok->payload, &tok->payload_len) ||
+				!decode_segment(dot2 + 1, token + len - dot2 - 1, &sig, &tok->sig_len))
+				return jwt_fail(err, JWT_ERR_BASE64, "token is not valid base64url");
+			tok->sig = (unsigned char *) sig;
+			tok->signing_input_len = dot2 - token;
+			tok->header_json = e->header_json;
+			tok->header_len = e->header_len;
+			tok->header = e->header;
+			return JWT_OK;
+		}
+	}
+#endif
 	if (!decode_segment(token, dot1 - token, &tok->header_json, &tok->header_len) ||
 		!decode_segment(dot1 + 1, dot2 - dot1 - 1, &tok->payload, &tok->payload_len) ||
 		!decode_segment(dot2 + 1, token + len - dot2 - 1, &sig, &tok->sig_len))

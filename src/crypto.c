@@ -352,13 +352,19 @@ jwt_sign_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 	if (!key->has_private)
 		return jwt_fail(err, JWT_ERR_KEY, "a public key cannot sign");
 
-	ERR_clear_error();
+	/*
+	 * A successful HMAC leaves no error behind; the queue is cleared after a
+	 * failure only (nothing here reads it, and a stale entry must not reach
+	 * the backend's SSL code).
+	 */
 	if (key->type == JWT_KEY_HMAC)
 	{
-		ok = hmac_compute(key, alg, input, len, sig, siglen);
+		if (hmac_compute(key, alg, input, len, sig, siglen))
+			return JWT_OK;
 		ERR_clear_error();
-		return ok ? JWT_OK : jwt_fail(err, JWT_ERR_INTERNAL, "HMAC computation failed");
+		return jwt_fail(err, JWT_ERR_INTERNAL, "HMAC computation failed");
 	}
+	ERR_clear_error();
 
 	*siglen = jwt_signature_max_len(key);
 	if (key->type == JWT_KEY_RSA || key->type == JWT_KEY_EC)
@@ -412,7 +418,6 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 	int			derlen = 0;
 	bool		ok;
 
-	ERR_clear_error();
 	if (key->type == JWT_KEY_HMAC)
 	{
 		unsigned char mac[EVP_MAX_MD_SIZE];
@@ -427,6 +432,7 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 		OPENSSL_cleanse(mac, sizeof(mac));
 		return ok ? JWT_OK : jwt_fail(err, JWT_ERR_SIGNATURE, "token signature is invalid");
 	}
+	ERR_clear_error();
 
 	/* Lengths are fixed by the algorithm and key: anything else is forged. */
 	if (key->type == JWT_KEY_EC)

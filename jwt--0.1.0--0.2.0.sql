@@ -28,3 +28,12 @@ CREATE TRIGGER jwt_revoked_subjects_changed
     FOR EACH STATEMENT EXECUTE FUNCTION jwt_revocations_changed();
 ALTER TABLE jwt_revoked_tokens ENABLE ALWAYS TRIGGER jwt_revoked_tokens_changed;
 ALTER TABLE jwt_revoked_subjects ENABLE ALWAYS TRIGGER jwt_revoked_subjects_changed;
+
+-- ======================================================================
+-- RFC 9864's fully-specified EdDSA names, Ed25519 and Ed448, may name a
+-- keyring key's algorithm too.
+-- ======================================================================
+ALTER TABLE jwt_keys DROP CONSTRAINT jwt_keys_alg_check;
+ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_alg_check
+    CHECK (alg IN ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+                   'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'Ed448'));

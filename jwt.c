@@ -213,7 +213,7 @@ algorithm_argument(text *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unsupported algorithm \"%s\"", jwt_printable(s, buf, sizeof(buf))),
-				 errhint("Algorithms are HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA.")));
+				 errhint("Algorithms are HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519 and Ed448.")));
 	return alg;
 }
 

@@ -125,3 +125,13 @@ SELECT name, try(format('SELECT jwt_add_key(%L, %L)', key, alg)) FROM (VALUES
 -- the keyring's bytes are never in an error message
 SELECT position(encode(private_key, 'escape') IN try(format('SELECT jwt_add_key(%L, ''ES256'')', convert_from(private_key, 'UTF8')))) = 0 AS no_secret_in_error
 FROM jwt_keys WHERE kid = 'shared-secret';
+
+-- RFC 9864's fully-specified EdDSA names as keyring algorithms: the key is of
+-- that curve and tokens carry the name
+SELECT jwt_generate_key('Ed448', 'ed448-named') AS kid, jwt_generate_key('Ed25519', 'ed25519-named') AS kid2;
+SELECT kid, alg, kty, public_jwk ->> 'crv' AS crv, public_jwk ->> 'alg' AS jwk_alg
+FROM jwt_keys WHERE kid IN ('ed448-named', 'ed25519-named') ORDER BY kid;
+SELECT (jwt_decode(t)).header ->> 'alg' AS header_alg, jwt_verify(t) ->> 'sub' AS sub
+FROM (SELECT jwt_sign('{"sub":"named"}', header => jsonb_build_object('kid', kid)) AS t
+      FROM unnest(ARRAY['ed448-named', 'ed25519-named']) kid) s;
+SELECT jwt_retire_key('ed448-named'), jwt_retire_key('ed25519-named');

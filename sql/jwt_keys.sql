@@ -157,7 +157,24 @@ SELECT try($$SELECT jwt_sign('{}', k('ec_p256'), 'ES384')$$) AS p256_as_es384;
 SELECT try($$SELECT jwt_sign('{}', k('rsa'), 'ES256')$$) AS rsa_as_es256;
 SELECT try($$SELECT jwt_sign('{}', secret(), 'none')$$) AS sign_none;
 SELECT try($$SELECT jwt_sign('{}', secret(), 'hs256')$$) AS sign_lower_case;
-SELECT try($$SELECT jwt_sign('{}', k('ed25519'), 'Ed25519')$$) AS sign_curve_name;
+
+-- RFC 9864's fully-specified names: Ed25519 and Ed448 name EdDSA over that
+-- curve only; EdDSA stays the default and is still accepted
+SELECT (jwt_decode(jwt_sign('{}', k('ed25519'), 'Ed25519'))).header ->> 'alg' AS ed25519_name,
+       (jwt_decode(jwt_sign('{}', k('ed448'), 'Ed448'))).header ->> 'alg' AS ed448_name,
+       (jwt_decode(jwt_sign('{}', k('ed25519')))).header ->> 'alg' AS default_still_eddsa;
+SELECT vk(jwt_sign('{"exp":1893459600}', k('ed25519'), 'Ed25519'), k('ed25519_pub')) AS ed25519_verifies,
+       vk(jwt_sign('{"exp":1893459600}', k('ed448'), 'Ed448'), k('ed448_pub')) AS ed448_verifies,
+       vk(jwt_sign('{"exp":1893459600}', k('ed25519'), 'Ed25519'), k('ed25519_pub_jwk')) AS with_jwk;
+SELECT vk(jwt_sign('{"exp":1893459600}', k('ed25519'), 'Ed25519'), k('ed25519_pub'), ', algorithms => ''{Ed25519}''') AS allowlisted,
+       vk(jwt_sign('{"exp":1893459600}', k('ed25519'), 'Ed25519'), k('ed25519_pub'), ', algorithms => ''{EdDSA}''') AS eddsa_allowlist_refuses_ed25519;
+SELECT try($$SELECT jwt_sign('{}', k('ed25519'), 'Ed448')$$) AS ed25519_key_as_ed448,
+       try($$SELECT jwt_sign('{}', k('ed448'), 'Ed25519')$$) AS ed448_key_as_ed25519,
+       try($$SELECT jwt_sign('{}', k('ec_p256'), 'Ed25519')$$) AS ec_key_as_ed25519,
+       try($$SELECT jwt_sign('{}', k('ed25519'), 'ed25519')$$) AS lower_case;
+SELECT vk(forge('{"alg":"Ed448"}', '{"exp":1893459600}', k('ed25519_pub')), k('ed25519_pub')) AS ed448_token_ed25519_key,
+       vk(jwt_sign('{"exp":1893459600}', k('ed25519'), 'Ed25519'), (k('ed25519_pub_jwk')::jsonb || '{"alg":"EdDSA"}')::text) AS jwk_pinned_to_eddsa,
+       vk(jwt_sign('{"exp":1893459600}', k('ed25519')), (k('ed25519_pub_jwk')::jsonb || '{"alg":"Ed25519"}')::text) AS jwk_pinned_to_ed25519;
 
 -- no message or detail ever contains the key
 CREATE FUNCTION all_text(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -42,6 +42,8 @@ static const JwtAlgInfo alg_table[JWT_ALG_COUNT] = {
 	[JWT_ALG_ES384] = {"ES384", JWT_KEY_EC, "SHA384", 48, false, 48},
 	[JWT_ALG_ES512] = {"ES512", JWT_KEY_EC, "SHA512", 64, false, 66},
 	[JWT_ALG_EDDSA] = {"EdDSA", JWT_KEY_OKP, NULL, 0, false, 0},
+	[JWT_ALG_ED25519] = {"Ed25519", JWT_KEY_OKP, NULL, 0, false, 0},
+	[JWT_ALG_ED448] = {"Ed448", JWT_KEY_OKP, NULL, 0, false, 0},
 };
 
 /* Fetched once per backend: implicit fetches cost a lookup per call. */
@@ -108,8 +110,11 @@ jwt_key_admitted_algs(const JwtKey *key)
 				set |= JWT_ALG_BIT(a);
 			break;
 		case JWT_KEY_EC:
-		case JWT_KEY_OKP:
 			set = JWT_ALG_BIT(key->curve_alg);
+			break;
+		case JWT_KEY_OKP:
+			/* EdDSA, or the name of the key's own curve (RFC 9864) */
+			set = JWT_ALG_BIT(key->curve_alg) | JWT_ALG_BIT(key->okp_alg);
 			break;
 	}
 	if (key->jwk_alg != JWT_ALG_NONE)
@@ -147,7 +152,8 @@ jwt_key_check_alg(const JwtKey *key, JwtAlg alg, JwtError *err)
 						jwt_alg_name(alg), alg_table[alg].hash_len);
 		return JWT_ERR_KEY;
 	}
-	if ((key->type == JWT_KEY_EC || key->type == JWT_KEY_OKP) && key->curve_alg != alg)
+	if ((key->type == JWT_KEY_EC && key->curve_alg != alg) ||
+		(key->type == JWT_KEY_OKP && key->curve_alg != alg && key->okp_alg != alg))
 		return jwt_fail(err, JWT_ERR_ALGORITHM,
 						"algorithm \"%s\" is not allowed for this key", jwt_alg_name(alg));
 	if (key->jwk_alg != JWT_ALG_NONE && key->jwk_alg != alg)

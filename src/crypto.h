@@ -24,6 +24,8 @@ typedef enum JwtAlg
 	JWT_ALG_ES384,
 	JWT_ALG_ES512,
 	JWT_ALG_EDDSA,
+	JWT_ALG_ED25519,			/* fully-specified EdDSA names, RFC 9864 */
+	JWT_ALG_ED448,
 	JWT_ALG_COUNT,
 	JWT_ALG_NONE = -1			/* no algorithm: never a valid choice */
 } JwtAlg;
@@ -52,6 +54,7 @@ typedef struct JwtKey
 	bool		has_private;	/* can sign */
 	int			bits;			/* RSA modulus bits */
 	JwtAlg		curve_alg;		/* EC and OKP: the one algorithm of the curve */
+	JwtAlg		okp_alg;		/* OKP: also its fully-specified name (Ed25519, Ed448) */
 	JwtAlg		jwk_alg;		/* a JWK's "alg" pins the algorithm */
 	char	   *kid;			/* a JWK's "kid" */
 } JwtKey;

@@ -188,7 +188,10 @@ jwt_key_generate(JwtAlg alg, char **pem, unsigned char **secret, int *secret_len
 		case JWT_ALG_ES512:
 			pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
 			break;
-		default:
+		case JWT_ALG_ED448:
+			pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+			break;
+		default:				/* EdDSA, Ed25519 */
 			pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 			break;
 	}

@@ -51,6 +51,7 @@ key_init(JwtKey *key)
 	memset(key, 0, sizeof(*key));
 	key->jwk_alg = JWT_ALG_NONE;
 	key->curve_alg = JWT_ALG_NONE;
+	key->okp_alg = JWT_ALG_NONE;
 }
 
 static void
@@ -157,6 +158,7 @@ adopt_pkey(JwtKey *key, EVP_PKEY *pkey, bool has_private, bool check_pair, JwtEr
 		case EVP_PKEY_ED448:
 			key->type = JWT_KEY_OKP;
 			key->curve_alg = JWT_ALG_EDDSA;
+			key->okp_alg = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? JWT_ALG_ED25519 : JWT_ALG_ED448;
 			break;
 		case EVP_PKEY_RSA_PSS:
 			return jwt_fail(err, JWT_ERR_KEY,

@@ -89,3 +89,7 @@ AS $$
            @extschema@._signature_ok(token, secret, algorithm)
            AND @extschema@._times_ok(@extschema@._url_decode_part(token, 2))
 $$;
+
+-- CREATE EXTENSION made the schema, owned by the superuser and usable by no one
+-- else; pgjwt's functions were usable by every role, so these are too.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;

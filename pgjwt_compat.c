@@ -424,8 +424,13 @@ memo_store(PartMemo *m, const char *bytes, int len, text *json,
 	m->valid = false;
 	if (m->cap < need)
 	{
-		if (m->buf != NULL)
-			pfree(m->buf);
+		/* forget the old buffer first: an out-of-memory error must not leave it dangling */
+		char	   *old = m->buf;
+
+		m->buf = NULL;
+		m->cap = 0;
+		if (old != NULL)
+			pfree(old);
 		m->buf = MemoryContextAlloc(TopMemoryContext, need);
 		m->cap = need;
 	}
@@ -662,17 +667,24 @@ typedef struct DecodeMemo
 
 static DecodeMemo decode_memo[2] = {{.seglen = -1}, {.seglen = -1}};
 
-/* Grow a TopMemoryContext buffer to at least need bytes (its old content is lost). */
-static void *
-memo_buffer(void *buf, Size *cap, Size need)
+/*
+ * Grow a TopMemoryContext buffer to at least need bytes (its old content is
+ * lost).  *buf and *cap never describe freed memory, even when the
+ * allocation fails with an error.
+ */
+static void
+memo_buffer(void **buf, Size *cap, Size need)
 {
+	void	   *old = *buf;
+
 	if (*cap >= need)
-		return buf;
-	if (buf != NULL)
-		pfree(buf);
-	buf = MemoryContextAlloc(TopMemoryContext, need);
+		return;
+	*buf = NULL;
+	*cap = 0;
+	if (old != NULL)
+		pfree(old);
+	*buf = MemoryContextAlloc(TopMemoryContext, need);
 	*cap = need;
-	return buf;
 }
 
 static void
@@ -683,8 +695,8 @@ decode_memo_store(DecodeMemo *m, const char *seg, int len, const bytea *raw)
 	if (len > MEMO_MAX_PART)
 		return;
 	m->seglen = -1;				/* until both copies are made */
-	m->seg = memo_buffer(m->seg, &m->segcap, Max(len, 1));
-	m->raw = memo_buffer(m->raw, &m->rawcap, rawsize);
+	memo_buffer((void **) &m->seg, &m->segcap, Max(len, 1));
+	memo_buffer((void **) &m->raw, &m->rawcap, rawsize);
 	memcpy(m->seg, seg, len);
 	memcpy(m->raw, raw, rawsize);
 	m->seglen = len;

@@ -85,6 +85,13 @@ jwt_key_type_name(const JwtKey *key)
 	}
 }
 
+/* Equal bytes, compared in time that does not depend on where they differ. */
+bool
+jwt_equal_const_time(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
 int
 jwt_hmac_min_secret(JwtAlg alg)
 {

@@ -23,6 +23,8 @@
 /* ---------- HMAC keys for any secret ---------- */
 
 #define SECRET_CACHE_SIZE 8
+/* longer secrets are not kept: a caller must not pin gigabytes in a backend */
+#define SECRET_CACHE_MAX_LEN 1024
 
 typedef struct SecretEntry
 {
@@ -34,6 +36,7 @@ typedef struct SecretEntry
 
 static MemoryContext secret_cxt = NULL;
 static SecretEntry secret_cache[SECRET_CACHE_SIZE];
+static SecretEntry secret_oneshot;	/* a longer secret, released at the next call */
 static SecretEntry *secret_last = NULL;
 static uint64 secret_clock = 0;
 
@@ -53,7 +56,7 @@ static inline bool
 secret_matches(const SecretEntry *e, uint32 hash, const char *secret, size_t len)
 {
 	return e->used && e->hash == hash && (size_t) e->key.secret_len == len &&
-		memcmp(e->key.secret, secret, len) == 0;
+		jwt_equal_const_time(e->key.secret, secret, len);
 }
 
 JwtKey *
@@ -62,9 +65,12 @@ pgjwt_secret_key(const char *secret, size_t len)
 	uint32		hash;
 	SecretEntry *slot = NULL;
 
+	if (secret_oneshot.used)
+		secret_release(&secret_oneshot);
+
 	/* one application, one secret: the last entry is the usual hit */
 	if (secret_last != NULL && secret_last->used && (size_t) secret_last->key.secret_len == len &&
-		memcmp(secret_last->key.secret, secret, len) == 0)
+		jwt_equal_const_time(secret_last->key.secret, secret, len))
 	{
 		secret_last->last_used = ++secret_clock;
 		return &secret_last->key;
@@ -81,20 +87,25 @@ pgjwt_secret_key(const char *secret, size_t len)
 	if (secret_cxt == NULL)
 		secret_cxt = AllocSetContextCreate(TopMemoryContext, "pgjwt secrets",
 										   ALLOCSET_SMALL_SIZES);
-	for (int i = 0; i < SECRET_CACHE_SIZE; i++)
+	if (len > SECRET_CACHE_MAX_LEN)
+		slot = &secret_oneshot;
+	else
 	{
-		SecretEntry *e = &secret_cache[i];
-
-		if (!e->used)
+		for (int i = 0; i < SECRET_CACHE_SIZE; i++)
 		{
-			slot = e;
-			break;
+			SecretEntry *e = &secret_cache[i];
+
+			if (!e->used)
+			{
+				slot = e;
+				break;
+			}
+			if (slot == NULL || e->last_used < slot->last_used)
+				slot = e;
 		}
-		if (slot == NULL || e->last_used < slot->last_used)
-			slot = e;
+		if (slot->used)
+			secret_release(slot);
 	}
-	if (slot->used)
-		secret_release(slot);
 
 	/* allocate before marking the entry used: an out-of-memory error leaves it empty */
 	slot->key.secret = MemoryContextAlloc(secret_cxt, Max(len, 1));
@@ -104,10 +115,12 @@ pgjwt_secret_key(const char *secret, size_t len)
 	slot->key.has_private = true;
 	slot->key.jwk_alg = JWT_ALG_NONE;
 	slot->key.curve_alg = JWT_ALG_NONE;
+	slot->key.okp_alg = JWT_ALG_NONE;
 	slot->hash = hash;
 	slot->used = true;
 	slot->last_used = ++secret_clock;
-	secret_last = slot;
+	if (slot != &secret_oneshot)
+		secret_last = slot;
 	return &slot->key;
 }
 

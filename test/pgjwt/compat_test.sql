@@ -69,7 +69,7 @@ CREATE FUNCTION pg_temp.valid(claims text) RETURNS boolean LANGUAGE sql AS $$
     SELECT valid FROM pgjwt.verify(pg_temp.claims_token(claims), 'secret')
 $$;
 
-SELECT plan(119);
+SELECT plan(124);
 
 -- ---------- the extension ----------
 SELECT has_schema('pgjwt', 'CREATE EXTENSION pgjwt creates the schema pgjwt');
@@ -307,6 +307,25 @@ SET LOCAL ROLE pgjwt_test_user;
 SELECT pg_temp.error_of('SET jwt.pgjwt_strict = off') AS role_error \gset
 RESET ROLE;
 SELECT is(:'role_error'::text, '42501: permission denied to set parameter "jwt.pgjwt_strict"', 'jwt.pgjwt_strict is superuser-only');
+
+-- an ordinary role switches by its search_path alone (the schema is usable by PUBLIC)
+SET LOCAL ROLE pgjwt_test_user;
+SET LOCAL search_path = pgjwt, public;
+SELECT sign('{"sub":"1234567890","name":"John Doe","admin":true}', 'secret') AS role_token \gset
+SELECT valid AS role_valid FROM verify(:'role_token', 'secret') \gset
+RESET ROLE;
+SET LOCAL search_path = pgjwt, public;
+SELECT is(:'role_token'::text, 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.TJVA95OrM7E2cBab30RMHrHDcEfxjoYZgeFONFh7HgQ',
+          'a non-superuser signs through search_path = pgjwt, public');
+SELECT is(:'role_valid'::boolean, true, 'a non-superuser verifies');
+
+-- secrets longer than the cache keeps (1 kB) sign and verify the same, in turn with short ones
+SELECT is(sign('{}', repeat('k', 5000)), pg_temp.forge('{"alg":"HS256","typ":"JWT"}', '{}', repeat('k', 5000)),
+          'a 5000-byte secret (not cached) signs as pgcrypto computes');
+SELECT is((SELECT valid FROM verify(sign('{}', repeat('k', 5000)), repeat('k', 5000))), true,
+          'a long secret verifies (no exp or nbf: an unbounded range, as pgjwt)');
+SELECT is((SELECT valid FROM verify(sign('{}', repeat('k', 5000)), 'secret')), false,
+          'a token of the long secret does not verify with a short one');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -27,27 +27,9 @@ for tool in node npm; do
 done
 [ -x "$CHROMIUM" ] || setup_failed "$CHROMIUM not found (Debian package chromium)"
 
-# Are the versions package.json pins (dependencies and devDependencies) the
-# ones in node_modules?
-installed_ok() {
-    # shellcheck disable=SC2016 # JavaScript, not shell
-    (cd "$DIR" && node -e '
-        const fs = require("fs");
-        const pkg = JSON.parse(fs.readFileSync("package.json"));
-        for (const [name, want] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
-            let got;
-            try { got = JSON.parse(fs.readFileSync(`node_modules/${name}/package.json`)).version; } catch { got = null; }
-            if (got !== want) process.exit(1);
-        }') 2>/dev/null
-}
-if ! installed_ok; then
-    echo "# npm ci in $DIR"
-    # --ignore-scripts: none of the packages needs an install script; this runs
-    # as root in CI. --include=dev: playwright-core, even with NODE_ENV=production.
-    (cd "$DIR" && npm ci --no-audit --no-fund --ignore-scripts --include=dev 2>&1) | sed 's/^/#   /' ||
-        setup_failed "npm ci in $DIR failed (is the npm registry reachable?)"
-    installed_ok || setup_failed "npm ci in $DIR did not install the versions package.json pins"
-fi
+# shellcheck source=test/npm.sh
+. test/npm.sh
+npm_ensure "$DIR" || setup_failed "the pinned npm packages of $DIR are not installed (see above)"
 
 use_cluster
 

@@ -21,27 +21,9 @@ for tool in node npm; do
         fail_setup "$tool not found: the jose interop suite needs Node.js (20 or later) and npm on PATH"
 done
 
-# Are the versions package.json pins the ones in node_modules?
-installed_ok() {
-    # shellcheck disable=SC2016 # JavaScript, not shell
-    (cd "$DIR" && node -e '
-        const fs = require("fs");
-        const deps = JSON.parse(fs.readFileSync("package.json")).dependencies;
-        for (const [name, spec] of Object.entries(deps)) {
-            const want = spec.replace(/^npm:.*@/, "");
-            let got;
-            try { got = JSON.parse(fs.readFileSync(`node_modules/${name}/package.json`)).version; } catch { got = null; }
-            if (got !== want) process.exit(1);
-        }') 2>/dev/null
-}
-
-if ! installed_ok; then
-    echo "# npm ci in $DIR"
-    # --ignore-scripts: none of the packages needs an install script; this runs as root in CI.
-    (cd "$DIR" && npm ci --no-audit --no-fund --ignore-scripts 2>&1) | sed 's/^/#   /' ||
-        fail_setup "npm ci in $DIR failed (is the npm registry reachable?)"
-    installed_ok || fail_setup "npm ci in $DIR did not install the versions package.json pins"
-fi
+# shellcheck source=test/npm.sh
+. test/npm.sh
+npm_ensure "$DIR" || fail_setup "the pinned npm packages of $DIR are not installed (see above)"
 
 # shellcheck source=test/cluster.sh
 . test/cluster.sh

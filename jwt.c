@@ -127,68 +127,6 @@ _PG_init(void)
 #endif
 }
 
-/* ---------- errors ---------- */
-
-static int
-status_sqlstate(JwtStatus s)
-{
-	switch (s)
-	{
-		case JWT_ERR_STRUCTURE:
-			return MAKE_SQLSTATE('2', '2', 'J', '0', '1');
-		case JWT_ERR_BASE64:
-			return MAKE_SQLSTATE('2', '2', 'J', '0', '2');
-		case JWT_ERR_JSON:
-			return MAKE_SQLSTATE('2', '2', 'J', '0', '3');
-		case JWT_ERR_HEADER:
-			return MAKE_SQLSTATE('2', '2', 'J', '0', '4');
-		case JWT_ERR_TOO_LONG:
-			return MAKE_SQLSTATE('2', '2', 'J', '0', '5');
-		case JWT_ERR_CLAIM_FORMAT:
-			return MAKE_SQLSTATE('2', '2', 'J', '0', '6');
-		case JWT_ERR_EXPIRED:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '1');
-		case JWT_ERR_NOT_YET_VALID:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '2');
-		case JWT_ERR_SIGNATURE:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '3');
-		case JWT_ERR_REVOKED:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '4');
-		case JWT_ERR_AUDIENCE:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '5');
-		case JWT_ERR_ISSUER:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '6');
-		case JWT_ERR_ALGORITHM:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '7');
-		case JWT_ERR_MISSING_CLAIM:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '8');
-		case JWT_ERR_ISSUED_IN_FUTURE:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', '9');
-		case JWT_ERR_TOO_OLD:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', 'A');
-		case JWT_ERR_SUBJECT:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', 'B');
-		case JWT_ERR_TYPE:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', 'C');
-		case JWT_ERR_NO_KEY:
-			return MAKE_SQLSTATE('2', '8', 'J', '0', 'D');
-		case JWT_ERR_KEY:
-		case JWT_ERR_OPTION:
-			return ERRCODE_INVALID_PARAMETER_VALUE;
-		default:
-			return ERRCODE_INTERNAL_ERROR;
-	}
-}
-
-static void
-jwt_raise(const JwtError *err)
-{
-	ereport(ERROR,
-			(errcode(status_sqlstate(err->status)),
-			 errmsg("%s", err->message),
-			 err->detail[0] ? errdetail("%s", err->detail) : 0));
-}
-
 /* The key given as text or as bytea (a raw HMAC secret), parsed or cached. */
 static JwtKeySet *
 key_argument(FunctionCallInfo fcinfo, int argno, bool is_secret)
@@ -828,7 +766,7 @@ jwt_decode(PG_FUNCTION_ARGS)
 		jwt_raise(&err);
 	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
 		ereport(ERROR,
-				(errcode(status_sqlstate(JWT_ERR_JSON)),
+				(errcode(jwt_status_sqlstate(JWT_ERR_JSON)),
 				 errmsg("token claims are not valid"),
 				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
 
@@ -1038,7 +976,7 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 		jwt_raise(&err);
 	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
 		ereport(ERROR,
-				(errcode(status_sqlstate(JWT_ERR_JSON)),
+				(errcode(jwt_status_sqlstate(JWT_ERR_JSON)),
 				 errmsg("token claims are not valid"),
 				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
 	PG_RETURN_BOOL(jwt_check_revocation(&claims, &err) == JWT_ERR_REVOKED);

@@ -83,18 +83,10 @@ pgjwt_compat_init(void)
 static void
 raise_failure(const JwtError *err, bool token_failure)
 {
-	int			sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
-
-	if (err->status == JWT_ERR_INTERNAL)
-		sqlstate = ERRCODE_INTERNAL_ERROR;
-	else if (token_failure && err->status == JWT_ERR_JSON)
-		sqlstate = MAKE_SQLSTATE('2', '2', 'J', '0', '3');
-	else if (token_failure && err->status == JWT_ERR_CLAIM_FORMAT)
-		sqlstate = MAKE_SQLSTATE('2', '2', 'J', '0', '6');
-	else if (token_failure && err->status == JWT_ERR_MISSING_CLAIM)
-		sqlstate = MAKE_SQLSTATE('2', '8', 'J', '0', '8');
+	if (token_failure || err->status == JWT_ERR_INTERNAL)
+		jwt_raise(err);
 	ereport(ERROR,
-			(errcode(sqlstate),
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s", err->message),
 			 err->detail[0] ? errdetail("%s", err->detail) : 0));
 }

@@ -47,3 +47,67 @@ jwt_printable(const char *s, char *buf, size_t size)
 	buf[i] = '\0';
 	return buf;
 }
+
+#ifndef FRONTEND
+/* The SQLSTATE of a failure: 22J0x for malformed tokens, 28J0x for refused ones. */
+int
+jwt_status_sqlstate(JwtStatus s)
+{
+	switch (s)
+	{
+		case JWT_ERR_STRUCTURE:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '1');
+		case JWT_ERR_BASE64:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '2');
+		case JWT_ERR_JSON:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '3');
+		case JWT_ERR_HEADER:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '4');
+		case JWT_ERR_TOO_LONG:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '5');
+		case JWT_ERR_CLAIM_FORMAT:
+			return MAKE_SQLSTATE('2', '2', 'J', '0', '6');
+		case JWT_ERR_EXPIRED:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '1');
+		case JWT_ERR_NOT_YET_VALID:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '2');
+		case JWT_ERR_SIGNATURE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '3');
+		case JWT_ERR_REVOKED:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '4');
+		case JWT_ERR_AUDIENCE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '5');
+		case JWT_ERR_ISSUER:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '6');
+		case JWT_ERR_ALGORITHM:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '7');
+		case JWT_ERR_MISSING_CLAIM:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '8');
+		case JWT_ERR_ISSUED_IN_FUTURE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', '9');
+		case JWT_ERR_TOO_OLD:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'A');
+		case JWT_ERR_SUBJECT:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'B');
+		case JWT_ERR_TYPE:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'C');
+		case JWT_ERR_NO_KEY:
+			return MAKE_SQLSTATE('2', '8', 'J', '0', 'D');
+		case JWT_ERR_KEY:
+		case JWT_ERR_OPTION:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		default:
+			return ERRCODE_INTERNAL_ERROR;
+	}
+}
+
+/* Raise a recorded failure as an error with its SQLSTATE. */
+void
+jwt_raise(const JwtError *err)
+{
+	ereport(ERROR,
+			(errcode(jwt_status_sqlstate(err->status)),
+			 errmsg("%s", err->message),
+			 err->detail[0] ? errdetail("%s", err->detail) : 0));
+}
+#endif

@@ -59,6 +59,12 @@ extern void jwt_fail_detail(JwtError *err, const char *fmt,...) pg_attribute_pri
 /* Untrusted text made safe for a message. */
 extern const char *jwt_printable(const char *s, char *buf, size_t size);
 
+#ifndef FRONTEND
+/* The SQLSTATE of a failure, and the failure raised as an error with it. */
+extern int	jwt_status_sqlstate(JwtStatus s);
+extern void jwt_raise(const JwtError *err);
+#endif
+
 /* Token failures (malformed or refused), as opposed to caller mistakes. */
 static inline bool
 jwt_status_is_token_failure(JwtStatus s)

@@ -13,21 +13,28 @@ CREATE INDEX jwt_revoked_subjects_sub_hash ON jwt_revoked_subjects USING hash (s
 -- ======================================================================
 -- Every change to a revocation list tells every backend (and, through WAL,
 -- every hot standby) at commit, as jwt_keys' trigger does for the keyring:
--- a backend that found a list empty skips probing it until then.  ALWAYS,
--- so that rows applied by logical replication (replica mode) count too.
+-- a backend that found a list empty skips probing it until then.  Row
+-- triggers, because logical replication's apply fires row triggers only;
+-- ENABLE ALWAYS, because it runs in replica mode.  (TRUNCATE gives a table a
+-- new file, which invalidates it anyway.)  jwt_keys gets one too: a retirement
+-- applied by logical replication must reach the subscriber's sessions.
 -- ======================================================================
 CREATE FUNCTION jwt_revocations_changed() RETURNS trigger
 AS 'MODULE_PATHNAME', 'jwt_keyring_changed'
 LANGUAGE C;
 REVOKE ALL ON FUNCTION jwt_revocations_changed() FROM PUBLIC;
 CREATE TRIGGER jwt_revoked_tokens_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_revoked_tokens
-    FOR EACH STATEMENT EXECUTE FUNCTION jwt_revocations_changed();
+    AFTER INSERT OR UPDATE OR DELETE ON jwt_revoked_tokens
+    FOR EACH ROW EXECUTE FUNCTION jwt_revocations_changed();
 CREATE TRIGGER jwt_revoked_subjects_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_revoked_subjects
-    FOR EACH STATEMENT EXECUTE FUNCTION jwt_revocations_changed();
+    AFTER INSERT OR UPDATE OR DELETE ON jwt_revoked_subjects
+    FOR EACH ROW EXECUTE FUNCTION jwt_revocations_changed();
+CREATE TRIGGER jwt_keys_changed_rows
+    AFTER INSERT OR UPDATE OR DELETE ON jwt_keys
+    FOR EACH ROW EXECUTE FUNCTION jwt_keyring_changed();
 ALTER TABLE jwt_revoked_tokens ENABLE ALWAYS TRIGGER jwt_revoked_tokens_changed;
 ALTER TABLE jwt_revoked_subjects ENABLE ALWAYS TRIGGER jwt_revoked_subjects_changed;
+ALTER TABLE jwt_keys ENABLE ALWAYS TRIGGER jwt_keys_changed_rows;
 
 -- ======================================================================
 -- RFC 9864's fully-specified EdDSA names, Ed25519 and Ed448, may name a

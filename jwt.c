@@ -609,7 +609,7 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 	if ((st = jws_check_typ(tok, req->typ, err)) != JWT_OK ||
 		(st = jwt_check_claims(claims, &req->rules, err)) != JWT_OK)
 		return st;
-	return req->check_revoked ? jwt_check_revocation(claims, err) : JWT_OK;
+	return req->check_revoked ? jwt_check_revocation(claims, tok->payload, tok->payload_len, err) : JWT_OK;
 }
 
 /* A request from the arguments of jwt_verify, jwt_is_valid or jws_verify. */
@@ -979,7 +979,7 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 				(errcode(jwt_status_sqlstate(JWT_ERR_JSON)),
 				 errmsg("token claims are not valid"),
 				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
-	PG_RETURN_BOOL(jwt_check_revocation(&claims, &err) == JWT_ERR_REVOKED);
+	PG_RETURN_BOOL(jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err) == JWT_ERR_REVOKED);
 }
 
 /* "Bearer <token>" or a bare token, without surrounding white space. */

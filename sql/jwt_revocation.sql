@@ -145,3 +145,24 @@ DELETE FROM jwt_revoked_tokens;
 SELECT dblink_disconnect('other');
 DROP EXTENSION dblink;
 SELECT jwt_retire_key('revocation-test-2');
+
+-- in parallel mode (here forced: the calls run in a parallel worker; a
+-- plpgsql helper would keep them in the leader), the keyring and the
+-- revocation lists are read with the statement's snapshot
+SELECT jwt_generate_key('HS256', 'parallel-test') AS kid;
+SELECT jwt_sign('{"sub":"ivy","jti":"ivy-1"}') AS ti \gset
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SELECT jwt_verify(:'ti') ->> 'sub' AS keyring_in_worker,
+       jwt_is_valid(:'ti', NULL::text, check_revoked => true) AS is_valid_in_worker,
+       jwt_is_revoked(:'ti') AS is_revoked_in_worker,
+       (jwt_decode(jwt_sign('{"sub":"ivy"}'))).header ->> 'kid' AS signs_in_worker;
+RESET force_parallel_mode;
+SELECT jwt_revoke(:'ti');
+SET force_parallel_mode = on;
+SELECT jwt_is_valid(:'ti', NULL::text, check_revoked => true) AS is_valid_in_worker,
+       jwt_is_revoked(:'ti') AS is_revoked_in_worker;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+DELETE FROM jwt_revoked_tokens;
+SELECT jwt_retire_key('parallel-test');

@@ -190,7 +190,8 @@ keyring_load(void)
 	c_retired = column_number(desc, "retired_at");
 	c_until = column_number(desc, "verify_until");
 	keyring_valid = true;
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/* in parallel mode no new snapshot may be taken: the statement's serves */
+	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
 	scan = table_beginscan(rel, snapshot, 0, NULL);

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/hash.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
@@ -21,6 +22,8 @@
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
+#include "mb/pg_wchar.h"
+#include "utils/jsonb.h"
 #include "utils/reltrigger.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -86,9 +89,13 @@ revocation_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
- * Does the table have the statement trigger of 0.2.0 that sends a relcache
- * invalidation on every change, firing always (in replica mode too, so that
- * rows applied by logical replication announce themselves)?
+ * Does the table have 0.2.0's row trigger that sends a relcache invalidation
+ * on every inserted, updated or deleted row, firing always?  A row trigger,
+ * because logical replication's apply fires row triggers only, and ALWAYS,
+ * because it runs in replica mode.  (TRUNCATE gives the table a new file,
+ * which invalidates it anyway.)  ALTER TABLE ... ENABLE TRIGGER ALL, as after
+ * pg_restore --disable-triggers, makes it fire on origin only: then every
+ * verification probes until it is enabled ALWAYS again.
  */
 static bool
 has_change_trigger(Relation rel, const char *table)
@@ -104,8 +111,9 @@ has_change_trigger(Relation rel, const char *table)
 		Trigger    *tg = &td->triggers[i];
 
 		if (strcmp(tg->tgname, name) == 0)
-			return tg->tgenabled == TRIGGER_FIRES_ALWAYS &&
-				TRIGGER_FOR_INSERT(tg->tgtype) && TRIGGER_FOR_UPDATE(tg->tgtype);
+			return tg->tgenabled == TRIGGER_FIRES_ALWAYS && TRIGGER_FOR_ROW(tg->tgtype) &&
+				TRIGGER_FOR_INSERT(tg->tgtype) && TRIGGER_FOR_UPDATE(tg->tgtype) &&
+				TRIGGER_FOR_DELETE(tg->tgtype);
 	}
 	return false;
 }
@@ -212,6 +220,8 @@ lookup_by_key(RevocationTable *t, const char *value, Snapshot snapshot,
 	ScanKeyInit(&key, 1,
 				index->rd_rel->relam == HASH_AM_OID ? HTEqualStrategyNumber : BTEqualStrategyNumber,
 				F_TEXTEQ, PointerGetDatum(value_text));
+	/* the index's own collation (the column is declared C; this keeps a B-tree descent right) */
+	key.sk_collation = index->rd_indcollation[0];
 	slot = table_slot_create(rel, NULL);
 	/* PostgreSQL 18 added an instrumentation argument (NULL: none). */
 #if PG_VERSION_NUM >= 180000
@@ -248,10 +258,12 @@ lookup_by_key(RevocationTable *t, const char *value, Snapshot snapshot,
  * nothing, and an empty table need not be probed on every verification.
  * What a backend learnt stays true until a relcache invalidation of the
  * table, which the change trigger sends at the commit of any change (also
- * through WAL to hot standbys); jwt_check_revocation takes in pending
- * invalidations first.  An invalidation is sent after the commit becomes
- * visible, so a snapshot taken after it sees the new rows.  Without the
- * trigger (0.1.0's SQL), every verification probes.
+ * through WAL to hot standbys, and from logical replication's apply);
+ * jwt_check_revocation takes in pending invalidations first.  The commit
+ * becomes visible a moment before its invalidation is sent, so a snapshot
+ * taken after the invalidation sees the new rows, and a revocation counts in
+ * every session by the time the revoking COMMIT returns.  Without the
+ * trigger (0.1.0's SQL, or not enabled ALWAYS), every verification probes.
  */
 static bool
 table_known_empty(RevocationTable *t, Snapshot snapshot)
@@ -290,18 +302,52 @@ string_claim(const JsonDoc *claims, const char *name)
 	return (m != NULL && m->value.kind == JK_STRING) ? m->value.str : NULL;
 }
 
-/* Called after the signature and the claim rules have passed. */
-JwtStatus
-jwt_check_revocation(const JsonDoc *claims, JwtError *err)
+/* A string member of a jsonb object as a C string, or NULL. */
+static const char *
+jsonb_string(Jsonb *jb, const char *name)
 {
-	const char *jti = string_claim(claims, "jti");
-	const char *sub = string_claim(claims, "sub");
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL);
+
+	return (v != NULL && v->type == jbvString) ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+}
+
+/*
+ * Called after the signature and the claim rules have passed.  The lists
+ * hold ids in the database encoding, as jwt_revoke reads them from the
+ * claims converted to it.  In a UTF-8 (or SQL_ASCII) database the strictly
+ * parsed claims are that already; in any other, the parser's strings can mix
+ * UTF-8 bytes with \u escapes converted to the database encoding, so the ids
+ * are read as jwt_revoke reads them: from the payload converted, as jsonb
+ * (a character the encoding lacks is an error there too).
+ */
+JwtStatus
+jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_len, JwtError *err)
+{
+	int			enc = GetDatabaseEncoding();
+	const char *jti;
+	const char *sub;
 	Snapshot	snapshot;
 	Datum		before = (Datum) 0;
 	bool		before_null = true;
 	bool		revoked_id = false;
 	bool		subject_cutoff = false;
 
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+	{
+		jti = string_claim(claims, "jti");
+		sub = string_claim(claims, "sub");
+	}
+	else
+	{
+		char	   *text = pg_any_to_server(payload, (int) payload_len, PG_UTF8);
+		Jsonb	   *jb;
+
+		if (text == payload)
+			text = pnstrdup(payload, payload_len);
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+		jti = jsonb_string(jb, "jti");
+		sub = jsonb_string(jb, "sub");
+	}
 	if (jti == NULL && sub == NULL)
 		return JWT_OK;
 	/* other sessions' revocations, even inside a long transaction */
@@ -312,9 +358,10 @@ jwt_check_revocation(const JsonDoc *claims, JwtError *err)
 	/*
 	 * The latest snapshot, not the statement's: a revocation committed by
 	 * another session counts at once, even inside a long transaction.  One
-	 * snapshot serves both lookups.
+	 * snapshot serves both lookups.  In parallel mode (a parallel query's
+	 * leader or worker) no new snapshot may be taken: the statement's serves.
 	 */
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	if (jti != NULL && !table_known_empty(&revocation_tables[REVOKED_TOKENS], snapshot))
 		revoked_id = lookup_by_key(&revocation_tables[REVOKED_TOKENS], jti, snapshot, NULL, NULL);
 	if (!revoked_id && sub != NULL &&

@@ -8,6 +8,7 @@
 #include "json_strict.h"
 
 extern void jwt_revocation_init(void);
-extern JwtStatus jwt_check_revocation(const JsonDoc *claims, JwtError *err);
+extern JwtStatus jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_len,
+									   JwtError *err);
 
 #endif

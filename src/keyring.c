@@ -2,11 +2,12 @@
  * keyring.c - the keys stored in the extension's jwt_keys table
  *
  * Each backend reads the table once into a cache and parses a key on its
- * first use.  A statement trigger on the table sends a relcache invalidation
- * for it on every change; every backend (on a hot standby too, where the
- * invalidation is replayed from WAL) drops its cache when that arrives, so a
- * key retired in one session stops verifying in all others at their next
- * statement.  The table is read directly, not through SQL: no search_path,
+ * first use.  Triggers on the table send a relcache invalidation for it on
+ * every change (a statement trigger, and since 0.2.0 a row trigger enabled
+ * ALWAYS, which logical replication's apply fires too); every backend (on a
+ * hot standby too, where the invalidation is replayed from WAL) drops its
+ * cache when that arrives, so a key retired in one session stops verifying in
+ * all others at their next statement.  The table is read directly, not through SQL: no search_path,
  * no privilege of the caller is involved, and nothing is written.
  */
 #include "postgres.h"

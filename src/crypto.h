@@ -95,6 +95,9 @@ extern JwtStatus jwt_verify_input(JwtKey *key, JwtAlg alg,
 extern JwtStatus jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 								  MemoryContext keep_cxt, JwtKeySet *set, JwtError *err);
 extern void jwt_keyset_free(JwtKeySet *set);
+extern void jwt_key_init(JwtKey *key);
+extern void jwt_key_set_hmac_secret(JwtKey *key, const unsigned char *secret, size_t len,
+									MemoryContext keep);
 extern JwtStatus jwt_keyset_select(const JwtKeySet *set, JwtAlg alg, const char *kid,
 								   JwtKey **key, JwtError *err);
 

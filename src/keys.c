@@ -45,8 +45,9 @@ static const CurveInfo okp_curves[] = {
 	{"Ed448", "ED448", 57, JWT_ALG_EDDSA},
 };
 
-static void
-key_init(JwtKey *key)
+/* An empty key: no type yet, no algorithm pinned. */
+void
+jwt_key_init(JwtKey *key)
 {
 	memset(key, 0, sizeof(*key));
 	key->jwk_alg = JWT_ALG_NONE;
@@ -101,12 +102,22 @@ set_hmac_secret(JwtKey *key, const unsigned char *secret, size_t len,
 						HMAC_MIN_SECRET, len);
 		return JWT_ERR_KEY;
 	}
+	jwt_key_set_hmac_secret(key, secret, len, keep);
+	return JWT_OK;
+}
+
+/*
+ * Make an initialised key an HMAC key for secret, copied into keep, without
+ * the length rule (the pgjwt drop-in accepts any secret, as pgjwt does).
+ */
+void
+jwt_key_set_hmac_secret(JwtKey *key, const unsigned char *secret, size_t len, MemoryContext keep)
+{
 	key->type = JWT_KEY_HMAC;
-	key->secret = MemoryContextAlloc(keep, len);
+	key->secret = MemoryContextAlloc(keep, Max(len, 1));
 	memcpy(key->secret, secret, len);
 	key->secret_len = (int) len;
 	key->has_private = true;
-	return JWT_OK;
 }
 
 /*
@@ -663,7 +674,7 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 	if (keys == NULL)
 	{
 		set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
-		key_init(&set->keys[0]);
+		jwt_key_init(&set->keys[0]);
 		set->nkeys = 1;
 		return parse_jwk(&doc, false, keep, &set->keys[0], &skipped, err);
 	}
@@ -682,7 +693,7 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 		if (elem->kind != JK_OBJECT ||
 			json_strict_parse(elem->str, elem->len, &kdoc) != JSON_STRICT_OK)
 			return jwt_fail(err, JWT_ERR_KEY, "JWKS key %d is not a JSON object", i + 1);
-		key_init(key);
+		jwt_key_init(key);
 		set->nkeys++;
 		if ((st = parse_jwk(&kdoc, true, keep, key, &skipped, err)) != JWT_OK)
 		{
@@ -742,7 +753,7 @@ jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 		if (is_pem)
 		{
 			set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
-			key_init(&set->keys[0]);
+			jwt_key_init(&set->keys[0]);
 			set->nkeys = 1;
 			return parse_pem(text, len, &set->keys[0], err);
 		}
@@ -750,7 +761,7 @@ jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 	}
 
 	set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
-	key_init(&set->keys[0]);
+	jwt_key_init(&set->keys[0]);
 	set->nkeys = 1;
 	st = set_hmac_secret(&set->keys[0], (const unsigned char *) text, len, keep, err);
 	return st;

@@ -108,14 +108,8 @@ pgjwt_secret_key(const char *secret, size_t len)
 	}
 
 	/* allocate before marking the entry used: an out-of-memory error leaves it empty */
-	slot->key.secret = MemoryContextAlloc(secret_cxt, Max(len, 1));
-	memcpy(slot->key.secret, secret, len);
-	slot->key.secret_len = (int) len;
-	slot->key.type = JWT_KEY_HMAC;
-	slot->key.has_private = true;
-	slot->key.jwk_alg = JWT_ALG_NONE;
-	slot->key.curve_alg = JWT_ALG_NONE;
-	slot->key.okp_alg = JWT_ALG_NONE;
+	jwt_key_init(&slot->key);
+	jwt_key_set_hmac_secret(&slot->key, (const unsigned char *) secret, len, secret_cxt);
 	slot->hash = hash;
 	slot->used = true;
 	slot->last_used = ++secret_clock;

@@ -216,7 +216,6 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 	bool		any = true;
 	JwtError	err;
 	char	   *token;
-	static const char *const skip_typ[] = {"typ"};
 
 	if (header != NULL)
 		check_sign_header(header);
@@ -247,10 +246,16 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 	}
 
 	initStringInfo(&hdr);
-	appendStringInfo(&hdr, "{\"alg\":\"%s\"", jwt_alg_name(alg));
+	appendStringInfoString(&hdr, "{\"alg\":\"");
+	appendStringInfoString(&hdr, jwt_alg_name(alg));
+	appendStringInfoChar(&hdr, '"');
 	if (default_typ != NULL &&
 		(header == NULL || getKeyJsonValueFromContainer(&header->root, "typ", 3, NULL) == NULL))
-		appendStringInfo(&hdr, ",\"typ\":\"%s\"", default_typ);
+	{
+		appendStringInfoString(&hdr, ",\"typ\":\"");
+		appendStringInfoString(&hdr, default_typ);
+		appendStringInfoChar(&hdr, '"');
+	}
 	if (key->kid != NULL &&
 		(header == NULL || getKeyJsonValueFromContainer(&header->root, "kid", 3, NULL) == NULL))
 	{
@@ -258,54 +263,13 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 		escape_json(&hdr, key->kid);
 	}
 	if (header != NULL)
-		jsonb_append_object_members(&hdr, &header->root, skip_typ, 0, &any);
+		jsonb_append_object_members(&hdr, &header->root, &any);
 	appendStringInfoChar(&hdr, '}');
 
 	token = jws_sign(key, alg, hdr.data, hdr.len, payload, payload_len, &err);
 	if (token == NULL)
 		jwt_raise(&err);
 	return cstring_to_text(token);
-}
-
-/* Refuse claims a verifier would refuse: NumericDates and string claims of the wrong type. */
-static void
-check_sign_claims(Jsonb *claims)
-{
-	static const char *const dates[] = {"exp", "nbf", "iat"};
-	static const char *const strings[] = {"iss", "sub", "jti"};
-
-	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("claims must be a JSON object")));
-	for (size_t i = 0; i < lengthof(dates); i++)
-	{
-		JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, dates[i], 3, NULL);
-		double		d;
-
-		if (v == NULL)
-			continue;
-		if (v->type != jbvNumeric)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("claim \"%s\" must be a number", dates[i]),
-					 errdetail("A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.")));
-		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-											   NumericGetDatum(v->val.numeric)));
-		if (!isfinite(d) || d < 0 || d > JWT_NUMERICDATE_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("claim \"%s\" is out of range", dates[i])));
-	}
-	for (size_t i = 0; i < lengthof(strings); i++)
-	{
-		JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, strings[i], 3, NULL);
-
-		if (v != NULL && v->type != jbvString)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("claim \"%s\" must be a string", strings[i])));
-	}
 }
 
 static double
@@ -356,31 +320,114 @@ append_int_member(StringInfo buf, const char *name, int64 value, bool *any)
 	*any = true;
 }
 
+/* Registered claims a signer checks, as bits of ClaimsSeen. */
+typedef enum
+{
+	SEEN_EXP = 1 << 0,
+	SEEN_NBF = 1 << 1,
+	SEEN_IAT = 1 << 2,
+	SEEN_ISS = 1 << 3,
+	SEEN_SUB = 1 << 4,
+	SEEN_JTI = 1 << 5
+} ClaimsSeen;
+
+static int
+registered_claim(const JsonbValue *key)
+{
+	static const char *const names[] = {"exp", "nbf", "iat", "iss", "sub", "jti"};
+
+	if (key->val.string.len != 3)
+		return 0;
+	for (int i = 0; i < (int) lengthof(names); i++)
+		if (memcmp(key->val.string.val, names[i], 3) == 0)
+			return 1 << i;
+	return 0;
+}
+
+/*
+ * Append a NumericDate claim's value, refusing what a verifier would refuse.
+ * The range is checked on the very text the verifier will read.
+ */
+static void
+append_numeric_date(StringInfo buf, const char *name, const JsonbValue *v)
+{
+	char	   *text;
+	int64_t		ival;
+	double		d;
+
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("claim \"%s\" must be a number", name),
+				 errdetail("A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.")));
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	d = json_number_as_int(text, strlen(text), &ival) ? (double) ival : strtod(text, NULL);
+	if (!isfinite(d) || d < 0 || d > JWT_NUMERICDATE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("claim \"%s\" is out of range", name)));
+	appendStringInfoString(buf, text);
+}
+
 /*
  * The claims as compact JSON, with iat and exp added per jwt.default_lifetime.
  * iat is the statement's start, the same clock verification reads, so a token
  * verified in the statement that signed it is never "issued in the future".
+ * Claims a verifier would refuse (NumericDates and string claims of the wrong
+ * type) are refused here, in the one pass that writes the members.
  */
 static char *
 claims_text(Jsonb *claims, size_t *len)
 {
 	StringInfoData buf;
-	bool		any = false;
+	JsonbIterator *it;
+	JsonbValue	key,
+				v;
+	JsonbIteratorToken tok;
+	int			seen = 0;
 
-	check_sign_claims(claims);
+	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("claims must be a JSON object")));
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	jsonb_append_object_members(&buf, &claims->root, NULL, 0, &any);
+	it = JsonbIteratorInit(&claims->root);
+	tok = JsonbIteratorNext(&it, &v, false);
+	Assert(tok == WJB_BEGIN_OBJECT);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		int			claim;
+
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &v, true);
+		claim = registered_claim(&key);
+		seen |= claim;
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		jsonb_append_string(&buf, key.val.string.val, key.val.string.len);
+		appendStringInfoChar(&buf, ':');
+		if (claim & (SEEN_EXP | SEEN_NBF | SEEN_IAT))
+			append_numeric_date(&buf, pnstrdup(key.val.string.val, 3), &v);
+		else if ((claim & (SEEN_ISS | SEEN_SUB | SEEN_JTI)) && v.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" must be a string", pnstrdup(key.val.string.val, 3))));
+		else
+			jsonb_append_value(&buf, &v);
+	}
 	if (jwt_default_lifetime > 0)
 	{
 		int64		now = (int64) floor(unix_seconds(GetCurrentStatementStartTimestamp()));
+		bool		any = buf.len > 1;
 
-		if (getKeyJsonValueFromContainer(&claims->root, "iat", 3, NULL) == NULL)
+		if (!(seen & SEEN_IAT))
 			append_int_member(&buf, "iat", now, &any);
-		if (getKeyJsonValueFromContainer(&claims->root, "exp", 3, NULL) == NULL)
+		if (!(seen & SEEN_EXP))
 			append_int_member(&buf, "exp", now + jwt_default_lifetime, &any);
 	}
-	if (jwt_add_jti && getKeyJsonValueFromContainer(&claims->root, "jti", 3, NULL) == NULL)
+	if (jwt_add_jti && !(seen & SEEN_JTI))
 	{
 		unsigned char id[16];
 		char		enc[B64URL_ENCODED_LEN(16) + 1];
@@ -388,7 +435,7 @@ claims_text(Jsonb *claims, size_t *len)
 		random_jti_bytes(id, sizeof(id));
 		enc[b64url_encode(id, sizeof(id), enc)] = '\0';
 		explicit_bzero(id, sizeof(id));
-		appendStringInfoString(&buf, any ? ",\"jti\":\"" : "\"jti\":\"");
+		appendStringInfoString(&buf, buf.len > 1 ? ",\"jti\":\"" : "\"jti\":\"");
 		appendStringInfoString(&buf, enc);
 		appendStringInfoChar(&buf, '"');
 	}

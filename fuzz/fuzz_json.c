@@ -4,7 +4,8 @@
  * Beyond "no crash": a document that parses has unique, de-escaped member
  * names; strings hold no NUL; a nested object or array is kept as the exact
  * span of its text, and a nested object parses again on its own (that is how
- * a JWKS reads its keys).
+ * a JWKS reads its keys).  And the flat-object fast path agrees with
+ * PostgreSQL's parser: the same result, the same members and values.
  */
 #include "fuzz_common.h"
 
@@ -67,6 +68,48 @@ check_value(const JsonValue *v, const char *text, size_t size, int level)
 	}
 }
 
+/* Two parses of the same text give the same value. */
+static void
+check_same_value(const JsonValue *a, const JsonValue *b, int level)
+{
+	FUZZ_CHECK(a->kind == b->kind, "kinds %d and %d", (int) a->kind, (int) b->kind);
+	FUZZ_CHECK(a->len == b->len && memcmp(a->str, b->str, a->len) == 0,
+			   "values \"%.*s\" and \"%.*s\"", a->len, a->str, b->len, b->str);
+	FUZZ_CHECK(a->is_int == b->is_int && (!a->is_int || a->ival == b->ival),
+			   "integer %d/%lld and %d/%lld", (int) a->is_int, (long long) a->ival,
+			   (int) b->is_int, (long long) b->ival);
+	FUZZ_CHECK(a->nelems == b->nelems, "%d and %d elements", a->nelems, b->nelems);
+	if (level == 0)
+		for (int i = 0; i < a->nelems; i++)
+			check_same_value(&a->elems[i], &b->elems[i], level + 1);
+}
+
+/* The fast path (json_strict_parse) against the full parser alone. */
+static void
+check_fast_path(const char *text, size_t size, JsonStrictResult r, const JsonDoc *doc)
+{
+	JsonDoc		full;
+	JsonStrictResult rf = json_strict_parse_full(text, size, &full);
+
+	FUZZ_CHECK(r == rf, "result %s, full parser %s", json_strict_result_text(r),
+			   json_strict_result_text(rf));
+	if (r != JSON_STRICT_OK)
+		return;
+	FUZZ_CHECK(doc->nmembers == full.nmembers, "%d members, full parser %d",
+			   doc->nmembers, full.nmembers);
+	for (int i = 0; i < doc->nmembers; i++)
+	{
+		const JsonMember *m = &doc->members[i],
+				   *f = &full.members[i];
+
+		FUZZ_CHECK(m->name_len == f->name_len && memcmp(m->name, f->name, m->name_len) == 0,
+				   "member %d: \"%s\", full parser \"%s\"", i, m->name, f->name);
+		FUZZ_CHECK(m->name_len == strlen(m->name), "name length %zu, strlen %zu",
+				   m->name_len, strlen(m->name));
+		check_same_value(&m->value, &f->value, 0);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -80,6 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = json_strict_parse(text, size, &doc);
 	FUZZ_CHECK(r >= JSON_STRICT_OK && r <= JSON_STRICT_TOO_DEEP, "result %d", (int) r);
 	FUZZ_CHECK(json_strict_result_text(r) != NULL, "no text for %d", (int) r);
+	check_fast_path(text, size, r, &doc);
 	if (r == JSON_STRICT_OK)
 	{
 		FUZZ_CHECK(doc.nmembers >= 0 && (doc.nmembers == 0 || doc.members != NULL),

@@ -80,17 +80,20 @@ b64url_decode(const char *src, size_t len, unsigned char *dst, size_t *outlen)
 
 	for (; i + 4 <= len; i += 4)
 	{
-		unsigned int a = b64url_value1[in[i]],
-					b = b64url_value1[in[i + 1]],
-					c = b64url_value1[in[i + 2]],
-					d = b64url_value1[in[i + 3]];
+		/* outside the alphabet, value1 - 1 wraps around: one test per quantum */
+		unsigned int a = b64url_value1[in[i]] - 1u,
+					b = b64url_value1[in[i + 1]] - 1u,
+					c = b64url_value1[in[i + 2]] - 1u,
+					d = b64url_value1[in[i + 3]] - 1u;
+		unsigned int v;
 
-		if (a == 0 || b == 0 || c == 0 || d == 0)
+		if ((a | b | c | d) > 63)
 			return false;
-		a--, b--, c--, d--;
-		*p++ = (a << 2) | (b >> 4);
-		*p++ = ((b & 15) << 4) | (c >> 2);
-		*p++ = ((c & 3) << 6) | d;
+		v = (a << 18) | (b << 12) | (c << 6) | d;
+		p[0] = v >> 16;
+		p[1] = (v >> 8) & 0xff;
+		p[2] = v & 0xff;
+		p += 3;
 	}
 	if (len - i >= 2)
 	{

@@ -28,7 +28,8 @@ numeric_date(const JsonDoc *claims, const char *name, bool *present, double *val
 		jwt_fail_detail(err, "A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.");
 		return JWT_ERR_CLAIM_FORMAT;
 	}
-	*value = strtod(m->value.str, &end);
+	/* integers, the usual case, without strtod */
+	*value = m->value.is_int ? (double) m->value.ival : strtod(m->value.str, &end);
 	if (!isfinite(*value) || *value < 0 || *value > JWT_NUMERICDATE_MAX)
 	{
 		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is out of range", name);

@@ -92,29 +92,60 @@ append_element(ParseState *st)
 	return &arr->elems[arr->nelems++];
 }
 
-static void
-set_scalar(JsonValue *v, char *token, JsonTokenType type)
+/*
+ * A JSON number written as a plain integer of at most 18 digits, whose value
+ * every int64 holds: NumericDates take this path instead of strtod/numeric_in.
+ */
+bool
+json_number_as_int(const char *s, size_t len, int64_t *value)
+{
+	const char *p = s,
+			   *end = s + len;
+	bool		negative = false;
+	int64_t		v = 0;
+
+	if (p < end && *p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	if (p == end || end - p > 18)
+		return false;
+	for (; p < end; p++)
+	{
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	*value = negative ? -v : v;
+	return true;
+}
+
+static JsonKind
+token_kind(JsonTokenType type)
 {
 	switch (type)
 	{
 		case JSON_TOKEN_STRING:
-			v->kind = JK_STRING;
-			break;
+			return JK_STRING;
 		case JSON_TOKEN_NUMBER:
-			v->kind = JK_NUMBER;
-			break;
+			return JK_NUMBER;
 		case JSON_TOKEN_TRUE:
-			v->kind = JK_TRUE;
-			break;
+			return JK_TRUE;
 		case JSON_TOKEN_FALSE:
-			v->kind = JK_FALSE;
-			break;
+			return JK_FALSE;
 		default:
-			v->kind = JK_NULL;
-			break;
+			return JK_NULL;
 	}
+}
+
+static void
+set_scalar(JsonValue *v, char *token, JsonTokenType type)
+{
+	v->kind = token_kind(type);
 	v->str = token;
 	v->len = token ? strlen(token) : 0;
+	v->is_int = v->kind == JK_NUMBER && json_number_as_int(v->str, v->len, &v->ival);
 }
 
 #ifndef FRONTEND
@@ -133,17 +164,46 @@ jb_push(ParseState *st, JsonbIteratorToken tok, JsonbValue *v)
  * NumericDates of every token) take a shorter path to the same value.
  */
 static Numeric
-json_number(const char *token)
+json_number(const char *token, size_t len)
 {
 #if PG_VERSION_NUM >= 140000
-	const char *digits = token[0] == '-' ? token + 1 : token;
-	size_t		ndigits = strspn(digits, "0123456789");
+	int64_t		ival;
 
-	if (ndigits > 0 && ndigits <= 18 && digits[ndigits] == '\0')
-		return int64_to_numeric(strtoll(token, NULL, 10));
+	if (json_number_as_int(token, len, &ival))
+		return int64_to_numeric(ival);
 #endif
 	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
 											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+/* A scalar as jsonb makes it; str is NUL-terminated. */
+static void
+jsonb_scalar(JsonbValue *v, JsonKind kind, const char *str, size_t len)
+{
+	switch (kind)
+	{
+		case JK_STRING:
+			if (len > JENTRY_OFFLENMASK)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("string too long to represent as jsonb string")));
+			v->type = jbvString;
+			v->val.string.val = unconstify(char *, str);
+			v->val.string.len = (int) len;
+			break;
+		case JK_NUMBER:
+			v->type = jbvNumeric;
+			v->val.numeric = json_number(str, len);
+			break;
+		case JK_TRUE:
+		case JK_FALSE:
+			v->type = jbvBool;
+			v->val.boolean = kind == JK_TRUE;
+			break;
+		default:
+			v->type = jbvNull;
+			break;
+	}
 }
 
 static void
@@ -151,33 +211,7 @@ jb_scalar(ParseState *st, char *token, JsonTokenType type, bool is_key)
 {
 	JsonbValue	v;
 
-	switch (type)
-	{
-		case JSON_TOKEN_STRING:
-			if (strlen(token) > JENTRY_OFFLENMASK)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("string too long to represent as jsonb string")));
-			v.type = jbvString;
-			v.val.string.val = token;
-			v.val.string.len = strlen(token);
-			break;
-		case JSON_TOKEN_NUMBER:
-			v.type = jbvNumeric;
-			v.val.numeric = json_number(token);
-			break;
-		case JSON_TOKEN_TRUE:
-			v.type = jbvBool;
-			v.val.boolean = true;
-			break;
-		case JSON_TOKEN_FALSE:
-			v.type = jbvBool;
-			v.val.boolean = false;
-			break;
-		default:
-			v.type = jbvNull;
-			break;
-	}
+	jsonb_scalar(&v, token_kind(type), token, token ? strlen(token) : 0);
 	jb_push(st, is_key ? WJB_KEY : (st->in_array[st->depth] ? WJB_ELEM : WJB_VALUE), &v);
 }
 #define JB_PUSH(st, tok) do { if ((st)->build_jsonb) jb_push((st), (tok), NULL); } while (0)
@@ -308,7 +342,8 @@ field_start_cb(void *state, char *fname, bool isnull)
 				: palloc(sizeof(JsonMember) * st->maxmembers);
 		}
 		memset(&doc->members[doc->nmembers], 0, sizeof(JsonMember));
-		doc->members[doc->nmembers++].name = fname;
+		doc->members[doc->nmembers].name = fname;
+		doc->members[doc->nmembers++].name_len = strlen(fname);
 	}
 	JSON_CB_OK;
 }
@@ -363,9 +398,299 @@ nesting_within_limit(const char *text, size_t len)
 	return true;
 }
 
+/*
+ * The fast path.  PostgreSQL 15's lexer copies strings a byte at a time and
+ * calls back per token, which made up most of a claims parse.  Headers and
+ * claims are nearly always flat objects: plain strings, numbers and literals,
+ * and arrays of them ("aud").  The scanner below reads exactly those and
+ * gives up (returns false) at anything else: an escape, a control character,
+ * a nested object or array, a duplicate name, more than FLAT_MAX_MEMBERS
+ * members, or anything that is not valid JSON.  PostgreSQL's parser then
+ * decides, so the scanner only ever accepts a document the full parser
+ * accepts, and produces the same members (fuzz/fuzz_json.c compares them).
+ * The text has passed the UTF-8 check before either runs.
+ */
+#define FLAT_MAX_MEMBERS 16
+
+typedef struct FlatScan
+{
+	const char *p;
+	const char *end;
+	char	   *copy;			/* NUL-terminated copies of strings and numbers */
+} FlatScan;
+
+static inline void
+flat_skip_space(FlatScan *fs)
+{
+	while (fs->p < fs->end &&
+		   (*fs->p == ' ' || *fs->p == '\t' || *fs->p == '\n' || *fs->p == '\r'))
+		fs->p++;
+}
+
+static inline const char *
+flat_copy(FlatScan *fs, const char *s, size_t len)
+{
+	char	   *c = fs->copy;
+
+	memcpy(c, s, len);
+	c[len] = '\0';
+	fs->copy += len + 1;
+	return c;
+}
+
+/* A string without escapes or control characters; fs->p is at its quote. */
+static bool
+flat_string(FlatScan *fs, const char **str, size_t *len)
+{
+	const char *s = fs->p + 1,
+			   *q = s;
+
+	for (; q < fs->end && *q != '"'; q++)
+		if ((unsigned char) *q < 0x20 || *q == '\\')
+			return false;
+	if (q == fs->end)
+		return false;
+	*len = q - s;
+	*str = flat_copy(fs, s, *len);
+	fs->p = q + 1;
+	return true;
+}
+
+static inline bool
+flat_digits(FlatScan *fs)
+{
+	const char *start = fs->p;
+
+	while (fs->p < fs->end && *fs->p >= '0' && *fs->p <= '9')
+		fs->p++;
+	return fs->p > start;
+}
+
+/* RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool
+flat_number(FlatScan *fs, JsonValue *v)
+{
+	const char *s = fs->p;
+
+	if (fs->p < fs->end && *fs->p == '-')
+		fs->p++;
+	if (fs->p < fs->end && *fs->p == '0')
+		fs->p++;
+	else if (fs->p == fs->end || *fs->p < '1' || *fs->p > '9' || !flat_digits(fs))
+		return false;
+	if (fs->p < fs->end && *fs->p == '.')
+	{
+		fs->p++;
+		if (!flat_digits(fs))
+			return false;
+	}
+	if (fs->p < fs->end && (*fs->p == 'e' || *fs->p == 'E'))
+	{
+		fs->p++;
+		if (fs->p < fs->end && (*fs->p == '+' || *fs->p == '-'))
+			fs->p++;
+		if (!flat_digits(fs))
+			return false;
+	}
+	v->kind = JK_NUMBER;
+	v->len = fs->p - s;
+	v->str = flat_copy(fs, s, v->len);
+	v->is_int = json_number_as_int(v->str, v->len, &v->ival);
+	return true;
+}
+
+static bool
+flat_literal(FlatScan *fs, const char *word, JsonKind kind, JsonValue *v)
+{
+	size_t		len = strlen(word);
+
+	if ((size_t) (fs->end - fs->p) < len || memcmp(fs->p, word, len) != 0)
+		return false;
+	fs->p += len;
+	v->kind = kind;
+	v->str = word;
+	v->len = len;
+	return true;
+}
+
+/*
+ * A string, number or literal.  What follows it must end the token, as the
+ * full parser's lexer requires: "truex" or "1a" are single bad tokens there.
+ */
+static bool
+flat_scalar(FlatScan *fs, JsonValue *v)
+{
+	bool		ok;
+	size_t		len;
+
+	memset(v, 0, sizeof(*v));
+	if (fs->p == fs->end)
+		return false;
+	switch (*fs->p)
+	{
+		case '"':
+			v->kind = JK_STRING;
+			ok = flat_string(fs, &v->str, &len);
+			v->len = (int) len;
+			break;
+		case 't':
+			ok = flat_literal(fs, "true", JK_TRUE, v);
+			break;
+		case 'f':
+			ok = flat_literal(fs, "false", JK_FALSE, v);
+			break;
+		case 'n':
+			ok = flat_literal(fs, "null", JK_NULL, v);
+			break;
+		default:
+			ok = flat_number(fs, v);
+			break;
+	}
+	if (!ok)
+		return false;
+	flat_skip_space(fs);
+	return fs->p < fs->end && (*fs->p == ',' || *fs->p == '}' || *fs->p == ']');
+}
+
+/* An array of scalars; fs->p is at its '['. */
+static bool
+flat_array(FlatScan *fs, JsonValue *v)
+{
+	int			cap = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->kind = JK_ARRAY;
+	v->str = fs->p;
+	fs->p++;
+	flat_skip_space(fs);
+	if (fs->p < fs->end && *fs->p == ']')
+		fs->p++;
+	else
+	{
+		for (;;)
+		{
+			if (v->nelems == cap)
+			{
+				cap = cap ? cap * 2 : 4;
+				v->elems = v->elems ? repalloc(v->elems, sizeof(JsonValue) * cap)
+					: palloc(sizeof(JsonValue) * cap);
+			}
+			if (!flat_scalar(fs, &v->elems[v->nelems++]))
+				return false;
+			if (*fs->p++ == ']')
+				break;
+			if (fs->p[-1] != ',')
+				return false;
+			flat_skip_space(fs);
+		}
+	}
+	v->len = fs->p - v->str;
+	flat_skip_space(fs);
+	return fs->p < fs->end && (*fs->p == ',' || *fs->p == '}');
+}
+
+static bool
+flat_object(const char *text, size_t len, JsonDoc *doc)
+{
+	FlatScan	fs;
+	JsonMember	members[FLAT_MAX_MEMBERS];
+	int			n = 0;
+
+	fs.p = text;
+	fs.end = text + len;
+	/* every copy is shorter than its quoted or delimited original */
+	fs.copy = palloc(len + 1);
+
+	flat_skip_space(&fs);
+	if (fs.p == fs.end || *fs.p++ != '{')
+		return false;
+	flat_skip_space(&fs);
+	if (fs.p < fs.end && *fs.p == '}')
+		fs.p++;
+	else
+	{
+		for (;;)
+		{
+			JsonMember *m = &members[n];
+
+			if (n == FLAT_MAX_MEMBERS || fs.p == fs.end || *fs.p != '"' ||
+				!flat_string(&fs, &m->name, &m->name_len))
+				return false;
+			/* names hold no escapes, so equal bytes are equal names */
+			for (int i = 0; i < n; i++)
+				if (members[i].name_len == m->name_len &&
+					memcmp(members[i].name, m->name, m->name_len) == 0)
+					return false;
+			flat_skip_space(&fs);
+			if (fs.p == fs.end || *fs.p++ != ':')
+				return false;
+			flat_skip_space(&fs);
+			if (fs.p < fs.end && *fs.p == '[')
+			{
+				if (!flat_array(&fs, &m->value))
+					return false;
+			}
+			else if (!flat_scalar(&fs, &m->value) || *fs.p == ']')
+				return false;
+			n++;
+			if (*fs.p++ == '}')
+				break;
+			flat_skip_space(&fs);
+		}
+	}
+	flat_skip_space(&fs);
+	if (fs.p != fs.end)
+		return false;
+
+	doc->nmembers = n;
+	doc->members = palloc(sizeof(JsonMember) * Max(n, 1));
+	memcpy(doc->members, members, sizeof(JsonMember) * n);
+	return true;
+}
+
+#ifndef FRONTEND
+/* The jsonb of a document the fast path read. */
+static Jsonb *
+flat_object_jsonb(const JsonDoc *doc)
+{
+	JsonbParseState *ps = NULL;
+	JsonbValue	v,
+			   *result;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < doc->nmembers; i++)
+	{
+		const JsonMember *m = &doc->members[i];
+
+		jsonb_scalar(&v, JK_STRING, m->name, m->name_len);
+		pushJsonbValue(&ps, WJB_KEY, &v);
+		if (m->value.kind == JK_ARRAY)
+		{
+			pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+			for (int j = 0; j < m->value.nelems; j++)
+			{
+				const JsonValue *e = &m->value.elems[j];
+
+				jsonb_scalar(&v, e->kind, e->str, e->len);
+				pushJsonbValue(&ps, WJB_ELEM, &v);
+			}
+			pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+		}
+		else
+		{
+			jsonb_scalar(&v, m->value.kind, m->value.str, m->value.len);
+			pushJsonbValue(&ps, WJB_VALUE, &v);
+		}
+	}
+	result = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
+}
+#endif
+
 /* Both parses: the strict checks, and optionally the jsonb. */
 static JsonStrictResult
-parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, void **jsonb)
+parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, void **jsonb,
+			   bool fast_path)
 {
 	ParseState	st;
 	JsonSemAction sem;
@@ -381,6 +706,18 @@ parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, voi
 	if (!pg_verify_mbstr(PG_UTF8, text, (int) len, true))
 #endif
 		return JSON_STRICT_BAD_UTF8;
+	if (fast_path)
+	{
+		if (flat_object(text, len, doc))
+		{
+#ifndef FRONTEND
+			if (build_jsonb)
+				*jsonb = flat_object_jsonb(doc);
+#endif
+			return JSON_STRICT_OK;
+		}
+		memset(doc, 0, sizeof(*doc));
+	}
 	if (!nesting_within_limit(text, len))
 		return JSON_STRICT_TOO_DEEP;
 	for (size_t i = 0; i < len; i++)
@@ -441,7 +778,13 @@ parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, voi
 JsonStrictResult
 json_strict_parse(const char *text, size_t len, JsonDoc *doc)
 {
-	return parse_document(text, len, doc, false, NULL);
+	return parse_document(text, len, doc, false, NULL, true);
+}
+
+JsonStrictResult
+json_strict_parse_full(const char *text, size_t len, JsonDoc *doc)
+{
+	return parse_document(text, len, doc, false, NULL, false);
 }
 
 #ifndef FRONTEND
@@ -453,19 +796,9 @@ JsonStrictResult
 json_strict_parse_jsonb(const char *text, size_t len, JsonDoc *doc, Jsonb **jsonb)
 {
 	Assert(GetDatabaseEncoding() == PG_UTF8);
-	return parse_document(text, len, doc, true, (void **) jsonb);
+	return parse_document(text, len, doc, true, (void **) jsonb, true);
 }
 #endif
-
-/* The member called name, or NULL. */
-const JsonMember *
-json_doc_get(const JsonDoc *doc, const char *name)
-{
-	for (int i = 0; i < doc->nmembers; i++)
-		if (strcmp(doc->members[i].name, name) == 0)
-			return &doc->members[i];
-	return NULL;
-}
 
 const char *
 json_strict_result_text(JsonStrictResult r)

@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Nesting deeper than this is refused before the parser recurses. */
 #define JSON_STRICT_MAX_DEPTH 32
@@ -30,6 +32,8 @@ typedef enum JsonKind
 typedef struct JsonValue
 {
 	JsonKind	kind;
+	bool		is_int;			/* a number written as an integer of <= 18 digits */
+	int64_t		ival;			/* its value, when is_int */
 	const char *str;			/* string, number text, or raw span start */
 	int			len;			/* length of str */
 	int			nelems;			/* arrays at the top level: their elements */
@@ -39,6 +43,7 @@ typedef struct JsonValue
 typedef struct JsonMember
 {
 	const char *name;
+	size_t		name_len;
 	JsonValue	value;
 } JsonMember;
 
@@ -60,12 +65,27 @@ typedef enum JsonStrictResult
 } JsonStrictResult;
 
 extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc *doc);
+extern bool json_number_as_int(const char *s, size_t len, int64_t *value);
+/* The same without the flat-object fast path: for differential tests. */
+extern JsonStrictResult json_strict_parse_full(const char *text, size_t len, JsonDoc *doc);
 #ifndef FRONTEND
 #include "utils/jsonb.h"
 extern JsonStrictResult json_strict_parse_jsonb(const char *text, size_t len, JsonDoc *doc,
 												Jsonb **jsonb);
 #endif
-extern const JsonMember *json_doc_get(const JsonDoc *doc, const char *name);
+
+/* The member called name, or NULL.  Inline: strlen of a literal is folded. */
+static inline const JsonMember *
+json_doc_get(const JsonDoc *doc, const char *name)
+{
+	size_t		len = strlen(name);
+
+	for (int i = 0; i < doc->nmembers; i++)
+		if (doc->members[i].name_len == len && doc->members[i].name[0] == name[0] &&
+			memcmp(doc->members[i].name, name, len) == 0)
+			return &doc->members[i];
+	return NULL;
+}
 extern const char *json_strict_result_text(JsonStrictResult r);
 
 #endif

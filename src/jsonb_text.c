@@ -12,13 +12,33 @@
 
 #include "jsonb_text.h"
 
-static void
-append_string(StringInfo out, const char *s, int len)
+/*
+ * A JSON string.  Most strings need no escaping and are copied whole;
+ * escape_json (which appends a byte at a time) only gets the others.
+ */
+void
+jsonb_append_string(StringInfo out, const char *s, int len)
 {
-	char	   *cstr = pnstrdup(s, len);
+	char	   *cstr;
 
-	escape_json(out, cstr);
-	pfree(cstr);
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = s[i];
+
+		if (c < 0x20 || c == '"' || c == '\\')
+		{
+			cstr = pnstrdup(s, len);
+			escape_json(out, cstr);
+			pfree(cstr);
+			return;
+		}
+	}
+	enlargeStringInfo(out, len + 2);
+	out->data[out->len++] = '"';
+	memcpy(out->data + out->len, s, len);
+	out->len += len;
+	out->data[out->len++] = '"';
+	out->data[out->len] = '\0';
 }
 
 static void
@@ -30,7 +50,7 @@ append_scalar(StringInfo out, const JsonbValue *v)
 			appendStringInfoString(out, "null");
 			break;
 		case jbvString:
-			append_string(out, v->val.string.val, v->val.string.len);
+			jsonb_append_string(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
 			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -79,7 +99,7 @@ jsonb_append_compact(StringInfo out, JsonbContainer *container)
 			case WJB_KEY:
 				if (!first)
 					appendStringInfoChar(out, ',');
-				append_string(out, v.val.string.val, v.val.string.len);
+				jsonb_append_string(out, v.val.string.val, v.val.string.len);
 				appendStringInfoChar(out, ':');
 				first = true;
 				break;
@@ -96,13 +116,22 @@ jsonb_append_compact(StringInfo out, JsonbContainer *container)
 	}
 }
 
+/* A value from an iteration with skipNested: a scalar or a whole container. */
+void
+jsonb_append_value(StringInfo out, JsonbValue *v)
+{
+	if (v->type == jbvBinary)
+		jsonb_append_compact(out, v->val.binary.data);
+	else
+		append_scalar(out, v);
+}
+
 /*
  * Append the members of an object as `"k":v` pairs, each preceded by a comma
- * when *any is set (which it then is), leaving out the names in skip.
+ * when *any is set (which it then is).
  */
 void
-jsonb_append_object_members(StringInfo out, JsonbContainer *container,
-							const char *const *skip, int nskip, bool *any)
+jsonb_append_object_members(StringInfo out, JsonbContainer *container, bool *any)
 {
 	JsonbIterator *it = JsonbIteratorInit(container);
 	JsonbValue	v;
@@ -112,30 +141,14 @@ jsonb_append_object_members(StringInfo out, JsonbContainer *container,
 	Assert(tok == WJB_BEGIN_OBJECT);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		bool		skipped = false;
-
 		if (tok != WJB_KEY)
 			continue;
-		for (int i = 0; i < nskip; i++)
-			if (strlen(skip[i]) == (size_t) v.val.string.len &&
-				memcmp(skip[i], v.val.string.val, v.val.string.len) == 0)
-				skipped = true;
-		if (!skipped)
-		{
-			if (*any)
-				appendStringInfoChar(out, ',');
-			append_string(out, v.val.string.val, v.val.string.len);
-			appendStringInfoChar(out, ':');
-		}
-		/* the value: a scalar, or a container passed over whole (skipNested) */
+		if (*any)
+			appendStringInfoChar(out, ',');
+		jsonb_append_string(out, v.val.string.val, v.val.string.len);
+		appendStringInfoChar(out, ':');
 		tok = JsonbIteratorNext(&it, &v, true);
-		if (!skipped)
-		{
-			if (v.type == jbvBinary)
-				jsonb_append_compact(out, v.val.binary.data);
-			else
-				append_scalar(out, &v);
-			*any = true;
-		}
+		jsonb_append_value(out, &v);
+		*any = true;
 	}
 }

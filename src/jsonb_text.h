@@ -7,8 +7,9 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+extern void jsonb_append_string(StringInfo out, const char *s, int len);
+extern void jsonb_append_value(StringInfo out, JsonbValue *v);
 extern void jsonb_append_compact(StringInfo out, JsonbContainer *container);
-extern void jsonb_append_object_members(StringInfo out, JsonbContainer *container,
-										const char *const *skip, int nskip, bool *any);
+extern void jsonb_append_object_members(StringInfo out, JsonbContainer *container, bool *any);
 
 #endif

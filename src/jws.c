@@ -152,15 +152,15 @@ jws_parse(const char *token, size_t len, size_t max_len, JwsToken *tok, JwtError
 	}
 	if (len > 0 && token[0] == '{')
 		return jwt_fail(err, JWT_ERR_STRUCTURE, "JWS JSON serialization is not supported");
-	for (size_t i = 0; i < len; i++)
-	{
-		if (token[i] != '.')
-			continue;
-		if (++ndots == 1)
-			dot1 = token + i;
-		else if (ndots == 2)
-			dot2 = token + i;
-	}
+	/* memchr: a byte loop over the token was a tenth of an HS256 verification */
+	dot1 = memchr(token, '.', len);
+	if (dot1 != NULL)
+		dot2 = memchr(dot1 + 1, '.', token + len - dot1 - 1);
+	if (dot2 != NULL && memchr(dot2 + 1, '.', token + len - dot2 - 1) == NULL)
+		ndots = 2;
+	else
+		for (size_t i = 0; i < len; i++)
+			ndots += token[i] == '.';
 	if (ndots == 4)
 		return jwt_fail(err, JWT_ERR_STRUCTURE, "JWE tokens are not supported");
 	if (ndots != 2)

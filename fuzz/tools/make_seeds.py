@@ -254,6 +254,14 @@ J = {
     "many-members": "{" + ",".join('"m%d":%d' % (i, i) for i in range(300)) + "}",
     "long-array": '{"a":[' + ",".join(str(i) for i in range(300)) + "]}",
     "mixed-array": '{"a":[1,"s",true,false,null,{"o":[]},[{}],-1.5e3]}',
+    # the flat-object fast path: what it reads, and where it must give up
+    "flat-scalars": '{"a":1,"b":-0,"c":1.5e3,"d":[1,"x",true,null],"e":"\u00e9","f":""}',
+    "flat-spaces": '{ "sub" : "user-1" , "exp":4102444800 ,"aud":[ ] }',
+    "flat-int-limits": '{"n":123456789012345678,"m":1234567890123456789,"z":-123456789012345678}',
+    "flat-bad-literal": '{"a":truex}',
+    "flat-bad-array": '{"a":[1,]}',
+    "flat-nested-after": '{"k":"v","k2":{"x":1}}',
+    "flat-17-members": "{" + ",".join('"m%d":%d' % (i, i) for i in range(17)) + "}",
 }
 for name, text in J.items():
     write("json", name, text)

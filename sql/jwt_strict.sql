@@ -117,3 +117,39 @@ FROM generate_series(1, 3000) i;
 SELECT try($$SELECT jwt_decode('a.b')$$);
 SELECT try($$SELECT jwt_decode(forge('{"alg":"HS256","alg":"x"}', '{}'))$$);
 SELECT try($$SELECT jwt_decode(claims_token('not json'))$$);
+
+-- The claims come back as jsonb_in would make them from the payload, whichever
+-- parser read them: the flat-object fast path (plain strings, numbers,
+-- literals, arrays of them, at most 16 members) or PostgreSQL's (escapes,
+-- nested objects, more members).  Names of equal and different lengths check
+-- jsonb's key order, which its lookups and containment rely on (registered
+-- claim names are left out: their rules would refuse most values here).
+CREATE TEMP TABLE parse_cases AS
+SELECT i, '{' || coalesce(string_agg(format('"%s"%s:%s%s', k, sp, v, sp), ',' ORDER BY n)
+                          FILTER (WHERE n IS NOT NULL), '') || '}' AS payload
+FROM generate_series(1, 600) i
+LEFT JOIN LATERAL (
+  SELECT n,
+         (ARRAY['a','b','ab','ba','zz','exq','iau','sua','auc','é','longer_name','x1','x2','x3','x4',
+                'x5','x6','a_b','€uro'])[1 + (i + 7 * n) % 19] AS k,
+         (ARRAY['0','-0','1','-17','123456789012345678','1234567890123456789','-123456789012345678',
+                '1.5','-2.25e3','1E+2','0.000001','true','false','null','"plain"','"é ü €"',
+                '"with \"escape\""','"tab\t"','[]','[1,"a",true,null]','[ 1 , -2.5e1 ]','{"n":1}','{}',
+                '""','"\u00e9"','99999999999999999999999999999'])[1 + (i * 31 + n * 13) % 26] AS v,
+         CASE WHEN i % 5 = 0 THEN ' ' ELSE '' END AS sp
+  FROM generate_series(0, i % 19 - 1) n) m ON true
+GROUP BY i;
+SET jwt.require_exp = off;
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE payload ~ '\\|\{"n"|\{\}') AS with_escapes_or_nested,
+       count(*) FILTER (WHERE i % 19 > 16) AS over_16_members
+FROM parse_cases;
+SELECT i, payload, got
+FROM parse_cases,
+LATERAL (SELECT jwt_verify(jws_sign(convert_to(payload, 'UTF8'), secret(), 'HS256'), secret()) AS got) g
+WHERE NOT coalesce(got = payload::jsonb AND got::text = payload::jsonb::text
+                   AND got @> payload::jsonb AND payload::jsonb @> got
+                   AND (SELECT coalesce(bool_and(got -> k IS NOT DISTINCT FROM payload::jsonb -> k
+                                                 AND got ? k), true)
+                        FROM jsonb_object_keys(payload::jsonb) k), false);
+RESET jwt.require_exp;

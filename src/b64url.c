@@ -11,22 +11,41 @@
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* The alphabet as X(character, value) */
+#define B64URL_ALPHABET(X) \
+	X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) X('G', 6) \
+	X('H', 7) X('I', 8) X('J', 9) X('K', 10) X('L', 11) X('M', 12) X('N', 13) \
+	X('O', 14) X('P', 15) X('Q', 16) X('R', 17) X('S', 18) X('T', 19) X('U', 20) \
+	X('V', 21) X('W', 22) X('X', 23) X('Y', 24) X('Z', 25) X('a', 26) X('b', 27) \
+	X('c', 28) X('d', 29) X('e', 30) X('f', 31) X('g', 32) X('h', 33) X('i', 34) \
+	X('j', 35) X('k', 36) X('l', 37) X('m', 38) X('n', 39) X('o', 40) X('p', 41) \
+	X('q', 42) X('r', 43) X('s', 44) X('t', 45) X('u', 46) X('v', 47) X('w', 48) \
+	X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) X('2', 54) X('3', 55) \
+	X('4', 56) X('5', 57) X('6', 58) X('7', 59) X('8', 60) X('9', 61) X('-', 62) \
+	X('_', 63)
+
 /*
  * Each character's value plus one: the zero fill marks bytes outside the
- * alphabet, so one test covers a whole quantum.
+ * alphabet.
  */
-static const unsigned char b64url_value1[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
-	['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12,
-	['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18,
-	['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-	['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
-	['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
-	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
-	['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-	['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54,
-	['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60,
-	['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+#define VALUE1(c, v) [c] = (v) + 1,
+static const unsigned char b64url_value1[256] = {B64URL_ALPHABET(VALUE1)};
+
+/*
+ * For whole quanta: each character's value already shifted to its place in
+ * the 24 bits, with bit 24 set for the alphabet, so one AND of four entries
+ * tells whether all four are valid and one OR assembles the three bytes.
+ */
+#define B64URL_VALID 0x1000000u
+#define SHIFTED18(c, v) [c] = ((unsigned int) (v) << 18) | B64URL_VALID,
+#define SHIFTED12(c, v) [c] = ((unsigned int) (v) << 12) | B64URL_VALID,
+#define SHIFTED6(c, v) [c] = ((unsigned int) (v) << 6) | B64URL_VALID,
+#define SHIFTED0(c, v) [c] = (unsigned int) (v) | B64URL_VALID,
+static const unsigned int b64url_shifted[4][256] = {
+	{B64URL_ALPHABET(SHIFTED18)},
+	{B64URL_ALPHABET(SHIFTED12)},
+	{B64URL_ALPHABET(SHIFTED6)},
+	{B64URL_ALPHABET(SHIFTED0)},
 };
 
 /* Encode len bytes into dst (B64URL_ENCODED_LEN(len) bytes, not terminated). */
@@ -80,17 +99,15 @@ b64url_decode(const char *src, size_t len, unsigned char *dst, size_t *outlen)
 
 	for (; i + 4 <= len; i += 4)
 	{
-		/* outside the alphabet, value1 - 1 wraps around: one test per quantum */
-		unsigned int a = b64url_value1[in[i]] - 1u,
-					b = b64url_value1[in[i + 1]] - 1u,
-					c = b64url_value1[in[i + 2]] - 1u,
-					d = b64url_value1[in[i + 3]] - 1u;
-		unsigned int v;
+		unsigned int a = b64url_shifted[0][in[i]],
+					b = b64url_shifted[1][in[i + 1]],
+					c = b64url_shifted[2][in[i + 2]],
+					d = b64url_shifted[3][in[i + 3]];
+		unsigned int v = a | b | c | d;
 
-		if ((a | b | c | d) > 63)
+		if (!(a & b & c & d & B64URL_VALID))
 			return false;
-		v = (a << 18) | (b << 12) | (c << 6) | d;
-		p[0] = v >> 16;
+		p[0] = (v >> 16) & 0xff;
 		p[1] = (v >> 8) & 0xff;
 		p[2] = v & 0xff;
 		p += 3;

@@ -11,12 +11,51 @@
 
 #include "claims.h"
 
-/* Read a NumericDate claim; *present says whether the claim exists. */
+/* The registered claims of a token, found in one pass over its members. */
+typedef struct RegisteredClaims
+{
+	const JsonMember *exp,
+			   *nbf,
+			   *iat,
+			   *iss,
+			   *sub,
+			   *jti,
+			   *aud;
+} RegisteredClaims;
+
+static void
+find_registered_claims(const JsonDoc *claims, RegisteredClaims *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	for (int i = 0; i < claims->nmembers; i++)
+	{
+		const JsonMember *m = &claims->members[i];
+		const char *n = m->name;
+
+		if (m->name_len != 3)
+			continue;
+		if (memcmp(n, "exp", 3) == 0)
+			rc->exp = m;
+		else if (memcmp(n, "nbf", 3) == 0)
+			rc->nbf = m;
+		else if (memcmp(n, "iat", 3) == 0)
+			rc->iat = m;
+		else if (memcmp(n, "iss", 3) == 0)
+			rc->iss = m;
+		else if (memcmp(n, "sub", 3) == 0)
+			rc->sub = m;
+		else if (memcmp(n, "jti", 3) == 0)
+			rc->jti = m;
+		else if (memcmp(n, "aud", 3) == 0)
+			rc->aud = m;
+	}
+}
+
+/* Read a NumericDate claim m (NULL: absent); *present says whether it exists. */
 static JwtStatus
-numeric_date(const JsonDoc *claims, const char *name, bool *present, double *value,
+numeric_date(const JsonMember *m, const char *name, bool *present, double *value,
 			 JwtError *err)
 {
-	const JsonMember *m = json_doc_get(claims, name);
 	char	   *end;
 
 	*present = m != NULL;
@@ -41,10 +80,8 @@ numeric_date(const JsonDoc *claims, const char *name, bool *present, double *val
 
 /* A claim that must be a string when present (iss, sub, jti). */
 static JwtStatus
-string_claim(const JsonDoc *claims, const char *name, const char **value, JwtError *err)
+string_claim(const JsonMember *m, const char *name, const char **value, JwtError *err)
 {
-	const JsonMember *m = json_doc_get(claims, name);
-
 	*value = NULL;
 	if (m == NULL)
 		return JWT_OK;
@@ -56,9 +93,8 @@ string_claim(const JsonDoc *claims, const char *name, const char **value, JwtErr
 
 /* RFC 7519 4.1.3: aud is a string or an array of strings. */
 static JwtStatus
-check_audience(const JsonDoc *claims, const char *expected, JwtError *err)
+check_audience(const JsonMember *m, const char *expected, JwtError *err)
 {
-	const JsonMember *m = json_doc_get(claims, "aud");
 	bool		matched = false;
 
 	if (m != NULL)
@@ -113,14 +149,16 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 			   *sub,
 			   *jti;
 	JwtStatus	st;
+	RegisteredClaims rc;
 
+	find_registered_claims(claims, &rc);
 	/* types first, so that a malformed token is reported as such */
-	if ((st = numeric_date(claims, "exp", &has_exp, &exp, err)) != JWT_OK ||
-		(st = numeric_date(claims, "nbf", &has_nbf, &nbf, err)) != JWT_OK ||
-		(st = numeric_date(claims, "iat", &has_iat, &iat, err)) != JWT_OK ||
-		(st = string_claim(claims, "iss", &iss, err)) != JWT_OK ||
-		(st = string_claim(claims, "sub", &sub, err)) != JWT_OK ||
-		(st = string_claim(claims, "jti", &jti, err)) != JWT_OK)
+	if ((st = numeric_date(rc.exp, "exp", &has_exp, &exp, err)) != JWT_OK ||
+		(st = numeric_date(rc.nbf, "nbf", &has_nbf, &nbf, err)) != JWT_OK ||
+		(st = numeric_date(rc.iat, "iat", &has_iat, &iat, err)) != JWT_OK ||
+		(st = string_claim(rc.iss, "iss", &iss, err)) != JWT_OK ||
+		(st = string_claim(rc.sub, "sub", &sub, err)) != JWT_OK ||
+		(st = string_claim(rc.jti, "jti", &jti, err)) != JWT_OK)
 		return st;
 
 	if (!has_exp && r->require_exp)
@@ -171,5 +209,5 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 		jwt_fail_detail(err, "Expected subject \"%s\".", r->subject);
 		return JWT_ERR_SUBJECT;
 	}
-	return check_audience(claims, r->audience, err);
+	return check_audience(rc.aud, r->audience, err);
 }

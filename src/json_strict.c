@@ -171,6 +171,8 @@ json_number(const char *token, size_t len)
 
 	if (json_number_as_int(token, len, &ival))
 		return int64_to_numeric(ival);
+#else
+	(void) len;
 #endif
 	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(token),
 											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
@@ -204,6 +206,21 @@ jsonb_scalar(JsonbValue *v, JsonKind kind, const char *str, size_t len)
 			v->type = jbvNull;
 			break;
 	}
+}
+
+/* A value the fast path read, which knows its integers already. */
+static void
+jsonb_value(JsonbValue *v, const JsonValue *jv)
+{
+#if PG_VERSION_NUM >= 140000
+	if (jv->kind == JK_NUMBER && jv->is_int)
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = int64_to_numeric(jv->ival);
+		return;
+	}
+#endif
+	jsonb_scalar(v, jv->kind, jv->str, jv->len);
 }
 
 static void
@@ -649,41 +666,60 @@ flat_object(const char *text, size_t len, JsonDoc *doc)
 }
 
 #ifndef FRONTEND
-/* The jsonb of a document the fast path read. */
+/*
+ * jsonb's order of object keys, which its binary search relies on: shorter
+ * names first, then bytewise (jsonb_util.c's lengthCompareJsonbStringValue).
+ */
+static inline bool
+jsonb_key_before(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len) < 0;
+}
+
+/*
+ * The jsonb of a document the fast path read, built as a JsonbValue tree:
+ * its names are unique already, so only jsonb's key order is left to do
+ * (an insertion sort of at most FLAT_MAX_MEMBERS), not pushJsonbValue's
+ * general machinery.
+ */
 static Jsonb *
 flat_object_jsonb(const JsonDoc *doc)
 {
-	JsonbParseState *ps = NULL;
-	JsonbValue	v,
-			   *result;
+	JsonbValue	object;
+	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * Max(doc->nmembers, 1));
 
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < doc->nmembers; i++)
 	{
 		const JsonMember *m = &doc->members[i];
+		JsonbPair	pair;
+		int			j;
 
-		jsonb_scalar(&v, JK_STRING, m->name, m->name_len);
-		pushJsonbValue(&ps, WJB_KEY, &v);
+		jsonb_scalar(&pair.key, JK_STRING, m->name, m->name_len);
 		if (m->value.kind == JK_ARRAY)
 		{
-			pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-			for (int j = 0; j < m->value.nelems; j++)
-			{
-				const JsonValue *e = &m->value.elems[j];
+			JsonbValue *elems = palloc(sizeof(JsonbValue) * Max(m->value.nelems, 1));
 
-				jsonb_scalar(&v, e->kind, e->str, e->len);
-				pushJsonbValue(&ps, WJB_ELEM, &v);
-			}
-			pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+			for (int e = 0; e < m->value.nelems; e++)
+				jsonb_value(&elems[e], &m->value.elems[e]);
+			pair.value.type = jbvArray;
+			pair.value.val.array.nElems = m->value.nelems;
+			pair.value.val.array.elems = elems;
+			pair.value.val.array.rawScalar = false;
 		}
 		else
-		{
-			jsonb_scalar(&v, m->value.kind, m->value.str, m->value.len);
-			pushJsonbValue(&ps, WJB_VALUE, &v);
-		}
+			jsonb_value(&pair.value, &m->value);
+		pair.order = i;
+
+		for (j = i; j > 0 && jsonb_key_before(&pair.key, &pairs[j - 1].key); j--)
+			pairs[j] = pairs[j - 1];
+		pairs[j] = pair;
 	}
-	result = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(result);
+	object.type = jbvObject;
+	object.val.object.nPairs = doc->nmembers;
+	object.val.object.pairs = pairs;
+	return JsonbValueToJsonb(&object);
 }
 #endif
 

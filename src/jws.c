@@ -48,6 +48,11 @@ typedef struct HeaderCacheEntry
 	char	   *header_json;
 	size_t		header_len;
 	JsonDoc		header;
+	/* jws_check_header()'s findings, when the header passed it */
+	bool		checked;
+	JwtAlg		alg;
+	const char *kid;
+	const char *typ;
 } HeaderCacheEntry;
 
 static HeaderCacheEntry header_cache[HEADER_CACHE_SIZE];
@@ -126,6 +131,18 @@ header_cache_add(const char *seg, size_t len)
 	victim->header_json = json;
 	victim->header_len = json_len;
 	victim->header = doc;
+	{
+		/* the header's own rules are checked once, here */
+		JwsToken	t;
+		JwtError	err;
+
+		memset(&t, 0, sizeof(t));
+		t.header = doc;
+		victim->checked = jws_check_header(&t, &err) == JWT_OK;
+		victim->alg = t.alg;
+		victim->kid = t.kid;
+		victim->typ = t.typ;
+	}
 	return victim;
 }
 #endif
@@ -188,6 +205,13 @@ jws_parse(const char *token, size_t len, size_t max_len, JwsToken *tok, JwtError
 			tok->header_json = e->header_json;
 			tok->header_len = e->header_len;
 			tok->header = e->header;
+			if (e->checked)
+			{
+				tok->header_checked = true;
+				tok->alg = e->alg;
+				tok->kid = e->kid;
+				tok->typ = e->typ;
+			}
 			return JWT_OK;
 		}
 	}
@@ -228,11 +252,15 @@ JwtStatus
 jws_check_header(JwsToken *tok, JwtError *err)
 {
 	static const char *const unsupported[] = {"b64", "zip", "enc"};
-	const JsonMember *crit = json_doc_get(&tok->header, "crit");
-	const JsonMember *alg = json_doc_get(&tok->header, "alg");
+	const JsonMember *crit,
+			   *alg;
 	char		buf[40];
 	JwtStatus	st;
 
+	if (tok->header_checked)
+		return JWT_OK;
+	crit = json_doc_get(&tok->header, "crit");
+	alg = json_doc_get(&tok->header, "alg");
 	if (crit != NULL)
 	{
 		const JsonValue *v = &crit->value;

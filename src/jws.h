@@ -18,6 +18,7 @@ typedef struct JwsToken
 	unsigned char *sig;
 	size_t		sig_len;
 	JsonDoc		header;
+	bool		header_checked; /* the header passed jws_check_header() before */
 	/* from the header, once jws_check_header() has passed */
 	JwtAlg		alg;
 	const char *kid;

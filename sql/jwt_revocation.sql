@@ -142,6 +142,50 @@ INSERT INTO jwt_revoked_tokens (jti) VALUES ((jwt_decode(:'th')).payload ->> 'jt
 SELECT * FROM dblink('other', format('SELECT try(format(''SELECT jwt_verify(%%L)'', %L))', :'th')) AS t(outcome text);
 ALTER TABLE jwt_revoked_tokens ENABLE ALWAYS TRIGGER jwt_revoked_tokens_changed;
 DELETE FROM jwt_revoked_tokens;
+
+-- The revocation cache: a backend that has checked many tokens since the
+-- lists last changed keeps them in memory (a Bloom filter of the ids, the
+-- subjects' latest cut-offs by hash) and probes only on a "maybe". Any change
+-- drops it (the change trigger's invalidation), in this session or another.
+-- (Autovacuum is kept off the tables here: its VACUUM also drops the cache,
+-- which would move the DEBUG lines that show it loading.)
+ALTER TABLE jwt_revoked_tokens SET (autovacuum_enabled = off);
+ALTER TABLE jwt_revoked_subjects SET (autovacuum_enabled = off);
+INSERT INTO jwt_revoked_tokens (jti) SELECT 'revoked-' || i FROM generate_series(1, 500) i;
+INSERT INTO jwt_revoked_subjects (sub, revoked_before)
+SELECT 'cut-' || i, '2020-01-01 00:00+00' FROM generate_series(1, 100) i;
+ANALYZE jwt_revoked_tokens, jwt_revoked_subjects;
+SELECT jwt_sign('{"sub":"kate","jti":"kate-1"}') AS tk,
+       jwt_sign('{"sub":"leo","jti":"revoked-7"}') AS tr,
+       jwt_sign('{"sub":"cut-3","jti":"m-1"}') AS tc,
+       jwt_sign('{"sub":"cut-4","jti":"m-2","iat":1500000000}') AS told \gset
+SET client_min_messages = debug1;
+SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_checks FROM generate_series(1, 2000);
+RESET client_min_messages;
+SELECT jwt_is_valid(:'tk') AS not_revoked, jwt_is_valid(:'tr') AS revoked_id,
+       jwt_is_valid(:'tc') AS issued_after_cutoff, jwt_is_valid(:'told') AS issued_before_cutoff;
+SELECT * FROM dblink('other', format('SELECT jwt_revoke(%L) IS NOT NULL', :'tk')) AS t(revoked boolean);
+SELECT jwt_is_valid(:'tk') AS revoked_by_another_session;
+SELECT dblink_exec('other', 'DELETE FROM jwt_revoked_tokens WHERE jti = ''kate-1''');
+SET client_min_messages = debug1;
+SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_again FROM generate_series(1, 2000);
+RESET client_min_messages;
+SELECT dblink_exec('other', 'INSERT INTO jwt_revoked_subjects VALUES (''kate'', now() + interval ''1 minute'')');
+SELECT jwt_is_valid(:'tk') AS subject_revoked_by_another_session;
+SELECT dblink_exec('other', 'DELETE FROM jwt_revoked_subjects WHERE sub = ''kate''');
+SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_again FROM generate_series(1, 2000);
+BEGIN;
+SELECT jwt_revoke(:'tk') IS NOT NULL AS revoked_in_open_transaction;
+SELECT jwt_is_valid(:'tk') AS seen_in_same_transaction;
+ROLLBACK;
+SELECT jwt_is_valid(:'tk') AS valid_after_rollback;
+SET jwt.revocation_cache = off;
+SELECT jwt_is_valid(:'tk') AS uncached_not_revoked, jwt_is_valid(:'tr') AS uncached_revoked_id;
+RESET jwt.revocation_cache;
+DELETE FROM jwt_revoked_tokens;
+DELETE FROM jwt_revoked_subjects;
+ALTER TABLE jwt_revoked_tokens RESET (autovacuum_enabled);
+ALTER TABLE jwt_revoked_subjects RESET (autovacuum_enabled);
 SELECT dblink_disconnect('other');
 DROP EXTENSION dblink;
 SELECT jwt_retire_key('revocation-test-2');

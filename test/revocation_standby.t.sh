@@ -80,4 +80,19 @@ check "new standby session: jwt_authenticate(C2) refused (28J04)" \
 check "session: alice is not affected by carol's cut-off" \
     "$(in_session "SELECT jwt_verify('$OTHER')->>'sub';")" alice
 
+# The revocation cache (src/revocation.c): after enough checks the session
+# keeps the lists in memory; a revocation replayed from the primary drops it.
+check "session: 2000 checks load the revocation cache" \
+    "$(in_session "\\set VERBOSITY default
+SET client_min_messages = debug1;
+SELECT count(*) FILTER (WHERE jwt_is_valid('$OTHER')) FROM generate_series(1, 2000);
+RESET client_min_messages;
+\\set VERBOSITY sqlstate")" "DEBUG:  jwt: revocation lists cached: 1 ids, 1 subjects"$'\n'"2000"
+check "session: T is still refused through the cache (28J04)" \
+    "$(in_session "SELECT jwt_verify('$T');")" "ERROR:  28J04"
+check "primary: jwt_revoke(OTHER)" "$(p "SELECT jwt_revoke('$OTHER')")" t
+wait_replay
+check "session: OTHER refused once its revocation is replayed (28J04)" \
+    "$(in_session "SELECT jwt_verify('$OTHER');")" "ERROR:  28J04"
+
 finish

@@ -42,7 +42,8 @@ static JwtKeySet hmac_set,		/* verifies and signs HS* */
 			ec256_set,
 			ec384_set,
 			ec521_set,
-			ed25519_set;
+			ed25519_set,
+			ed448_set;
 
 static const JwtClaimRules strict_rules = {
 	.now = 1900000000,			/* 2030-03-17 */
@@ -107,6 +108,7 @@ free_keys(void)
 	jwt_keyset_free(&ec384_set);
 	jwt_keyset_free(&ec521_set);
 	jwt_keyset_free(&ed25519_set);
+	jwt_keyset_free(&ed448_set);
 	fuzz_arena_delete(keys_cxt);
 	if (fuzz_input_cxt)
 		fuzz_arena_delete(fuzz_input_cxt);
@@ -129,6 +131,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	load_keyset(&ec384_set, fuzz_key_ec_p384, false);
 	load_keyset(&ec521_set, fuzz_key_ec_p521, false);
 	load_keyset(&ed25519_set, fuzz_key_ed25519, false);
+	load_keyset(&ed448_set, fuzz_key_ed448, false);
 
 	len = strlen(fuzz_key_rsa_pub_jwk) + strlen(fuzz_key_ec256_pub_jwk) +
 		strlen(fuzz_key_ed25519_pub_jwk) + strlen(fuzz_key_ed448_pub_jwk) +
@@ -172,7 +175,10 @@ signer_for(JwtAlg alg)
 		case JWT_ALG_ES512:
 			return &ec521_set;
 		case JWT_ALG_EDDSA:
+		case JWT_ALG_ED25519:
 			return &ed25519_set;
+		case JWT_ALG_ED448:
+			return &ed448_set;
 		default:
 			return &rsa_set;
 	}

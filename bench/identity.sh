@@ -27,7 +27,7 @@
 #              BENCH_RLS_ROWS  rows of the RLS table (default 1000000)
 #              BENCH_MEM_CALLS verifications measured by `memory` (default 1000000)
 #              BENCH_PGBENCH_SECONDS  length of one pgbench run (default 5)
-#              BENCH_PGBENCH_PASSES   interleaved runs per configuration, the best counts (default 2)
+#              BENCH_PGBENCH_PASSES   interleaved runs per configuration, the best counts (default 4)
 #
 # Figures are printed, never asserted: each line ends with its ratio and, where the
 # issue set one, the target and whether this run met it.
@@ -42,7 +42,7 @@ REVOKED=${BENCH_REVOKED:-1000000}
 RLS_ROWS=${BENCH_RLS_ROWS:-1000000}
 MEM_CALLS=${BENCH_MEM_CALLS:-1000000}
 PGB_SECS=${BENCH_PGBENCH_SECONDS:-5}
-PGB_PASSES=${BENCH_PGBENCH_PASSES:-2}
+PGB_PASSES=${BENCH_PGBENCH_PASSES:-4}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 want keyring || want revocation || want rls || want memory || want concurrency || exit 0
 

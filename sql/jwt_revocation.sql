@@ -154,16 +154,31 @@ ALTER TABLE jwt_revoked_subjects SET (autovacuum_enabled = off);
 INSERT INTO jwt_revoked_tokens (jti) SELECT 'revoked-' || i FROM generate_series(1, 500) i;
 INSERT INTO jwt_revoked_subjects (sub, revoked_before)
 SELECT 'cut-' || i, '2020-01-01 00:00+00' FROM generate_series(1, 100) i;
+-- a cut-off before 1970 still revokes a token without iat
+INSERT INTO jwt_revoked_subjects VALUES ('cut-1969', '1969-12-31 23:00+00');
 ANALYZE jwt_revoked_tokens, jwt_revoked_subjects;
 SELECT jwt_sign('{"sub":"kate","jti":"kate-1"}') AS tk,
        jwt_sign('{"sub":"leo","jti":"revoked-7"}') AS tr,
        jwt_sign('{"sub":"cut-3","jti":"m-1"}') AS tc,
        jwt_sign('{"sub":"cut-4","jti":"m-2","iat":1500000000}') AS told \gset
+SET jwt.default_lifetime = 0;
+SELECT jwt_sign('{"sub":"cut-1969","jti":"m-3","exp":4102444800}') AS t1969 \gset
+RESET jwt.default_lifetime;
+-- a parallel query reads with the statement's snapshot, which may predate
+-- invalidations already taken in: it does not load the cache
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET client_min_messages = debug1;
+SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_checks_in_worker FROM generate_series(1, 2000);
+RESET client_min_messages;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
 SET client_min_messages = debug1;
 SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_checks FROM generate_series(1, 2000);
 RESET client_min_messages;
 SELECT jwt_is_valid(:'tk') AS not_revoked, jwt_is_valid(:'tr') AS revoked_id,
-       jwt_is_valid(:'tc') AS issued_after_cutoff, jwt_is_valid(:'told') AS issued_before_cutoff;
+       jwt_is_valid(:'tc') AS issued_after_cutoff, jwt_is_valid(:'told') AS issued_before_cutoff,
+       jwt_is_valid(:'t1969') AS no_iat_cutoff_1969;
 SELECT * FROM dblink('other', format('SELECT jwt_revoke(%L) IS NOT NULL', :'tk')) AS t(revoked boolean);
 SELECT jwt_is_valid(:'tk') AS revoked_by_another_session;
 SELECT dblink_exec('other', 'DELETE FROM jwt_revoked_tokens WHERE jti = ''kate-1''');

@@ -332,11 +332,15 @@ lookup_by_key(RevocationTable *t, const char *value, Snapshot snapshot,
  * taken after the invalidation sees the new rows, and a revocation counts in
  * every session by the time the revoking COMMIT returns.  Without the
  * trigger (0.1.0's SQL, or not enabled ALWAYS), every verification probes.
+ *
+ * invalidations is the counter as read before snapshot was taken; NULL when
+ * the snapshot may be older than that (a parallel query's, which can predate
+ * invalidations already taken in): then nothing is learnt, since a change
+ * the snapshot misses might already have been counted.
  */
 static bool
-table_known_empty(RevocationTable *t, Snapshot snapshot)
+table_known_empty(RevocationTable *t, Snapshot snapshot, const uint64 *invalidations)
 {
-	uint64		invalidations = revocation_invalidations;
 	Relation	rel;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
@@ -354,7 +358,7 @@ table_known_empty(RevocationTable *t, Snapshot snapshot)
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	/* an invalidation taken in meanwhile (opening takes them) may be newer than the snapshot */
-	if (invalidations == revocation_invalidations && revocation_tables_known)
+	if (invalidations != NULL && *invalidations == revocation_invalidations && revocation_tables_known)
 	{
 		t->known_empty = empty;
 		t->known_nonempty = !empty;
@@ -417,19 +421,25 @@ subject_add(RevocationCache *c, uint64 h, double cutoff)
 	slot->hash = h;
 }
 
-/* The latest cut-off of subjects with hash h, or -1 when none has it. */
-static double
-subject_latest_cutoff(const RevocationCache *c, uint64 h)
+/*
+ * The latest cut-off of subjects with hash h into *cutoff; false when none
+ * has it.  (Any value can be a cut-off: before 1970, or -infinity.)
+ */
+static bool
+subject_latest_cutoff(const RevocationCache *c, uint64 h, double *cutoff)
 {
 	uint32		i = (uint32) h & c->subject_mask;
 
 	while (c->subjects[i].hash != 0)
 	{
 		if (c->subjects[i].hash == h)
-			return c->subjects[i].cutoff;
+		{
+			*cutoff = c->subjects[i].cutoff;
+			return true;
+		}
 		i = (i + 1) & c->subject_mask;
 	}
-	return -1;
+	return false;
 }
 
 static double
@@ -584,7 +594,7 @@ revocation_cache_maybe(uint64 jti_hash, uint64 sub_hash, const JsonDoc *claims)
 
 	if (jti_hash != 0 && bloom_maybe(&revocation_cache, jti_hash))
 		return true;
-	if (sub_hash == 0 || (cutoff = subject_latest_cutoff(&revocation_cache, sub_hash)) < 0)
+	if (sub_hash == 0 || !subject_latest_cutoff(&revocation_cache, sub_hash, &cutoff))
 		return false;
 	iat = json_doc_get(claims, "iat");
 	if (iat == NULL || iat->value.kind != JK_NUMBER)
@@ -631,6 +641,7 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 	bool		revoked_id = false;
 	bool		subject_cutoff = false;
 	uint64		invalidations;
+	bool		fresh;
 	uint64		jti_hash = 0,
 				sub_hash = 0;
 
@@ -668,31 +679,39 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		find_revocation_tables();
 	if (revocation_cache_valid() && !revocation_cache_maybe(jti_hash, sub_hash, claims))
 		return JWT_OK;
-	invalidations = revocation_invalidations;
-
 	/*
 	 * The latest snapshot, not the statement's: a revocation committed by
 	 * another session counts at once, even inside a long transaction.  One
-	 * snapshot serves both lookups.  In parallel mode (a parallel query's
-	 * leader or worker) no new snapshot may be taken: the statement's serves.
+	 * snapshot serves both lookups.  The counter is read before it is taken,
+	 * so that what is learnt from it (known_empty, the cache) is dropped by
+	 * any change it may miss.  In parallel mode (a parallel query's leader or
+	 * worker) no new snapshot may be taken: the statement's serves, which may
+	 * be older than invalidations already counted, so nothing is learnt.
 	 */
-	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
-	if (jti != NULL && !table_known_empty(&revocation_tables[REVOKED_TOKENS], snapshot))
+	invalidations = revocation_invalidations;
+	fresh = !IsInParallelMode();
+	snapshot = RegisterSnapshot(fresh ? GetLatestSnapshot() : GetActiveSnapshot());
+	if (jti != NULL &&
+		!table_known_empty(&revocation_tables[REVOKED_TOKENS], snapshot, fresh ? &invalidations : NULL))
 		revoked_id = lookup_by_key(&revocation_tables[REVOKED_TOKENS], jti, snapshot, NULL, NULL);
 	if (!revoked_id && sub != NULL &&
-		!table_known_empty(&revocation_tables[REVOKED_SUBJECTS], snapshot))
+		!table_known_empty(&revocation_tables[REVOKED_SUBJECTS], snapshot, fresh ? &invalidations : NULL))
 	{
 		subject_cutoff = lookup_by_key(&revocation_tables[REVOKED_SUBJECTS], sub, snapshot,
 									   &before, &before_null);
 		/* revoked_before is NOT NULL; timestamptz is by value, so it outlives the slot */
 		subject_cutoff = subject_cutoff && !before_null;
 	}
-	if (revocation_cache_enabled && revocation_cache.cxt == NULL &&
+	/* a failed load (an error, a cancel) is tried again only after as many checks */
+	if (fresh && revocation_cache_enabled && revocation_cache.cxt == NULL &&
 		revocation_tables[REVOKED_TOKENS].has_change_trigger &&
 		revocation_tables[REVOKED_SUBJECTS].has_change_trigger &&
 		++revocation_cache.probes >= revocation_cache.load_after &&
 		invalidations == revocation_invalidations)
+	{
+		revocation_cache.probes = 0;
 		revocation_cache_load(snapshot, invalidations);
+	}
 	UnregisterSnapshot(snapshot);
 
 	if (revoked_id)

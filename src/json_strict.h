@@ -65,9 +65,10 @@ typedef enum JsonStrictResult
 } JsonStrictResult;
 
 extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc *doc);
-extern bool json_number_as_int(const char *s, size_t len, int64_t *value);
 /* The same without the flat-object fast path: for differential tests. */
 extern JsonStrictResult json_strict_parse_full(const char *text, size_t len, JsonDoc *doc);
+/* A JSON number's text that is an integer of at most 18 digits, as int64. */
+extern bool json_number_as_int(const char *s, size_t len, int64_t *value);
 #ifndef FRONTEND
 #include "utils/jsonb.h"
 extern JsonStrictResult json_strict_parse_jsonb(const char *text, size_t len, JsonDoc *doc,

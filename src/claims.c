@@ -12,42 +12,36 @@
 #include "claims.h"
 
 /* The registered claims of a token, found in one pass over its members. */
-typedef struct RegisteredClaims
+enum
 {
-	const JsonMember *exp,
-			   *nbf,
-			   *iat,
-			   *iss,
-			   *sub,
-			   *jti,
-			   *aud;
-} RegisteredClaims;
+	RC_EXP,
+	RC_NBF,
+	RC_IAT,
+	RC_ISS,
+	RC_SUB,
+	RC_JTI,
+	RC_AUD,
+	RC_COUNT
+};
+static const char registered_names[RC_COUNT][4] = {"exp", "nbf", "iat", "iss", "sub", "jti", "aud"};
 
+/* rc[RC_*]: the member, or NULL */
 static void
-find_registered_claims(const JsonDoc *claims, RegisteredClaims *rc)
+find_registered_claims(const JsonDoc *claims, const JsonMember *rc[RC_COUNT])
 {
-	memset(rc, 0, sizeof(*rc));
+	memset(rc, 0, sizeof(rc[0]) * RC_COUNT);
 	for (int i = 0; i < claims->nmembers; i++)
 	{
 		const JsonMember *m = &claims->members[i];
-		const char *n = m->name;
 
 		if (m->name_len != 3)
 			continue;
-		if (memcmp(n, "exp", 3) == 0)
-			rc->exp = m;
-		else if (memcmp(n, "nbf", 3) == 0)
-			rc->nbf = m;
-		else if (memcmp(n, "iat", 3) == 0)
-			rc->iat = m;
-		else if (memcmp(n, "iss", 3) == 0)
-			rc->iss = m;
-		else if (memcmp(n, "sub", 3) == 0)
-			rc->sub = m;
-		else if (memcmp(n, "jti", 3) == 0)
-			rc->jti = m;
-		else if (memcmp(n, "aud", 3) == 0)
-			rc->aud = m;
+		for (int k = 0; k < RC_COUNT; k++)
+			if (memcmp(m->name, registered_names[k], 3) == 0)
+			{
+				rc[k] = m;
+				break;
+			}
 	}
 }
 
@@ -149,16 +143,16 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 			   *sub,
 			   *jti;
 	JwtStatus	st;
-	RegisteredClaims rc;
+	const JsonMember *rc[RC_COUNT];
 
-	find_registered_claims(claims, &rc);
+	find_registered_claims(claims, rc);
 	/* types first, so that a malformed token is reported as such */
-	if ((st = numeric_date(rc.exp, "exp", &has_exp, &exp, err)) != JWT_OK ||
-		(st = numeric_date(rc.nbf, "nbf", &has_nbf, &nbf, err)) != JWT_OK ||
-		(st = numeric_date(rc.iat, "iat", &has_iat, &iat, err)) != JWT_OK ||
-		(st = string_claim(rc.iss, "iss", &iss, err)) != JWT_OK ||
-		(st = string_claim(rc.sub, "sub", &sub, err)) != JWT_OK ||
-		(st = string_claim(rc.jti, "jti", &jti, err)) != JWT_OK)
+	if ((st = numeric_date(rc[RC_EXP], "exp", &has_exp, &exp, err)) != JWT_OK ||
+		(st = numeric_date(rc[RC_NBF], "nbf", &has_nbf, &nbf, err)) != JWT_OK ||
+		(st = numeric_date(rc[RC_IAT], "iat", &has_iat, &iat, err)) != JWT_OK ||
+		(st = string_claim(rc[RC_ISS], "iss", &iss, err)) != JWT_OK ||
+		(st = string_claim(rc[RC_SUB], "sub", &sub, err)) != JWT_OK ||
+		(st = string_claim(rc[RC_JTI], "jti", &jti, err)) != JWT_OK)
 		return st;
 
 	if (!has_exp && r->require_exp)
@@ -209,5 +203,5 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 		jwt_fail_detail(err, "Expected subject \"%s\".", r->subject);
 		return JWT_ERR_SUBJECT;
 	}
-	return check_audience(rc.aud, r->audience, err);
+	return check_audience(rc[RC_AUD], r->audience, err);
 }

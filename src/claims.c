@@ -50,8 +50,6 @@ static JwtStatus
 numeric_date(const JsonMember *m, const char *name, bool *present, double *value,
 			 JwtError *err)
 {
-	char	   *end;
-
 	*present = m != NULL;
 	if (m == NULL)
 		return JWT_OK;
@@ -61,8 +59,7 @@ numeric_date(const JsonMember *m, const char *name, bool *present, double *value
 		jwt_fail_detail(err, "A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.");
 		return JWT_ERR_CLAIM_FORMAT;
 	}
-	/* integers, the usual case, without strtod */
-	*value = m->value.is_int ? (double) m->value.ival : strtod(m->value.str, &end);
+	*value = json_number_double(&m->value);
 	if (!isfinite(*value) || *value < 0 || *value > JWT_NUMERICDATE_MAX)
 	{
 		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is out of range", name);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Nesting deeper than this is refused before the parser recurses. */
@@ -69,6 +70,13 @@ extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc 
 extern JsonStrictResult json_strict_parse_full(const char *text, size_t len, JsonDoc *doc);
 /* A JSON number's text that is an integer of at most 18 digits, as int64. */
 extern bool json_number_as_int(const char *s, size_t len, int64_t *value);
+
+/* A JK_NUMBER value as a double: integers, the usual case, without strtod. */
+static inline double
+json_number_double(const JsonValue *v)
+{
+	return v->is_int ? (double) v->ival : strtod(v->str, NULL);
+}
 #ifndef FRONTEND
 #include "utils/jsonb.h"
 extern JsonStrictResult json_strict_parse_jsonb(const char *text, size_t len, JsonDoc *doc,

@@ -509,7 +509,7 @@ pgjwt_check_numeric_dates(const JsonDoc *claims, JwtError *err)
 			jwt_fail_detail(err, "A NumericDate is a JSON number of seconds since 1970-01-01T00:00:00Z.");
 			return JWT_ERR_CLAIM_FORMAT;
 		}
-		v = strtod(m->value.str, NULL);
+		v = json_number_double(&m->value);
 		if (!isfinite(v) || v < 0 || v > JWT_NUMERICDATE_MAX)
 		{
 			jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is out of range", names[i]);

@@ -583,6 +583,18 @@ revocation_cache_valid(void)
 }
 
 /*
+ * Does a subject cut-off revoke the token?  Without a numeric iat the token
+ * cannot show it came after the cut-off.
+ */
+static bool
+cutoff_revokes(const JsonDoc *claims, double cutoff)
+{
+	const JsonMember *iat = json_doc_get(claims, "iat");
+
+	return iat == NULL || iat->value.kind != JK_NUMBER || json_number_double(&iat->value) < cutoff;
+}
+
+/*
  * Could the cache's lists revoke this token?  false is certain; true needs
  * the probes.
  */
@@ -590,16 +602,11 @@ static bool
 revocation_cache_maybe(uint64 jti_hash, uint64 sub_hash, const JsonDoc *claims)
 {
 	double		cutoff;
-	const JsonMember *iat;
 
 	if (jti_hash != 0 && bloom_maybe(&revocation_cache, jti_hash))
 		return true;
-	if (sub_hash == 0 || !subject_latest_cutoff(&revocation_cache, sub_hash, &cutoff))
-		return false;
-	iat = json_doc_get(claims, "iat");
-	if (iat == NULL || iat->value.kind != JK_NUMBER)
-		return true;
-	return (iat->value.is_int ? (double) iat->value.ival : strtod(iat->value.str, NULL)) < cutoff;
+	return sub_hash != 0 && subject_latest_cutoff(&revocation_cache, sub_hash, &cutoff) &&
+		cutoff_revokes(claims, cutoff);
 }
 
 
@@ -716,18 +723,11 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 
 	if (revoked_id)
 		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
-	if (subject_cutoff)
+	if (subject_cutoff && cutoff_revokes(claims, unix_seconds(DatumGetTimestampTz(before))))
 	{
-		const JsonMember *iat = json_doc_get(claims, "iat");
-		double		cutoff = unix_seconds(DatumGetTimestampTz(before));
-
-		/* without iat the token cannot show it came after the cut-off */
-		if (iat == NULL || iat->value.kind != JK_NUMBER || strtod(iat->value.str, NULL) < cutoff)
-		{
-			jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
-			jwt_fail_detail(err, "Every token of its subject issued before a cut-off is revoked.");
-			return JWT_ERR_REVOKED;
-		}
+		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
+		jwt_fail_detail(err, "Every token of its subject issued before a cut-off is revoked.");
+		return JWT_ERR_REVOKED;
 	}
 	return JWT_OK;
 }

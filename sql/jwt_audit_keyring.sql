@@ -1,0 +1,2 @@
+-- jwt_audit_keyring: issue 12 items 20, 22-24: the keyring's imports, kids and envelopes
+-- Each test names the attack it replays.

@@ -1,0 +1,2 @@
+-- jwt_audit_keys: issue 12 items 6-11, 13, 21: keys that must not be accepted, resource limits
+-- Each test names the attack it replays.

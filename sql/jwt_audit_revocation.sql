@@ -1,0 +1,2 @@
+-- jwt_audit_revocation: issue 12 items 1-5, 12, 17: revocation that must not be undone
+-- Each test names the attack it replays.

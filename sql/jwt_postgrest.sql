@@ -1,0 +1,2 @@
+-- jwt_postgrest: issue 13 items 1-4: jwt_postgrest_pre_request replayed as PostgREST runs it
+-- Each test names the attack it replays.

@@ -22,8 +22,9 @@
 #                            else /tmp/jwt-pg-headers, -UID for non-root)
 #   JWT_PG_REFRESH=1         fetch again even if cached
 #   JWT_PG_REQUIRE_ALL=1     an unavailable version fails the run (exit 2)
-#   JWT_DEBIAN_MIRROR        default http://deb.debian.org/debian
-#   JWT_DEBIAN_SECURITY_MIRROR  default http://deb.debian.org/debian-security
+#   JWT_DEBIAN_MIRROR        default: the URI this machine's apt sources use
+#                            for its release (e.g. bookworm)
+#   JWT_DEBIAN_SECURITY_MIRROR  default: the URI they use for <release>-security
 #   JWT_DEBIAN_SUITES        suites searched (see below)
 #   JWT_DEBIAN_SECURITY_SUITES
 #   JWT_CSTD                 -std= value (default gnu99)
@@ -48,8 +49,35 @@ elif [ "$(id -u)" = 0 ]; then
 else
     CACHE=/tmp/jwt-pg-headers-$(id -u)
 fi
-MIRROR=${JWT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SEC_MIRROR=${JWT_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# The archive is the one this machine's apt already uses: its URIs are read
+# from the system's sources (one-line .list files and deb822 .sources files),
+# so no host name is written here and a local mirror is honoured.
+# apt_source_uri SUITE: the URI of the first enabled "deb" source for SUITE.
+apt_source_uri() {
+    local want=$1 f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] || continue
+        # deb [options] URI SUITE COMPONENT...
+        sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
+            awk -v s="$want" '$1 == "deb" && $3 == s { print $2; exit }'
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] || continue
+        # deb822 stanzas, separated by blank lines
+        awk -v s="$want" '
+            function flush() { if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " s " ")) { split(uris, u, " "); print u[1]; found = 1 }
+                               types = uris = suites = enabled = "" }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); if (found) exit; next }
+            { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
+              if (key == "types") types = $0; else if (key == "uris") uris = $0
+              else if (key == "suites") suites = $0; else if (key == "enabled") enabled = tolower($0) }
+            END { if (!found) flush() }' "$f"
+    done | head -n 1
+}
+CODENAME=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
+MIRROR=${JWT_DEBIAN_MIRROR:-$(apt_source_uri "$CODENAME")}
+SEC_MIRROR=${JWT_DEBIAN_SECURITY_MIRROR:-$(apt_source_uri "$CODENAME-security")}
 # Where Debian keeps PostgreSQL majors: bullseye 13, bookworm 15 (installed
 # here), trixie 17, sid 18, experimental the next one.  Backports and the
 # security suites may carry newer minors.
@@ -123,13 +151,14 @@ apt_prepare() {
         APT_READY=unreachable; APT_FAILED_SUITES="apt-get/dpkg-deb not installed"; return 1
     fi
     [ -r "$KEYRING" ] || { APT_READY=unreachable; APT_FAILED_SUITES="no $KEYRING"; return 1; }
+    [ -n "$MIRROR" ] || { APT_READY=unreachable; APT_FAILED_SUITES="no apt source for '$CODENAME' on this machine (set JWT_DEBIAN_MIRROR)"; return 1; }
     mkdir -p "$APT_DIR"/{lists/partial,cache/archives/partial,sources.list.d,preferences.d}
     : > "$APT_DIR/status"
     : > "$APT_DIR/preferences"
     {
         local s
         for s in $SUITES; do echo "deb [signed-by=$KEYRING] $MIRROR $s main"; done
-        for s in $SEC_SUITES; do echo "deb [signed-by=$KEYRING] $SEC_MIRROR $s main"; done
+        [ -n "$SEC_MIRROR" ] && for s in $SEC_SUITES; do echo "deb [signed-by=$KEYRING] $SEC_MIRROR $s main"; done
     } > "$APT_DIR/sources.list"
     local out opts
     mapfile -t opts < <(apt_opts)

@@ -648,11 +648,7 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 	else
 		jr = json_strict_parse(tok->payload, tok->payload_len, claims);
 	if (jr != JSON_STRICT_OK)
-	{
-		jwt_fail(err, JWT_ERR_JSON, "token claims are not valid");
-		jwt_fail_detail(err, "The claims must be a JSON object, but %s.", json_strict_result_text(jr));
-		return JWT_ERR_JSON;
-	}
+		return jwt_claims_parse_failure(jr, claims, err);
 	if ((st = jws_check_typ(tok, req->typ, err)) != JWT_OK ||
 		(st = jwt_check_claims(claims, &req->rules, err)) != JWT_OK)
 		return st;
@@ -812,10 +808,10 @@ jwt_decode(PG_FUNCTION_ARGS)
 				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
 		jwt_raise(&err);
 	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
-		ereport(ERROR,
-				(errcode(jwt_status_sqlstate(JWT_ERR_JSON)),
-				 errmsg("token claims are not valid"),
-				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
+	{
+		jwt_claims_parse_failure(jr, &claims, &err);
+		jwt_raise(&err);
+	}
 
 	values[0] = json_text_to_jsonb(tok.header_json, tok.header_len);
 	values[1] = json_text_to_jsonb(tok.payload, tok.payload_len);
@@ -1022,10 +1018,10 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
 		jwt_raise(&err);
 	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
-		ereport(ERROR,
-				(errcode(jwt_status_sqlstate(JWT_ERR_JSON)),
-				 errmsg("token claims are not valid"),
-				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
+	{
+		jwt_claims_parse_failure(jr, &claims, &err);
+		jwt_raise(&err);
+	}
 	PG_RETURN_BOOL(jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err) == JWT_ERR_REVOKED);
 }
 

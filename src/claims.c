@@ -127,6 +127,28 @@ check_audience(const JsonMember *m, const char *expected, JwtError *err)
 	return JWT_OK;
 }
 
+/*
+ * The failure of a claims parse: a number no NumericDate (and no numeric)
+ * can hold is a malformed claim, like an "exp" past the year 9999; anything
+ * else is malformed JSON.
+ */
+JwtStatus
+jwt_claims_parse_failure(JsonStrictResult jr, const JsonDoc *claims, JwtError *err)
+{
+	char		name[64];
+
+	if (jr == JSON_STRICT_NUMBER_RANGE)
+	{
+		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is out of range",
+				 jwt_printable(claims->out_of_range ? claims->out_of_range : "", name, sizeof(name)));
+		jwt_fail_detail(err, "It holds a number beyond what PostgreSQL's numeric type can represent.");
+		return JWT_ERR_CLAIM_FORMAT;
+	}
+	jwt_fail(err, JWT_ERR_JSON, "token claims are not valid");
+	jwt_fail_detail(err, "The claims must be a JSON object, but %s.", json_strict_result_text(jr));
+	return JWT_ERR_JSON;
+}
+
 JwtStatus
 jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 {

@@ -24,6 +24,8 @@ typedef struct JwtClaimRules
 /* Latest NumericDate accepted: 9999-12-31T23:59:59Z. */
 #define JWT_NUMERICDATE_MAX 253402300799.0
 
+extern JwtStatus jwt_claims_parse_failure(JsonStrictResult jr, const JsonDoc *claims,
+										  JwtError *err);
 extern JwtStatus jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *rules,
 								  JwtError *err);
 

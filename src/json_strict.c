@@ -121,6 +121,56 @@ json_number_as_int(const char *s, size_t len, int64_t *value)
 	return true;
 }
 
+/*
+ * Whether numeric_in (and so jsonb) can hold a JSON number.  Checked on the
+ * text, before anything converts it, so that an absurd number in a token is
+ * refused as malformed claims (22J06) rather than by numeric's own 22003:
+ * the exponent within +-1000 (PostgreSQL 13 and 14 refuse more), at most
+ * 131,000 digits before the point and 16,383 after it, once the exponent
+ * has moved it (numeric's weight and display-scale limits).  The text is a
+ * valid RFC 8259 number.
+ */
+bool
+json_number_in_range(const char *s, size_t len)
+{
+	const char *p = s,
+			   *end = s + len;
+	long		int_digits = 0,
+				frac_digits = 0,
+				exponent = 0;
+	bool		leading = true;
+	bool		exp_negative = false;
+
+	if (p < end && *p == '-')
+		p++;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+	{
+		/* leading zeros add no weight */
+		if (leading && *p == '0')
+			continue;
+		leading = false;
+		int_digits++;
+	}
+	if (p < end && *p == '.')
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+			frac_digits++;
+	if (p < end && (*p == 'e' || *p == 'E'))
+	{
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			exp_negative = *p++ == '-';
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+		{
+			exponent = exponent * 10 + (*p - '0');
+			if (exponent > 1000)
+				return false;
+		}
+		if (exp_negative)
+			exponent = -exponent;
+	}
+	return int_digits + exponent <= 131000 && frac_digits - exponent <= 16383;
+}
+
 static JsonKind
 token_kind(JsonTokenType type)
 {
@@ -373,6 +423,11 @@ scalar_cb(void *state, char *token, JsonTokenType type)
 	JSON_CB_SKIP_AFTER_FAILURE(st);
 	if (st->depth == 0)
 		JSON_CB_FAIL(st, JSON_STRICT_NOT_OBJECT);
+	if (type == JSON_TOKEN_NUMBER && !json_number_in_range(token, strlen(token)))
+	{
+		st->doc->out_of_range = current_member(st)->name;
+		JSON_CB_FAIL(st, JSON_STRICT_NUMBER_RANGE);
+	}
 	if (st->depth == 1)
 		set_scalar(&current_member(st)->value, token, type);
 	else if (in_top_level_array(st))
@@ -509,6 +564,9 @@ flat_number(FlatScan *fs, JsonValue *v)
 		if (!flat_digits(fs))
 			return false;
 	}
+	/* the full parser says which member is out of range */
+	if (!json_number_in_range(s, fs->p - s))
+		return false;
 	v->kind = JK_NUMBER;
 	v->len = fs->p - s;
 	v->str = flat_copy(fs, s, v->len);
@@ -853,6 +911,8 @@ json_strict_result_text(JsonStrictResult r)
 			return "it has duplicate member names";
 		case JSON_STRICT_TOO_DEEP:
 			return "it is nested too deeply";
+		case JSON_STRICT_NUMBER_RANGE:
+			return "it has a number out of range";
 	}
 	return "unknown";
 }

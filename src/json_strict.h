@@ -53,6 +53,7 @@ typedef struct JsonDoc
 {
 	int			nmembers;
 	JsonMember *members;
+	const char *out_of_range;	/* JSON_STRICT_NUMBER_RANGE: the top-level member */
 } JsonDoc;
 
 typedef enum JsonStrictResult
@@ -62,12 +63,15 @@ typedef enum JsonStrictResult
 	JSON_STRICT_SYNTAX,
 	JSON_STRICT_NOT_OBJECT,
 	JSON_STRICT_DUPLICATE,
-	JSON_STRICT_TOO_DEEP
+	JSON_STRICT_TOO_DEEP,
+	JSON_STRICT_NUMBER_RANGE	/* a number PostgreSQL's numeric cannot hold */
 } JsonStrictResult;
 
 extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc *doc);
 /* The same without the flat-object fast path: for differential tests. */
 extern JsonStrictResult json_strict_parse_full(const char *text, size_t len, JsonDoc *doc);
+/* Whether a JSON number's text lies within what numeric_in accepts. */
+extern bool json_number_in_range(const char *s, size_t len);
 /* A JSON number's text that is an integer of at most 18 digits, as int64. */
 extern bool json_number_as_int(const char *s, size_t len, int64_t *value);
 

@@ -155,6 +155,47 @@ algorithm_argument(text *name)
 	return alg;
 }
 
+/* ---------- text between the database encoding and the token's UTF-8 ---------- */
+
+/*
+ * Text of the database written into a token, or compared with a token's
+ * text, as UTF-8: a token carries UTF-8 (RFC 7519), so in a LATIN1 database
+ * "\xc3\xa9" ("Ã©") must not travel as the bytes a verifier reads as "é".
+ * SQL_ASCII says nothing of its bytes, so there they must already be UTF-8.
+ */
+static char *
+server_text_to_utf8(const char *s, size_t len, const char *what)
+{
+	int			enc = GetDatabaseEncoding();
+
+	if (enc == PG_UTF8)
+		return unconstify(char *, s);
+	if (enc == PG_SQL_ASCII)
+	{
+		if (!pg_verify_mbstr(PG_UTF8, s, (int) len, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("%s must be valid UTF-8", what),
+					 errdetail("Tokens carry UTF-8; a SQL_ASCII database must give them UTF-8 text.")));
+		return unconstify(char *, s);
+	}
+	return pg_server_to_any(s, (int) len, PG_UTF8);
+}
+
+/* The same for a NUL-terminated string; NULL stays NULL. */
+static const char *
+server_cstring_to_utf8(const char *s, const char *what)
+{
+	return s == NULL ? NULL : server_text_to_utf8(s, strlen(s), what);
+}
+
+/* A token's UTF-8 text (a kid, a role) in the database encoding; raises if it has no equivalent. */
+static char *
+utf8_to_server_cstring(const char *s)
+{
+	return pg_any_to_server(s, (int) strlen(s), PG_UTF8);
+}
+
 /* ---------- signing ---------- */
 
 /* Reject header members that would change how the token is verified. */
@@ -216,6 +257,7 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 	bool		any = true;
 	JwtError	err;
 	char	   *token;
+	char	   *header_text;
 
 	if (header != NULL)
 		check_sign_header(header);
@@ -265,8 +307,9 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 	if (header != NULL)
 		jsonb_append_object_members(&hdr, &header->root, &any);
 	appendStringInfoChar(&hdr, '}');
+	header_text = server_text_to_utf8(hdr.data, hdr.len, "the header");
 
-	token = jws_sign(key, alg, hdr.data, hdr.len, payload, payload_len, &err);
+	token = jws_sign(key, alg, header_text, strlen(header_text), payload, payload_len, &err);
 	if (token == NULL)
 		jwt_raise(&err);
 	return cstring_to_text(token);
@@ -453,6 +496,8 @@ jwt_sign_common(FunctionCallInfo fcinfo, bool is_secret)
 	if (PG_ARGISNULL(0) || (is_secret && PG_ARGISNULL(1)))
 		PG_RETURN_NULL();
 	payload = claims_text(PG_GETARG_JSONB_P(0), &len);
+	payload = server_text_to_utf8(payload, len, "the claims");
+	len = strlen(payload);
 	PG_RETURN_TEXT_P(sign_payload(fcinfo, payload, len, is_secret, "JWT"));
 }
 
@@ -573,9 +618,9 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 	r->leeway = PG_ARGISNULL(ARG_LEEWAY) ? jwt_leeway
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_LEEWAY), "leeway");
 	r->require_exp = jwt_require_exp;
-	r->audience = string_option(fcinfo, ARG_AUDIENCE, jwt_audience);
-	r->issuer = string_option(fcinfo, ARG_ISSUER, jwt_issuer);
-	r->subject = string_option(fcinfo, ARG_SUBJECT, NULL);
+	r->audience = server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
+	r->issuer = server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
+	r->subject = server_cstring_to_utf8(string_option(fcinfo, ARG_SUBJECT, NULL), "subject");
 	r->max_age = PG_ARGISNULL(ARG_MAX_AGE) ? -1
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_MAX_AGE), "max_age");
 	r->max_lifetime = jwt_max_lifetime;
@@ -595,7 +640,7 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("required must not contain NULL")));
-			names[i] = TextDatumGetCString(elems[i]);
+			names[i] = server_cstring_to_utf8(TextDatumGetCString(elems[i]), "a required claim name");
 		}
 		r->required = names;
 		r->nrequired = n;
@@ -632,7 +677,8 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 	if (req->keys != NULL)
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
-			 (st = jwt_keyring_verify_key(tok->alg, tok->kid, &key, err)) == JWT_OK)
+			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? utf8_to_server_cstring(tok->kid) : NULL,
+										  &key, err)) == JWT_OK)
 		st = jws_verify_key(tok, key, req->allowed, err);
 	if (st != JWT_OK)
 		return st;
@@ -672,7 +718,7 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 	if (is_jwt)
 	{
 		claim_rules_from_arguments(fcinfo, &req.rules);
-		req.typ = string_option(fcinfo, ARG_TYP, NULL);
+		req.typ = server_cstring_to_utf8(string_option(fcinfo, ARG_TYP, NULL), "typ");
 		/* the keyring always consults revocation; an explicit key when asked */
 		req.check_revoked = PG_ARGISNULL(ARG_CHECK_REVOKED) ? req.keys == NULL
 			: PG_GETARG_BOOL(ARG_CHECK_REVOKED);
@@ -1075,8 +1121,8 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 	req.rules.now = unix_seconds(GetCurrentStatementStartTimestamp());
 	req.rules.leeway = jwt_leeway;
 	req.rules.require_exp = jwt_require_exp;
-	req.rules.audience = jwt_audience[0] ? jwt_audience : NULL;
-	req.rules.issuer = jwt_issuer[0] ? jwt_issuer : NULL;
+	req.rules.audience = jwt_audience[0] ? server_cstring_to_utf8(jwt_audience, "jwt.audience") : NULL;
+	req.rules.issuer = jwt_issuer[0] ? server_cstring_to_utf8(jwt_issuer, "jwt.issuer") : NULL;
 	req.rules.max_age = -1;
 	req.rules.max_lifetime = jwt_max_lifetime;
 	if (verify_request(&req, &tok, &claims, &err) != JWT_OK)
@@ -1084,13 +1130,13 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 
 	if (role_claim != NULL)
 	{
-		const JsonMember *m = json_doc_get(&claims, role_claim);
+		const JsonMember *m = json_doc_get(&claims, server_cstring_to_utf8(role_claim, "jwt.role_claim"));
 
 		if (m == NULL || m->value.kind != JK_STRING)
 			ereport(ERROR,
 					(errcode(MAKE_SQLSTATE('2', '8', 'J', '0', '8')),
 					 errmsg("token has no \"%s\" claim naming a role", role_claim)));
-		role = m->value.str;
+		role = utf8_to_server_cstring(m->value.str);
 	}
 	result = json_text_to_jsonb(tok.payload, tok.payload_len);
 	jwt_identity_set(JsonbToCString(NULL, &DatumGetJsonbP(result)->root, VARSIZE(DatumGetJsonbP(result))), role);

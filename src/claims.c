@@ -86,6 +86,7 @@ string_claim(const JsonMember *m, const char *name, const char **value, JwtError
 static JwtStatus
 check_audience(const JsonMember *m, const char *expected, JwtError *err)
 {
+	char		buf[128];
 	bool		matched = false;
 
 	if (m != NULL)
@@ -121,7 +122,7 @@ check_audience(const JsonMember *m, const char *expected, JwtError *err)
 	if (expected != NULL && !matched)
 	{
 		jwt_fail(err, JWT_ERR_AUDIENCE, "token audience does not match");
-		jwt_fail_detail(err, "Expected audience \"%s\".", expected);
+		jwt_fail_detail(err, "Expected audience \"%s\".", jwt_printable(expected, buf, sizeof(buf)));
 		return JWT_ERR_AUDIENCE;
 	}
 	return JWT_OK;
@@ -163,6 +164,7 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 			   *jti;
 	JwtStatus	st;
 	const JsonMember *rc[RC_COUNT];
+	char		buf[128];
 
 	find_registered_claims(claims, rc);
 	/* types first, so that a malformed token is reported as such */
@@ -213,13 +215,13 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 	if (r->issuer != NULL && (iss == NULL || strcmp(iss, r->issuer) != 0))
 	{
 		jwt_fail(err, JWT_ERR_ISSUER, "token issuer does not match");
-		jwt_fail_detail(err, "Expected issuer \"%s\".", r->issuer);
+		jwt_fail_detail(err, "Expected issuer \"%s\".", jwt_printable(r->issuer, buf, sizeof(buf)));
 		return JWT_ERR_ISSUER;
 	}
 	if (r->subject != NULL && (sub == NULL || strcmp(sub, r->subject) != 0))
 	{
 		jwt_fail(err, JWT_ERR_SUBJECT, "token subject does not match");
-		jwt_fail_detail(err, "Expected subject \"%s\".", r->subject);
+		jwt_fail_detail(err, "Expected subject \"%s\".", jwt_printable(r->subject, buf, sizeof(buf)));
 		return JWT_ERR_SUBJECT;
 	}
 	return check_audience(rc[RC_AUD], r->audience, err);

@@ -48,4 +48,57 @@ check "an id LATIN1 cannot represent: the check fails closed (22P05), never acce
 check "without the check, the signature and claims still verify" \
     "$(p "SELECT jwt_is_valid('$T4', '$SECRET')")" t
 
+# --- issue 12 item 19: identity confusion in databases not encoded in UTF-8 ---
+# Before: jwt_sign copied LATIN1 bytes into the token, so the user "Ã©" (bytes
+# c3 a9 in LATIN1) got a token every verifier reads as "é", another user.
+hexpart() { p "SELECT encode(decode(rpad(translate(split_part('$1', '.', $2), '-_', '+/'), (length(split_part('$1', '.', $2)) + 3) / 4 * 4, '='), 'base64'), 'hex')"; }
+TE=$(p "SELECT jwt_sign('{\"sub\":\"é\",\"exp\":4000000000}', '$SECRET')")
+TA=$(p "SELECT jwt_sign('{\"sub\":\"Ã©\",\"exp\":4000000000}', '$SECRET')")
+check "LATIN1: jwt_sign writes é as UTF-8 (c3a9) in the claims" \
+    "$(hexpart "$TE" 2 | grep -o '22737562223a22c3a922' | head -1)" '22737562223a22c3a922'
+check "LATIN1: and Ã© as its own UTF-8 (c383c2a9), not as é" \
+    "$(hexpart "$TA" 2 | grep -o '22737562223a22c383c2a922' | head -1)" '22737562223a22c383c2a922'
+check "LATIN1: each user's token verifies as that user" \
+    "$(p "SELECT jwt_verify('$TE', '$SECRET')->>'sub' = 'é' AND jwt_verify('$TA', '$SECRET')->>'sub' = 'Ã©'")" t
+check "LATIN1: PyJWT reads the tokens as é and Ã©" \
+    "$(/usr/bin/python3 -I -c 'import jwt,sys; k=sys.argv[1]; print(jwt.decode(sys.argv[2], k, algorithms=["HS256"])["sub"] == "\u00e9", jwt.decode(sys.argv[3], k, algorithms=["HS256"])["sub"] == "\u00c3\u00a9")' "$SECRET" "$TE" "$TA")" "True True"
+check "LATIN1: subject => 'é' matches é's token (the option is compared as UTF-8)" \
+    "$(p "SELECT jwt_is_valid('$TE', '$SECRET', subject => 'é')")" t
+check "LATIN1: subject => 'Ã©' does not match é's token" \
+    "$(p "SELECT jwt_is_valid('$TE', '$SECRET', subject => 'Ã©')")" f
+check "LATIN1: audience and issuer options are compared as UTF-8 too" \
+    "$(p "SELECT jwt_is_valid(jwt_sign('{\"iss\":\"café\",\"aud\":\"thé\",\"exp\":4000000000}', '$SECRET'), '$SECRET', issuer => 'café', audience => 'thé')")" t
+p "SELECT jwt_generate_key('HS256', 'clé')" >/dev/null
+TK=$(p "SELECT jwt_sign('{\"sub\":\"é\",\"exp\":4000000000}', header => '{\"kid\":\"clé\"}')")
+check "LATIN1: a non-ASCII kid is written as UTF-8 in the header" \
+    "$(hexpart "$TK" 1 | grep -o '636cc3a9' | head -1)" '636cc3a9'
+check "LATIN1: and the keyring finds the key by it" "$(p "SELECT jwt_verify('$TK')->>'sub' = 'é'")" t
+check "LATIN1: jwt_authenticate and jwt_claim('sub') see é" \
+    "$(p "SELECT jwt_authenticate('$TK') IS NOT NULL, jwt_claim('sub') = 'é'" | tr -d '|')" tt
+
+DB2=jwt_eucjp_$$
+own_database "$DB2 ENCODING 'EUC_JP' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+DB_SAVED=$DB; DB=$DB2
+p "CREATE EXTENSION jwt" >/dev/null
+TJ=$(p "SELECT jwt_sign('{\"sub\":\"日本\",\"exp\":4000000000}', '$SECRET')")
+check "EUC_JP: jwt_sign writes 日本 as UTF-8 (e697a5e69cac)" \
+    "$(hexpart "$TJ" 2 | grep -o 'e697a5e69cac' | head -1)" 'e697a5e69cac'
+check "EUC_JP: it verifies as 日本, also with subject => '日本'" \
+    "$(p "SELECT jwt_verify('$TJ', '$SECRET', subject => '日本')->>'sub' = '日本'")" t
+check "EUC_JP: PyJWT reads 日本" \
+    "$(/usr/bin/python3 -I -c 'import jwt,sys; print(jwt.decode(sys.argv[2], sys.argv[1], algorithms=["HS256"])["sub"] == "\u65e5\u672c")' "$SECRET" "$TJ")" True
+
+DB3=jwt_sqlascii_$$
+own_database "$DB3 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+DB=$DB3
+p "CREATE EXTENSION jwt" >/dev/null
+TS=$(p "SELECT jwt_sign('{\"sub\":\"é\",\"exp\":4000000000}', '$SECRET')")
+check "SQL_ASCII: UTF-8 text signs and verifies unchanged" \
+    "$(p "SELECT jwt_verify('$TS', '$SECRET', subject => 'é')->>'sub' = 'é'")" t
+check "SQL_ASCII: claims that are not UTF-8 are refused at signing (22021)" \
+    "$(p "SELECT jwt_sign(jsonb_build_object('sub', chr(233), 'exp', 4000000000), '$SECRET')" 2>&1 | grep -o 'the claims must be valid UTF-8' | head -1)" 'the claims must be valid UTF-8'
+check "SQL_ASCII: a header kid that is not UTF-8 is refused too" \
+    "$(p "SELECT jwt_sign('{\"exp\":4000000000}', '$SECRET', header => jsonb_build_object('kid', chr(233)))" 2>&1 | grep -o 'the header must be valid UTF-8' | head -1)" 'the header must be valid UTF-8'
+DB=$DB_SAVED
+
 finish

@@ -83,7 +83,7 @@ remove_at_exit() { SUITE_REMOVE+=("$1"); }
 drop_at_exit() { SUITE_DROPS+=("$1"); }
 # own_database NAME [OPTIONS]: CREATE DATABASE NAME [OPTIONS], dropped at exit.
 own_database() {
-    drop_at_exit "DROP DATABASE IF EXISTS $1"
+    drop_at_exit "DROP DATABASE IF EXISTS ${1%% *}"
     "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $*" >/dev/null
 }
 

@@ -391,7 +391,7 @@ registered_claim(const JsonbValue *key)
  * Append a NumericDate claim's value, refusing what a verifier would refuse.
  * The range is checked on the very text the verifier will read.
  */
-static void
+static double
 append_numeric_date(StringInfo buf, const char *name, const JsonbValue *v)
 {
 	char	   *text;
@@ -410,6 +410,7 @@ append_numeric_date(StringInfo buf, const char *name, const JsonbValue *v)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("claim \"%s\" is out of range", name)));
 	appendStringInfoString(buf, text);
+	return d;
 }
 
 /*
@@ -428,6 +429,10 @@ claims_text(Jsonb *claims, size_t *len)
 				v;
 	JsonbIteratorToken tok;
 	int			seen = 0;
+	double		exp = 0,
+				iat = 0;
+	double		now = floor(unix_seconds(GetCurrentStatementStartTimestamp()));
+	JwtError	err;
 
 	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
 		ereport(ERROR,
@@ -452,7 +457,14 @@ claims_text(Jsonb *claims, size_t *len)
 		jsonb_append_string(&buf, key.val.string.val, key.val.string.len);
 		appendStringInfoChar(&buf, ':');
 		if (claim & (SEEN_EXP | SEEN_NBF | SEEN_IAT))
-			append_numeric_date(&buf, pnstrdup(key.val.string.val, 3), &v);
+		{
+			double		d = append_numeric_date(&buf, pnstrdup(key.val.string.val, 3), &v);
+
+			if (claim == SEEN_EXP)
+				exp = d;
+			else if (claim == SEEN_IAT)
+				iat = d;
+		}
 		else if ((claim & (SEEN_ISS | SEEN_SUB | SEEN_JTI)) && v.type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -462,14 +474,25 @@ claims_text(Jsonb *claims, size_t *len)
 	}
 	if (jwt_default_lifetime > 0)
 	{
-		int64		now = (int64) floor(unix_seconds(GetCurrentStatementStartTimestamp()));
 		bool		any = buf.len > 1;
 
 		if (!(seen & SEEN_IAT))
-			append_int_member(&buf, "iat", now, &any);
+		{
+			iat = now;
+			append_int_member(&buf, "iat", (int64) iat, &any);
+			seen |= SEEN_IAT;
+		}
 		if (!(seen & SEEN_EXP))
-			append_int_member(&buf, "exp", now + jwt_default_lifetime, &any);
+		{
+			exp = now + jwt_default_lifetime;
+			append_int_member(&buf, "exp", (int64) exp, &any);
+			seen |= SEEN_EXP;
+		}
 	}
+	/* sign nothing that verification refuses whatever the time: no leeway here */
+	if (jwt_check_lifetime((seen & SEEN_EXP) != 0, exp, (seen & SEEN_IAT) != 0, iat, now,
+						   jwt_max_lifetime, 0, &err) != JWT_OK)
+		jwt_raise(&err);
 	if (jwt_add_jti && !(seen & SEEN_JTI))
 	{
 		unsigned char id[16];

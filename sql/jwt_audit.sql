@@ -17,3 +17,22 @@ SELECT try(format('SELECT jwt_is_revoked(%L)', claims_token('{"exp":1e999999999}
 SELECT outcome(forge('{"alg":"HS256","n":1e999999999}', '{"exp":1893459600}')) AS header_number_beyond_numeric;
 -- the claim's name, when it is the token's, is quoted only as printable text
 SELECT outcome(claims_token(E'{"\\u001b[31mevil":1e999999999,"exp":1893459600}')) AS name_made_printable;
+
+-- Item 15. jwt_sign made tokens that jwt_verify then refuses whatever the time
+-- (exp before iat; exp - iat beyond jwt.max_lifetime).  Now signing refuses
+-- them with verification's SQLSTATE and message.
+SELECT try($$SELECT jwt_sign('{"sub":"a","iat":1893459600,"exp":1893456000}', secret())$$) AS sign_exp_before_iat;
+SELECT outcome(claims_token('{"sub":"a","iat":1893459600,"exp":1893456000}'), at => '2030-01-01 00:30+00') AS verify_exp_before_iat;
+SET jwt.max_lifetime = 3600;
+SELECT try($$SELECT jwt_sign('{"sub":"a","iat":1893456000,"exp":1893463200}', secret())$$) AS sign_beyond_max_lifetime;
+SELECT outcome(claims_token('{"sub":"a","iat":1893456000,"exp":1893463200}'), at => '2030-01-01 00:30+00') AS verify_beyond_max_lifetime;
+-- without iat the lifetime runs from now, as verification counts it
+SELECT try($$SELECT jwt_sign(jsonb_build_object('sub', 'a', 'exp', extract(epoch from now())::bigint + 7200), secret())$$) AS sign_no_iat_beyond;
+SELECT try($$SELECT jwt_sign(jsonb_build_object('sub', 'a', 'exp', extract(epoch from now())::bigint + 600), secret())$$) AS sign_no_iat_within;
+-- jwt.default_lifetime beyond jwt.max_lifetime: refused, not silently shortened
+SET jwt.default_lifetime = 7200;
+SELECT try($$SELECT jwt_sign('{"sub":"a"}', secret())$$) AS default_beyond_max_lifetime;
+SET jwt.default_lifetime = 600;
+SELECT jwt_is_valid(jwt_sign('{"sub":"a"}', secret()), secret()) AS default_within_max_lifetime;
+RESET jwt.max_lifetime;
+SET jwt.default_lifetime = 0;

@@ -33,7 +33,7 @@ SELECT valid(:'t', NULL) AS jwt_is_valid_keyring;
 SELECT try(format('SELECT jwt_verify(%L, algorithms => ARRAY[''RS256''], now => %L)', :'t', '2030-01-01 00:00+00')) AS not_in_allowlist;
 -- the options of the core apply
 SELECT try(format('SELECT jwt_verify(%L, audience => ''api'', now => %L)', :'t', '2030-01-01 00:00+00')) AS audience_expected;
-SELECT try(format('SELECT jwt_verify(%L)', jwt_sign('{"sub":"a","exp":1000}'))) AS expired;
+SELECT try(format('SELECT jwt_verify(%L)', jwt_sign('{"sub":"a","iat":900,"exp":1000}'))) AS expired;
 -- an explicit key still works beside the keyring
 SELECT jwt_verify(jwt_sign('{"sub":"b"}', secret()), secret()) ->> 'sub' AS explicit_key;
 SELECT jwt_verify(jwt_sign('{"sub":"b"}', k('rsa')), k('rsa_pub'), algorithms => ARRAY['RS256']) ->> 'sub' AS explicit_key_allowlist;

@@ -150,6 +150,30 @@ jwt_claims_parse_failure(JsonStrictResult jr, const JsonDoc *claims, JwtError *e
 	return JWT_ERR_JSON;
 }
 
+/*
+ * The rules on a token's lifetime that hold whenever it is checked, so that
+ * jwt_sign refuses to make what verification would refuse: exp never before
+ * iat, and exp - iat (or exp - now without iat) within max_lifetime.
+ */
+JwtStatus
+jwt_check_lifetime(bool has_exp, double exp, bool has_iat, double iat, double now,
+				   double max_lifetime, double leeway, JwtError *err)
+{
+	if (has_exp && has_iat && exp < iat)
+	{
+		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"exp\" is before \"iat\"");
+		jwt_fail_detail(err, "A token cannot expire before it is issued.");
+		return JWT_ERR_CLAIM_FORMAT;
+	}
+	if (max_lifetime > 0 && has_exp && exp - (has_iat ? iat : now) > max_lifetime + leeway)
+	{
+		jwt_fail(err, JWT_ERR_TOO_OLD, "token lifetime is too long");
+		jwt_fail_detail(err, "jwt.max_lifetime is %.0f seconds.", max_lifetime);
+		return JWT_ERR_TOO_OLD;
+	}
+	return JWT_OK;
+}
+
 JwtStatus
 jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 {
@@ -176,6 +200,9 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 		(st = string_claim(rc[RC_JTI], "jti", &jti, err)) != JWT_OK)
 		return st;
 
+	if ((st = jwt_check_lifetime(has_exp, exp, has_iat, iat, r->now, r->max_lifetime,
+								 r->leeway, err)) != JWT_OK)
+		return st;
 	if (!has_exp && r->require_exp)
 	{
 		jwt_fail(err, JWT_ERR_MISSING_CLAIM, "token has no \"exp\" claim");
@@ -203,13 +230,6 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 		}
 		if (r->now - iat > r->max_age + r->leeway)
 			return jwt_fail(err, JWT_ERR_TOO_OLD, "token is too old");
-	}
-	if (r->max_lifetime > 0 && has_exp &&
-		exp - (has_iat ? iat : r->now) > r->max_lifetime + r->leeway)
-	{
-		jwt_fail(err, JWT_ERR_TOO_OLD, "token lifetime is too long");
-		jwt_fail_detail(err, "jwt.max_lifetime is %.0f seconds.", r->max_lifetime);
-		return JWT_ERR_TOO_OLD;
 	}
 
 	if (r->issuer != NULL && (iss == NULL || strcmp(iss, r->issuer) != 0))

@@ -26,6 +26,9 @@ typedef struct JwtClaimRules
 
 extern JwtStatus jwt_claims_parse_failure(JsonStrictResult jr, const JsonDoc *claims,
 										  JwtError *err);
+extern JwtStatus jwt_check_lifetime(bool has_exp, double exp, bool has_iat, double iat,
+									double now, double max_lifetime, double leeway,
+									JwtError *err);
 extern JwtStatus jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *rules,
 								  JwtError *err);
 

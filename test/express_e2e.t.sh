@@ -77,7 +77,9 @@ check "express_app cannot sign with the keyring (only login() can)" \
 check "express_app cannot forge an identity with SET jwt.claims" \
     "$(app "SET jwt.claims = '{\"sub\":\"alice\"}'; SELECT count(*) FROM notes" | grep -v '^WARNING:')" 0
 check "express_app without an identity sees no rows" "$(app "SELECT count(*) FROM notes")" 0
-check "login() returns nothing for a wrong password" "$(app "SELECT count(*) FROM login('alice', 'guess')")" 0
+check "express_app cannot read or reset the login failure counts" \
+    "$(app "DELETE FROM login_failures")" "ERROR:  42501"
+check "login() returns nothing for a wrong password" "$(app "SELECT count(*) FROM login('alice', 'guess', '192.0.2.1')")" 0
 
 # --- the app: on a free port of 127.0.0.1, one pooled connection ---
 # POOL_SIZE=1: alice's and bob's requests all go through the same database

@@ -66,4 +66,121 @@ ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_alg_check
 -- verified (issue 13 items 1-4).
 -- ======================================================================
 
+-- PostgREST verifies the first Authorization header and switches to the role
+-- it names; request.headers keeps the last one.  So the helper authenticates
+-- the bearer token of request.headers and then refuses (HTTP 401) unless that
+-- token is the one PostgREST verified: the same claims as request.jwt.claims
+-- (as jsonb, apart from "role", which PostgREST rewrites), and current_user
+-- the role the token names (jwt.role_claim, else "role"; PostgREST's
+-- anonymous role for a token that names none).  Only a bearer token is
+-- accepted, as PostgREST does.  The client sees the refusal's SQLSTATE and
+-- message; the detail (which may name the configured audience or issuer)
+-- goes to the server log only.
+CREATE OR REPLACE FUNCTION jwt_postgrest_pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    headers_text text := current_setting('request.headers', true);
+    claims_text text := current_setting('request.jwt.claims', true);
+    -- the role PostgREST switched to, before jwt_authenticate may switch
+    postgrest_role text := current_user;
+    postgrest_claims jsonb;
+    postgrest_verified boolean := false;   -- PostgREST verified a token
+    headers jsonb;
+    auth jsonb;
+    token text;
+    verified jsonb;
+    named_role text;
+    state text;
+    message text;
+    detail text;
+BEGIN
+    BEGIN
+        -- what PostgREST verified: its claims, "role" aside
+        IF coalesce(claims_text, '') <> '' THEN
+            BEGIN
+                postgrest_claims := claims_text::jsonb;
+            EXCEPTION WHEN data_exception THEN
+                postgrest_claims := NULL;
+            END;
+            IF jsonb_typeof(postgrest_claims) IS DISTINCT FROM 'object' THEN
+                RAISE SQLSTATE '28JP4' USING MESSAGE = 'request.jwt.claims is not a JSON object';
+            END IF;
+            postgrest_verified := (postgrest_claims - 'role') <> '{}';
+        END IF;
+
+        -- the headers: PostgREST sets them as a JSON object, names in lower case
+        IF coalesce(headers_text, '') = '' THEN
+            IF postgrest_verified THEN
+                RAISE SQLSTATE '28JP4' USING MESSAGE = 'request.headers is not set';
+            END IF;
+            RAISE SQLSTATE '55000' USING
+                MESSAGE = 'request.headers is not set',
+                HINT = 'jwt_postgrest_pre_request() is PostgREST''s db-pre-request; elsewhere call jwt_authenticate(token).';
+        END IF;
+        BEGIN
+            headers := headers_text::jsonb;
+        EXCEPTION WHEN data_exception THEN
+            headers := NULL;
+        END;
+        IF jsonb_typeof(headers) IS DISTINCT FROM 'object' THEN
+            IF postgrest_verified OR headers_text ILIKE '%authorization%' THEN
+                RAISE SQLSTATE '28JP4' USING MESSAGE = 'request.headers is not a JSON object';
+            END IF;
+            RAISE SQLSTATE '22023' USING
+                MESSAGE = 'request.headers is not a JSON object',
+                HINT = 'jwt_postgrest_pre_request() is PostgREST''s db-pre-request; elsewhere call jwt_authenticate(token).';
+        END IF;
+
+        auth := headers -> 'authorization';
+        IF auth IS NULL OR auth = 'null' OR auth = '""' THEN
+            -- anonymous: PostgREST must have verified nothing either
+            IF postgrest_verified THEN
+                RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
+            END IF;
+            IF postgrest_claims ? 'role' AND postgrest_claims ->> 'role' <> postgrest_role THEN
+                RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role PostgREST chose';
+            END IF;
+            RETURN;
+        END IF;
+        IF jsonb_typeof(auth) = 'string' THEN
+            -- RFC 6750: "Bearer", in any case, then the token alone
+            token := (regexp_match(auth #>> '{}', '^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$', 'i'))[1];
+        END IF;
+        IF token IS NULL THEN
+            RAISE SQLSTATE '28JP3' USING MESSAGE = 'authorization is not a bearer token';
+        END IF;
+
+        verified := @extschema@.jwt_authenticate(token);
+
+        IF postgrest_claims IS NOT NULL AND (postgrest_claims - 'role') <> (verified - 'role') THEN
+            RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
+        END IF;
+        -- read after jwt_authenticate, which loads the library and so the setting
+        named_role := verified ->> coalesce(nullif(current_setting('jwt.role_claim', true), ''), 'role');
+        IF named_role IS NULL THEN
+            named_role := postgrest_claims ->> 'role';   -- PostgREST's anonymous role
+        END IF;
+        IF named_role <> postgrest_role OR postgrest_claims ->> 'role' <> postgrest_role THEN
+            RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role the token names';
+        END IF;
+    EXCEPTION WHEN invalid_authorization_specification OR data_exception THEN
+        -- token failures only (class 28, and 22J*); a misconfigured key stays a server error
+        IF SQLSTATE NOT LIKE '28%' AND SQLSTATE NOT LIKE '22J%' THEN
+            RAISE;
+        END IF;
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+        -- the detail may name configuration (the expected audience, issuer): the server log only
+        IF detail <> '' THEN
+            RAISE LOG 'jwt_postgrest_pre_request: % (%): %', message, state, detail;
+        END IF;
+        RAISE SQLSTATE 'PGRST'
+            USING MESSAGE = json_build_object('code', state, 'message', message,
+                                              'details', NULL, 'hint', NULL)::text,
+                  DETAIL = json_build_object('status', 401, 'headers', json_build_object(
+                               'WWW-Authenticate', CASE WHEN state = '28JP3'
+                                   THEN 'Bearer error="invalid_request"'
+                                   ELSE 'Bearer error="invalid_token"' END))::text;
+    END;
+END $$;
+
 -- (end of the PostgREST section)

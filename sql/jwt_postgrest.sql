@@ -1,2 +1,156 @@
 -- jwt_postgrest: issue 13 items 1-4: jwt_postgrest_pre_request replayed as PostgREST runs it
 -- Each test names the attack it replays.
+--
+-- PostgREST 12 runs, in each request's transaction, one SELECT of set_config
+-- calls (search_path, role, request.jwt.claims, request.method, request.path,
+-- request.headers, request.cookies) and then the pre-request function.
+-- request.jwt.claims is the JSON of the claims it verified with "role" set
+-- to the role it switched to ({"role": anon} for an anonymous request);
+-- request.headers is a JSON object, names in lower case, the last header of
+-- a repeated name.  replay() sends exactly that as the authenticator and
+-- says what the request then ran as, or what the helper refused (HTTP 401).
+SELECT jwt_generate_key('ES256', 'pgrst-test') IS NOT NULL AS key;
+CREATE ROLE regress_pgrst_authenticator NOINHERIT;
+CREATE ROLE regress_pgrst_anon;
+CREATE ROLE regress_pgrst_user;
+CREATE ROLE regress_pgrst_admin;
+GRANT regress_pgrst_anon, regress_pgrst_user, regress_pgrst_admin TO regress_pgrst_authenticator;
+CREATE TABLE regress_pgrst_secrets (body text);
+INSERT INTO regress_pgrst_secrets VALUES ('launch codes');
+GRANT SELECT ON regress_pgrst_secrets TO regress_pgrst_admin;
+
+CREATE FUNCTION replay(role text, claims text, headers text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+    secrets text := '-';
+BEGIN
+    PERFORM set_config('search_path', current_setting('search_path'), true),
+            set_config('role', role, true),
+            set_config('request.jwt.claims', claims, true),
+            set_config('request.method', 'GET', true),
+            set_config('request.path', '/regress_pgrst_secrets', true),
+            set_config('request.headers', headers, true),
+            set_config('request.cookies', '{}', true);
+    PERFORM jwt_postgrest_pre_request();
+    IF has_table_privilege('regress_pgrst_secrets', 'SELECT') THEN
+        EXECUTE 'SELECT string_agg(body, '','') FROM regress_pgrst_secrets' INTO secrets;
+    END IF;
+    RETURN format('ran as %s, sub %s, reads %s', current_user, coalesce(jwt_claim('sub'), '-'), secrets);
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    IF SQLSTATE = 'PGRST' THEN   -- what PostgREST answers: the status, the body, the header
+        RETURN format('%s %s %s', detail::json ->> 'status', SQLERRM, detail::json -> 'headers');
+    END IF;
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+-- The claims PostgREST sets for a token it verified: all of them, "role" as it switched.
+CREATE FUNCTION pgrst_claims(token text, role text) RETURNS text LANGUAGE sql AS $$
+    SELECT ((SELECT payload FROM jwt_decode(token)) || jsonb_build_object('role', role))::text $$;
+-- request.headers for a request with these Authorization headers: the last one
+CREATE FUNCTION bearer(VARIADIC auth text[]) RETURNS text LANGUAGE sql AS $$
+    SELECT json_build_object('accept', '*/*', 'authorization', auth[cardinality(auth)])::text $$;
+
+SET jwt.default_lifetime = '1h';
+SELECT jwt_sign('{"sub":"mallory","role":"regress_pgrst_admin"}') AS t_admin \gset
+SELECT jwt_revoke(:'t_admin', 'mallory is no admin any more');
+SELECT jwt_sign('{"sub":"mallory","role":"regress_pgrst_user"}') AS t_mallory \gset
+SELECT jwt_sign('{"sub":"alice","role":"regress_pgrst_user"}') AS t_alice \gset
+SELECT jwt_sign('{"sub":"carol"}') AS t_norole \gset
+SELECT payload ->> 'exp' AS alice_exp, payload ->> 'iat' AS alice_iat, payload ->> 'jti' AS alice_jti FROM jwt_decode(:'t_alice') \gset
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+
+-- What works: a valid token as PostgREST sends it; a token naming no role
+-- (PostgREST's anonymous role, with the token's identity); no token at all.
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer('Bearer ' || :'t_alice')) AS valid;
+SELECT replay('regress_pgrst_anon', pgrst_claims(:'t_norole', 'regress_pgrst_anon'), bearer('Bearer ' || :'t_norole')) AS no_role_claim;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', '{"accept":"*/*"}') AS anonymous;
+-- PostgREST re-encodes the claims (key order, escapes, number spelling): compared as jsonb
+SELECT replay('regress_pgrst_user',
+              format('{"role":"regress_pgrst_user","exp":%s.0,"iat":%s,"jti":"%s","sub":"\u0061lice"}',
+                     :'alice_exp', :'alice_iat', :'alice_jti'),
+              bearer('Bearer ' || :'t_alice')) AS claims_compared_as_jsonb;
+
+-- Item 1, the attack: two Authorization headers.  PostgREST verifies the
+-- first (mallory's revoked admin token) and switches to regress_pgrst_admin;
+-- request.headers keeps the last (her valid user token).  The helper used to
+-- authenticate the last and the request read the launch codes as admin.
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_admin', 'Bearer ' || :'t_mallory')) AS two_headers;
+-- the same with someone else's valid token last
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_admin', 'Bearer ' || :'t_alice')) AS two_headers_other_user;
+-- item 1: without request.jwt.claims (a PostgREST that does not set them), the role alone refuses
+SELECT replay('regress_pgrst_admin', '', bearer('Bearer ' || :'t_admin', 'Bearer ' || :'t_mallory')) AS role_check_alone;
+-- item 1: the same claims but another role than the token names
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_mallory', 'regress_pgrst_admin'), bearer('Bearer ' || :'t_mallory')) AS other_role;
+-- item 1: PostgREST verified a token (first header, empty last one) that request.headers does not show
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'), bearer('Bearer ' || :'t_admin', '')) AS token_hidden;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'), '{"accept":"*/*"}') AS token_not_in_headers;
+-- item 1: the valid token first, a revoked one last: PostgREST accepts, the helper refuses
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_mallory', 'regress_pgrst_user'),
+              bearer('Bearer ' || :'t_mallory', 'Bearer ' || :'t_admin')) AS revoked_last;
+-- item 1: an anonymous request whose role is not PostgREST's anonymous one
+SELECT replay('regress_pgrst_admin', '{"role":"regress_pgrst_anon"}', '{}') AS anonymous_as_admin;
+-- item 1, with jwt.role_claim = 'role' (the README's setup): the database switches role too
+RESET SESSION AUTHORIZATION;
+SET jwt.role_claim = 'role';
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer('Bearer ' || :'t_alice')) AS role_claim_valid;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_admin', 'Bearer ' || :'t_mallory')) AS role_claim_two_headers;
+SELECT replay('regress_pgrst_anon', pgrst_claims(:'t_norole', 'regress_pgrst_anon'), bearer('Bearer ' || :'t_norole')) AS role_claim_none;
+RESET SESSION AUTHORIZATION;
+RESET jwt.role_claim;
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+
+-- Item 2: a bare token, without "Bearer ": PostgREST treats the request as
+-- anonymous, so the helper must not authenticate it.
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer(:'t_alice')) AS bare_token;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('Basic YWxpY2U6c2VjcmV0')) AS basic_scheme;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('Bearer ' || :'t_alice' || ' ' || :'t_mallory')) AS two_tokens;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('Bearer')) AS empty_bearer;
+-- item 2: the scheme is case-insensitive (RFC 7235) ...
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer(E'bearer \t' || :'t_alice' || ' ')) AS lower_case_scheme;
+-- ... but PostgREST takes only "Bearer" and "bearer": for "BEARER" it sets no claims, and the two disagree
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('BEARER ' || :'t_alice')) AS upper_case_scheme_anonymous;
+
+-- Item 3: request.headers empty or not JSON: a clear error for a caller that
+-- is not PostgREST, a 401 where a token was attempted (never a bare 22P02).
+SELECT replay('regress_pgrst_anon', '', '') AS headers_empty;
+SELECT replay('regress_pgrst_anon', '', 'accept: */*') AS headers_not_json;
+SELECT replay('regress_pgrst_anon', '', '["authorization"]') AS headers_not_an_object;
+SELECT replay('regress_pgrst_anon', '', 'Authorization: Bearer ' || :'t_alice') AS headers_not_json_with_token;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'), '') AS headers_empty_after_a_token;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', '{"authorization":"Bearer \u0000"}') AS nul_in_header;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', '{"authorization":["Bearer x"]}') AS header_not_a_string;
+SELECT replay('regress_pgrst_anon', 'not json', '{}') AS claims_not_json;
+-- outside PostgREST altogether (no request settings in this transaction)
+SELECT try('SELECT jwt_postgrest_pre_request()') AS outside_postgrest;
+
+-- Item 4: a correctly signed token for another audience or issuer: the 401
+-- body says what failed, not what the server expects.
+RESET SESSION AUTHORIZATION;
+SET jwt.audience = 'regress-internal-audience';
+SELECT jwt_sign('{"sub":"alice","role":"regress_pgrst_user","aud":"other"}') AS t_aud \gset
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_aud', 'regress_pgrst_user'), bearer('Bearer ' || :'t_aud')) AS wrong_audience;
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer('Bearer ' || :'t_alice')) AS no_audience;
+RESET SESSION AUTHORIZATION;
+RESET jwt.audience;
+SET jwt.issuer = 'https://regress-internal-issuer.example';
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer('Bearer ' || :'t_alice')) AS no_issuer;
+RESET SESSION AUTHORIZATION;
+RESET jwt.issuer;
+-- (the jwt_authenticate error itself still has the detail, for the server's log)
+SET jwt.audience = 'regress-internal-audience';
+\set VERBOSITY default
+SELECT jwt_authenticate(:'t_aud');
+RESET jwt.audience;
+
+RESET jwt.default_lifetime;
+DROP FUNCTION replay(text, text, text), pgrst_claims(text, text), bearer(text[]);
+DROP TABLE regress_pgrst_secrets;
+DROP ROLE regress_pgrst_authenticator, regress_pgrst_anon, regress_pgrst_user, regress_pgrst_admin;
+SELECT jwt_retire_key('pgrst-test') IS NOT NULL AS retired;

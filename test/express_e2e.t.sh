@@ -4,8 +4,12 @@
 # app's role are made in SQL, server.js is started on a free port of 127.0.0.1
 # with one pooled connection, and examples/express/test/e2e.mjs (playwright-core
 # driving Debian's chromium) logs alice and bob in, checks that each sees only
-# their rows and that document.cookie cannot read the token, logs alice out,
-# and replays her old token over HTTP and into jwt_authenticate().
+# their rows and that document.cookie cannot read the token, replays the
+# attacks of issue 13 (a page on another port of localhost planting bob's token
+# in alice's browser, a cross-site logout form, NUL bytes, repeated wrong
+# passwords), logs alice out, and replays her old token over HTTP and into
+# jwt_authenticate(). e2e.mjs serves the attacker's pages from a server of its
+# own on 127.0.0.1.
 # Installs the pinned packages (package-lock.json) with `npm ci` when
 # node_modules is missing or does not hold the pinned versions; needs node and
 # npm (CI has them preinstalled), /usr/bin/chromium (test/common.sh installs
@@ -77,7 +81,9 @@ check "express_app cannot sign with the keyring (only login() can)" \
 check "express_app cannot forge an identity with SET jwt.claims" \
     "$(app "SET jwt.claims = '{\"sub\":\"alice\"}'; SELECT count(*) FROM notes" | grep -v '^WARNING:')" 0
 check "express_app without an identity sees no rows" "$(app "SELECT count(*) FROM notes")" 0
-check "login() returns nothing for a wrong password" "$(app "SELECT count(*) FROM login('alice', 'guess')")" 0
+check "express_app cannot read or reset the login failure counts" \
+    "$(app "DELETE FROM login_failures")" "ERROR:  42501"
+check "login() returns nothing for a wrong password" "$(app "SELECT count(*) FROM login('alice', 'guess', '192.0.2.1')")" 0
 
 # --- the app: on a free port of 127.0.0.1, one pooled connection ---
 # POOL_SIZE=1: alice's and bob's requests all go through the same database

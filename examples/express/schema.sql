@@ -49,26 +49,74 @@ CREATE POLICY own_notes ON notes
 -- INSERT on body only: the owner always comes from the token (the default).
 GRANT SELECT, INSERT (body) ON notes TO express_app;
 
+-- Failed logins, counted per account and per client address, so that guessing
+-- is slow whichever it varies. A key is 'user:<name>' (known or not: the limit
+-- must not tell the two apart) or 'addr:<address>' (an IPv6 client by its /64).
+-- express_app has no privilege on it: only login() writes it. (Rows whose
+-- window has passed are dead weight: a schedule may delete them.)
+CREATE TABLE login_failures (
+    key          text PRIMARY KEY,
+    failures     integer NOT NULL,
+    window_start timestamptz NOT NULL
+);
+
 -- login: checks the password in SQL and returns a token signed with the
 -- keyring, or no row at all for a wrong username or password (a set-returning
--- function: a plain one would return a row of NULLs). SECURITY DEFINER because express_app may neither read
--- users nor sign with the keyring (jwt_keyring_signer() is not granted to it);
--- the owner, a superuser, may. The search_path is pinned so that nobody can slip
--- a look-alike crypt() or jwt_sign() in front of the real ones.
-CREATE FUNCTION login(username text, password text)
+-- function: a plain one would return a row of NULLs). SECURITY DEFINER because
+-- express_app may neither read users nor sign with the keyring
+-- (jwt_keyring_signer() is not granted to it); the owner, a superuser, may. The
+-- search_path is pinned so that nobody can slip a look-alike crypt() or
+-- jwt_sign() in front of the real ones.
+--
+-- An unknown username costs the same bcrypt as a wrong password, so the time
+-- of an answer does not tell whether an account exists. More than 5 failures
+-- for one account, or 20 from one address, within 15 minutes refuse further
+-- attempts, right or wrong, with SQLSTATE 54000 (the app answers 429) until
+-- the window has passed. The attempt is counted before the password is
+-- checked, under the counter rows' locks, so concurrent guesses cannot slip
+-- past the limit; a successful login takes its attempt back and clears the
+-- account's count.
+CREATE FUNCTION login(username text, password text, address inet)
 RETURNS TABLE (token text, expires_at timestamptz)
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
-    SELECT jwt_sign(jsonb_build_object(
-               'sub', u.username,
-               'iat', floor(extract(epoch FROM now())),
-               'exp', floor(extract(epoch FROM now() + interval '1 hour')),
-               'jti', gen_random_uuid()::text)),   -- what logout() revokes
-           now() + interval '1 hour'
-    FROM users u
-    WHERE u.username = login.username
-      AND u.password_hash = crypt(login.password, u.password_hash)
+DECLARE
+    account_key text := 'user:' || username;
+    address_key text := 'addr:' || host(CASE WHEN family(address) = 6
+                                            THEN network(set_masklen(address, 64)) ELSE address END);
+    account_failures integer;
+    address_failures integer;
+    hash text;
+BEGIN
+    INSERT INTO login_failures AS f VALUES (account_key, 1, now()), (address_key, 1, now())
+    ON CONFLICT (key) DO UPDATE
+        SET failures = CASE WHEN f.window_start > now() - interval '15 minutes' THEN f.failures + 1 ELSE 1 END,
+            window_start = CASE WHEN f.window_start > now() - interval '15 minutes' THEN f.window_start ELSE now() END;
+    SELECT failures INTO account_failures FROM login_failures WHERE key = account_key;
+    SELECT failures INTO address_failures FROM login_failures WHERE key = address_key;
+    IF account_failures > 5 OR address_failures > 20 THEN
+        RAISE EXCEPTION 'too many failed logins, try again later' USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+
+    SELECT u.password_hash INTO hash FROM users u WHERE u.username = login.username;
+    IF hash IS NULL THEN
+        PERFORM crypt(password, gen_salt('bf', 10));   -- the same work as a real check
+        RETURN;
+    END IF;
+    IF hash <> crypt(password, hash) THEN
+        RETURN;
+    END IF;
+
+    DELETE FROM login_failures WHERE key = account_key;
+    UPDATE login_failures SET failures = failures - 1 WHERE key = address_key;
+    RETURN QUERY SELECT jwt_sign(jsonb_build_object(
+                     'sub', login.username,
+                     'iat', floor(extract(epoch FROM now())),
+                     'exp', floor(extract(epoch FROM now() + interval '1 hour')),
+                     'jti', gen_random_uuid()::text)),   -- what logout() revokes
+                 now() + interval '1 hour';
+END
 $$;
 
 -- logout: revokes the token that jwt_authenticate() verified in this
@@ -88,8 +136,8 @@ END
 $$;
 
 -- Functions are executable by PUBLIC by default: only the app may call these.
-REVOKE EXECUTE ON FUNCTION login(text, text), logout() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION login(text, text), logout() TO express_app;
+REVOKE EXECUTE ON FUNCTION login(text, text, inet), logout() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION login(text, text, inet), logout() TO express_app;
 
 -- Demo data: two users (alice / correct horse, bob / battery staple) and a few
 -- notes each. Delete this section for real use.

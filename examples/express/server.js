@@ -20,23 +20,41 @@ const pool = new pg.Pool({
 // listener the error would end the process.
 pool.on('error', (err) => console.error('idle database connection:', err.message));
 
-const COOKIE = 'token';
+class Unauthorized extends Error {}
+class BadRequest extends Error {}
 
-// The token from the request's Cookie header, or null. (Cookie names and the
-// token's characters, base64url and dots, need no decoding.)
+// The __Host- prefix: the browser keeps this cookie only if it was set by this
+// very host, over a secure origin, with Path=/ and no Domain. So a sibling site
+// (another subdomain of the same domain) cannot plant one for us, nor one with
+// a narrower path that the browser would send first. (Other ports of the same
+// host name share cookies whatever the name: do not serve untrusted pages
+// there.)
+const COOKIE = '__Host-token';
+
+// The token from the request's Cookie header, or null. More than one cookie of
+// that name means someone planted one (a browser without prefix support, or a
+// client): the request is refused rather than one of them picked. (Cookie
+// names and the token's characters, base64url and dots, need no decoding.)
 function tokenFrom(req) {
+    const found = [];
     for (const part of (req.headers.cookie || '').split(';')) {
         const [name, ...value] = part.trim().split('=');
-        if (name === COOKIE) return value.join('=') || null;
+        if (name === COOKIE) found.push(value.join('='));
     }
-    return null;
+    if (found.length > 1) throw new Unauthorized();
+    return found[0] || null;
 }
 
 // The jwt extension's refusals: class 28 (refused token: expired, revoked, bad
 // signature...) and 22J (malformed token). Anything else is a server error.
 const isAuthError = (err) => /^28|^22J/.test(err.code || '');
 
-class Unauthorized extends Error {}
+// A string from the request body that PostgreSQL can take: text cannot hold a
+// NUL character, and a query with one would fail as a server error.
+function text(value) {
+    if (typeof value !== 'string' || value.includes('\0')) throw new BadRequest();
+    return value;
+}
 
 // Run fn(client) for one request, on one pooled connection, inside one
 // transaction that first makes the token the database identity. The identity
@@ -64,8 +82,9 @@ async function asUser(req, fn) {
 }
 
 // HttpOnly: page scripts (and so XSS) cannot read the token. Secure: sent over
-// HTTPS only (browsers treat http://localhost as secure, for development).
-// SameSite=Strict: never sent with a request started by another site, so no CSRF.
+// HTTPS only (browsers treat http://localhost as secure, for development); the
+// __Host- prefix requires it, with Path=/ and no Domain. SameSite=Strict: never
+// sent with a request started by another site, so no CSRF.
 const cookieOptions = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' };
 
 const app = express();
@@ -74,6 +93,9 @@ app.use((req, res, next) => {
     // Scripts only from this origin: no inline script can run here.
     res.set('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'");
     res.set('X-Content-Type-Options', 'nosniff');
+    // Answers carry who is logged in and their notes: no cache keeps them.
+    // (express.static sets its own Cache-Control for the page's files.)
+    res.set('Cache-Control', 'no-store');
     next();
 });
 app.use(express.json({ limit: '4kb' }));
@@ -82,13 +104,21 @@ app.get('/favicon.ico', (req, res) => res.status(204).end());   // no icon, and 
 
 // POST /login {username, password}: the password is checked in SQL, the token
 // comes back signed by the database's keyring and goes into the cookie only.
+// login() counts failures per account and per address (req.ip: the peer's
+// address; behind a proxy, set Express's "trust proxy" so that it is the
+// client's) and refuses with 54000 past its limit: 429.
 // (Express 5 passes a rejected promise of a handler on to the error handler.)
 app.post('/login', async (req, res) => {
-    const { username, password } = req.body ?? {};
-    if (typeof username !== 'string' || typeof password !== 'string') {
-        return res.status(400).json({ error: 'username and password required' });
+    const username = text(req.body?.username);
+    const password = text(req.body?.password);
+    let rows;
+    try {
+        ({ rows } = await pool.query('SELECT token, expires_at FROM login($1, $2, $3)',
+            [username, password, req.ip]));
+    } catch (err) {
+        if (err.code !== '54000') throw err;
+        return res.status(429).set('Retry-After', '900').json({ error: 'too many attempts' });
     }
-    const { rows } = await pool.query('SELECT token, expires_at FROM login($1, $2)', [username, password]);
     if (rows.length === 0) return res.status(401).json({ error: 'wrong username or password' });
     res.cookie(COOKIE, rows[0].token, { ...cookieOptions, expires: rows[0].expires_at });
     res.json({ user: username });
@@ -107,29 +137,42 @@ app.get('/api/notes', async (req, res) => {
 // POST /api/notes {body}: the owner is the token's subject (the column default);
 // the policy's WITH CHECK refuses any other.
 app.post('/api/notes', async (req, res) => {
-    const body = req.body?.body;
-    if (typeof body !== 'string') return res.status(400).json({ error: 'body required' });
+    const body = text(req.body?.body);
     res.status(201).json(await asUser(req, async (db) =>
         (await db.query('INSERT INTO notes (body) VALUES ($1) RETURNING id, body', [body])).rows[0]));
 });
 
 // POST /logout: revoke the token in the database, not just forget the cookie,
-// so that a copy of it (stolen, or replayed) is refused from now on.
+// so that a copy of it (stolen, or replayed) is refused from now on. Only from
+// this site's own page: a JSON body (a cross-site form cannot send one without
+// CORS, which this app does not grant), and, where the browser says where the
+// request comes from, this origin. The cookie is cleared only once the
+// revocation has committed: a logout that failed leaves the user logged in,
+// and knowing it.
 app.post('/logout', async (req, res) => {
-    res.clearCookie(COOKIE, cookieOptions);
+    if (!req.is('application/json')) return res.status(415).json({ error: 'JSON expected' });
+    const site = req.get('Sec-Fetch-Site');
+    const origin = req.get('Origin');
+    if ((site !== undefined && site !== 'same-origin') ||
+        (origin !== undefined && origin !== `${req.protocol}://${req.get('Host')}`)) {
+        return res.status(403).json({ error: 'cross-site request' });
+    }
     await asUser(req, (db) => db.query('SELECT logout()'));
+    res.clearCookie(COOKIE, cookieOptions);
     res.status(204).end();
 });
 
 // Refused tokens are 401, without the reason (expired, revoked...). Client
-// errors (bad JSON, a body too large: a status from Express; a note refused by
-// a constraint: SQLSTATE class 23) are 400; the rest is a 500 whose details go
-// to the server's log only.
+// errors (bad JSON, a body too large: a status from Express; a missing field
+// or a NUL character; a note refused by a constraint or as data: SQLSTATE
+// classes 23 and 22) are 400; the rest is a 500 whose details go to the
+// server's log only.
 // (Four parameters, next unused: that is how Express knows an error handler.)
 app.use((err, req, res, next) => {
     if (err instanceof Unauthorized) return res.status(401).json({ error: 'not logged in' });
+    if (err instanceof BadRequest) return res.status(400).json({ error: 'bad request' });
     if (err.status >= 400 && err.status < 500) return res.status(err.status).json({ error: 'bad request' });
-    if (/^23/.test(err.code || '')) return res.status(400).json({ error: 'bad request' });
+    if (/^2[23]/.test(err.code || '')) return res.status(400).json({ error: 'bad request' });
     console.error(err);
     res.status(500).json({ error: 'internal error' });
 });

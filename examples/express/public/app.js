@@ -31,7 +31,8 @@ $('login').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
     const res = await post('/login', { username: form.get('username'), password: form.get('password') });
-    $('login-error').textContent = res.ok ? '' : 'Wrong username or password.';
+    $('login-error').textContent = res.ok ? ''
+        : res.status === 429 ? 'Too many failed attempts: try again later.' : 'Wrong username or password.';
     if (res.ok) event.target.reset();
     await show();
 });
@@ -44,8 +45,9 @@ $('add').addEventListener('submit', async (event) => {
 });
 
 $('logout').addEventListener('click', async () => {
-    await post('/logout', {});
+    const res = await post('/logout', {});
     await show();
+    if (!res.ok && res.status !== 401) $('status').textContent = 'Logout failed: still logged in.';
 });
 
 show();

@@ -7,10 +7,16 @@
 // Prints one "ok - ..." / "not ok - ..." line per check; exits 1 on a failure.
 //
 // The story: alice logs in and sees only her notes; the token is in an
-// HttpOnly, Secure, SameSite=Strict cookie that document.cookie cannot read;
-// bob, in another browser context, sees only his; alice logs out, and her old
-// token, replayed over HTTP and straight into jwt_authenticate(), is refused.
+// HttpOnly, Secure, SameSite=Strict __Host- cookie that document.cookie cannot
+// read; bob, in another browser context, sees only his; the attacks of issue
+// 13 (a page on another port of the same host planting bob's token in alice's
+// browser, a cross-site form logging her out, a NUL byte in a note or a
+// password) fail; alice logs out, and her old token, replayed over HTTP and
+// straight into jwt_authenticate(), is refused; an unknown username costs the
+// same bcrypt as a wrong password; repeated wrong passwords hit the per-account
+// and then the per-address limit (429).
 
+import http from 'node:http';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
 
@@ -27,12 +33,52 @@ function check(name, ok, detail = '') {
 }
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+const COOKIE = '__Host-token';
+
 // GET path with the given Cookie header, outside the browser: what an attacker
 // holding a copy of the token would do.
 async function replay(path, cookie) {
     const res = await fetch(new URL(path, APP_URL), { headers: cookie ? { cookie } : {} });
-    return { status: res.status, body: await res.text() };
+    return { status: res.status, body: await res.text(), cacheControl: res.headers.get('cache-control') };
 }
+
+// POST /login outside the browser: the status and how long the answer took (ms).
+async function loginStatus(username, password) {
+    const start = performance.now();
+    const res = await fetch(new URL('/login', APP_URL), {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+    });
+    await res.text();
+    return { status: res.status, ms: performance.now() - start, cacheControl: res.headers.get('cache-control') };
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// The attacker's pages, on a server of their own on 127.0.0.1: opened as
+// http://localhost:PORT they are another port of the app's host (the same
+// site, sharing its cookies); opened as http://127.0.0.1:PORT, another site.
+//   /plant?t=TOKEN   sets cookies that would make the app see TOKEN's account
+//   /logout-form     submits a form to the app's /logout, as a cross-site page can
+const attacker = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://attacker');
+    if (url.pathname === '/plant') {
+        const t = url.searchParams.get('t');
+        res.setHeader('Set-Cookie', [
+            `token=${t}; Path=/api`,                                // the app's old cookie name
+            `${COOKIE}=${t}; Secure; Path=/api`,                    // __Host- with a narrower path
+            `${COOKIE}=${t}; Secure; Path=/; Domain=localhost`,     // __Host- with a Domain
+        ]);
+    }
+    res.setHeader('Content-Type', 'text/html');
+    if (url.pathname === '/logout-form') {
+        // text/plain: the classic way to send a JSON-looking body cross-site without CORS
+        res.end(`<form method="POST" action="${new URL('/logout', APP_URL)}" enctype="text/plain">` +
+            '<input name=\'{"x":"\' value=\'"}\'></form><script>document.forms[0].submit()</script>');
+    } else {
+        res.end('<p>nothing to see</p>');
+    }
+});
+await new Promise((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+const ATTACKER_PORT = attacker.address().port;
 
 // What the page lists, and the user it names (null when logged out).
 async function pageState(page) {
@@ -84,9 +130,9 @@ try {
     const pageErrors = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // Console errors too (a CSP violation is one), except Chromium's note of
-    // each 401 answer, which are expected here.
+    // each refusal (400, 401, 415, 429), which are expected here.
     page.on('console', (msg) => {
-        if (msg.type() === 'error' && !/status of 401/.test(msg.text())) pageErrors.push(msg.text());
+        if (msg.type() === 'error' && !/status of (400|401|415|429)/.test(msg.text())) pageErrors.push(msg.text());
     });
 
     await page.goto(APP_URL);
@@ -108,12 +154,13 @@ try {
         JSON.stringify(state.notes));
 
     const cookies = await alice.cookies();
-    const cookie = cookies.find((c) => c.name === 'token');
-    check('the login set the token cookie', cookie !== undefined, JSON.stringify(cookies));
+    const cookie = cookies.find((c) => c.name === COOKIE);
+    check('the login set the __Host-token cookie (http://localhost takes __Host- cookies)',
+        cookie !== undefined, JSON.stringify(cookies));
     const token = cookie?.value ?? '';
-    check('the cookie is HttpOnly, Secure and SameSite=Strict, for path /',
-        cookie?.httpOnly === true && cookie?.secure === true && cookie?.sameSite === 'Strict' && cookie?.path === '/',
-        JSON.stringify(cookie));
+    check('the cookie is HttpOnly, Secure and SameSite=Strict, for path / of this host only',
+        cookie?.httpOnly === true && cookie?.secure === true && cookie?.sameSite === 'Strict' && cookie?.path === '/' &&
+        cookie?.domain === 'localhost', JSON.stringify(cookie));
     check('the cookie expires with the token (about an hour from now)',
         cookie !== undefined && Math.abs(cookie.expires - (Date.now() / 1000 + 3600)) < 120,
         JSON.stringify(cookie));
@@ -124,12 +171,15 @@ try {
 
     const docCookie = await page.evaluate(() => document.cookie);
     check('document.cookie cannot read the token', token !== '' && !docCookie.includes(token) &&
-        !/(^|;\s*)token=/.test(docCookie), `document.cookie = ${JSON.stringify(docCookie)}`);
+        !docCookie.includes('token='), `document.cookie = ${JSON.stringify(docCookie)}`);
 
-    const before = await replay('/api/notes', `token=${token}`);
+    const before = await replay('/api/notes', `${COOKIE}=${token}`);
     check('the token replayed outside the browser works while logged in (200, alice\'s rows)',
         before.status === 200 && same(JSON.parse(before.body).notes.map((n) => n.body), ALICE_NOTES),
         `${before.status} ${before.body}`);
+    check('API answers are not cached (Cache-Control: no-store), with a token or without',
+        before.cacheControl === 'no-store' && (await replay('/api/notes', null)).cacheControl === 'no-store',
+        before.cacheControl);
 
     await page.fill('#add input[name=body]', 'alice: a new note');
     await page.click('#add button');
@@ -161,22 +211,87 @@ try {
     check('alice, after bob on the same pooled connection, still sees only her rows',
         state.user === 'alice' && same(state.notes, [...ALICE_NOTES, 'alice: a new note']), JSON.stringify(state));
 
+    // --- issue 13 item 5: cookie tossing from another port of the same host ---
+    // The attacker (bob) opens, in alice's browser, a page of his on another
+    // port of localhost that sets his token as cookies for /api. The old app
+    // read the first "token" cookie: alice saw bob's notes and wrote hers to him.
+    const bobToken = (await bob.cookies()).find((c) => c.name === COOKIE)?.value ?? '';
+    const plantPage = await alice.newPage();
+    await plantPage.goto(`http://localhost:${ATTACKER_PORT}/plant?t=${bobToken}`);
+    await plantPage.close();
+    const jar = await alice.cookies(new URL('/api/notes', APP_URL).href);
+    check("the attacker's page planted bob's token as a \"token\" cookie for /api in alice's browser",
+        jar.some((c) => c.name === 'token' && c.value === bobToken && c.path === '/api'), JSON.stringify(jar));
+    check('the browser refused the planted __Host-token cookies (a narrower path, a Domain)',
+        jar.filter((c) => c.name === COOKIE).length === 1 && jar.find((c) => c.name === COOKIE)?.value === token,
+        JSON.stringify(jar));
+    await reload(page);
+    state = await pageState(page);
+    check('after the planting alice still sees her own account and rows, not bob\'s',
+        state.user === 'alice' && same(state.notes, [...ALICE_NOTES, 'alice: a new note']), JSON.stringify(state));
+    await page.fill('#add input[name=body]', 'alice: after the planting');
+    await page.click('#add button');
+    await page.waitForFunction(() => document.querySelectorAll('#list li').length === 4);
+    await reload(bobPage);
+    bobState = await pageState(bobPage);
+    check("alice's note written after the planting is hers, not bob's",
+        same((await pageState(page)).notes, [...ALICE_NOTES, 'alice: a new note', 'alice: after the planting']) &&
+        bobState.user === 'bob' && same(bobState.notes, BOB_NOTES), JSON.stringify(bobState));
+    const twoCookies = await replay('/api/notes', `${COOKIE}=${bobToken}; ${COOKIE}=${token}`);
+    check('a request carrying two __Host-token cookies (a browser without prefix support) is refused: 401',
+        twoCookies.status === 401, `${twoCookies.status} ${twoCookies.body}`);
+
+    // --- issue 13 item 6: logout CSRF ---
+    // A page of another site submits a form to /logout in alice's browser. The
+    // old app cleared her cookie first, without revoking anything.
+    const csrfPage = await alice.newPage();
+    const csrfAnswer = csrfPage.waitForResponse((r) => r.url() === new URL('/logout', APP_URL).href);
+    await csrfPage.goto(`http://127.0.0.1:${ATTACKER_PORT}/logout-form`, { waitUntil: 'commit' });
+    const csrfStatus = (await csrfAnswer).status();
+    await csrfPage.close();
+    check('a cross-site form posting to /logout is refused (415: not JSON)', csrfStatus === 415, `status ${csrfStatus}`);
+    check('... and alice keeps her cookie', (await alice.cookies()).some((c) => c.name === COOKIE && c.value === token),
+        JSON.stringify(await alice.cookies()));
+    const notJson = await page.evaluate(async () => (await fetch('/logout', {
+        method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{}',
+    })).status);
+    const stillIn = await replay('/api/notes', `${COOKIE}=${token}`);
+    check('a same-origin logout that is not JSON is refused too (415), and the token still works',
+        notJson === 415 && stillIn.status === 200, `${notJson}, then ${stillIn.status}`);
+    const foreignOrigin = await fetch(new URL('/logout', APP_URL), {
+        method: 'POST', body: '{}',
+        headers: { cookie: `${COOKIE}=${token}`, 'content-type': 'application/json', origin: 'http://evil.example' },
+    });
+    check('a JSON logout from another Origin is refused (403)', foreignOrigin.status === 403,
+        `status ${foreignOrigin.status}`);
+
+    // --- issue 13 item 7: a NUL byte ---
+    const nulNote = await page.evaluate(async () => (await fetch('/api/notes', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ body: 'a\u0000b' }),
+    })).status);
+    check('a note with a NUL byte: 400, not a server error', nulNote === 400, `status ${nulNote}`);
+    const nulLogin = await loginStatus('alice', 'correct horse\u0000');
+    check('a password with a NUL byte: 400, not a server error, and not cached',
+        nulLogin.status === 400 && nulLogin.cacheControl === 'no-store', JSON.stringify(nulLogin));
+
     // --- alice logs out ---
     await page.click('#logout');
     await page.waitForSelector('#login:not([hidden])');
     state = await pageState(page);
     check('after logout the page shows the login form and no rows',
         state.loginShown && state.user === null && state.status === 'Logged out.', JSON.stringify(state));
-    check('logout removed the cookie from the browser',
-        !(await alice.cookies()).some((c) => c.name === 'token'), JSON.stringify(await alice.cookies()));
+    check('logout removed the __Host-token cookie from the browser',
+        !(await alice.cookies()).some((c) => c.name === COOKIE), JSON.stringify(await alice.cookies()));
     const status = await page.evaluate(async () => (await fetch('/api/notes')).status);
-    check('the protected route now answers 401 to the browser', status === 401, `status ${status}`);
+    check("the protected route now answers 401 to the browser (which still sends the planted cookie of bob's token)",
+        status === 401 && (await alice.cookies(new URL('/api/notes', APP_URL).href)).some((c) => c.value === bobToken),
+        `status ${status}`);
 
     // --- the old token, replayed ---
-    const after = await replay('/api/notes', `token=${token}`);
+    const after = await replay('/api/notes', `${COOKIE}=${token}`);
     check('the old token replayed over HTTP is refused (401)', after.status === 401, `${after.status} ${after.body}`);
     const afterPost = await fetch(new URL('/api/notes', APP_URL), {
-        method: 'POST', headers: { cookie: `token=${token}`, 'content-type': 'application/json' },
+        method: 'POST', headers: { cookie: `${COOKIE}=${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ body: 'written with a revoked token' }),
     });
     check('the old token cannot write either (401)', afterPost.status === 401, `status ${afterPost.status}`);
@@ -210,16 +325,49 @@ try {
     // --- requests without a valid token ---
     const none = await replay('/api/notes', null);
     check('no cookie: 401', none.status === 401, `${none.status} ${none.body}`);
-    const garbage = await replay('/api/notes', 'token=not.a.token');
+    const garbage = await replay('/api/notes', `${COOKIE}=not.a.token`);
     check('a malformed token: 401, not a server error', garbage.status === 401, `${garbage.status} ${garbage.body}`);
     const forged = token.split('.').slice(0, 2).join('.') + '.' + Buffer.alloc(64).toString('base64url');
-    const forgedRes = await replay('/api/notes', `token=${forged}`);
+    const forgedRes = await replay('/api/notes', `${COOKIE}=${forged}`);
     check('a token with a forged signature: 401', forgedRes.status === 401, `${forgedRes.status} ${forgedRes.body}`);
+
+    // --- issue 13 item 7: login timing and attempt limits (last: they lock the test's address) ---
+    // 127.0.0.1 has 1 failure so far (alice's wrong password at the start).
+    const wrong = [], unknown = [];
+    for (let i = 0; i < 3; i++) {
+        wrong.push(await loginStatus('bob', `not his password ${i}`));
+        unknown.push(await loginStatus(`nobody-${i}`, 'a password'));
+    }
+    const wrongMs = median(wrong.map((r) => r.ms)), unknownMs = median(unknown.map((r) => r.ms));
+    check('an unknown username costs the same bcrypt as a wrong password (401 both, similar time)',
+        [...wrong, ...unknown].every((r) => r.status === 401) && wrongMs > 20 && unknownMs > 0.5 * wrongMs,
+        `wrong password ${wrongMs.toFixed(1)} ms, unknown user ${unknownMs.toFixed(1)} ms`);
+    // 7 failures from the address; alice: 5 wrong passwords, then even the right one is refused
+    const fiveWrong = [];
+    for (let i = 0; i < 5; i++) fiveWrong.push((await loginStatus('alice', `guess ${i}`)).status);
+    await page.evaluate(() => { document.getElementById('login-error').textContent = ''; });
+    await logIn(page, 'alice', 'correct horse', { wrongPassword: true });
+    state = await pageState(page);
+    check('after 5 wrong passwords for alice, her right password is refused too (429; the page says so)',
+        same(fiveWrong, [401, 401, 401, 401, 401]) && /Too many/.test(state.loginError) &&
+        !(await alice.cookies()).some((c) => c.name === COOKIE), `${fiveWrong} ${JSON.stringify(state)}`);
+    const bobAgain = await loginStatus('bob', 'battery staple');
+    check('the limit is per account: bob still logs in from the same address', bobAgain.status === 200,
+        JSON.stringify(bobAgain));
+    // 12 failures from the address: at most 9 more before it is refused, whatever the username
+    let refusedAfter = null;
+    for (let i = 1; i <= 12 && refusedAfter === null; i++) {
+        if ((await loginStatus(`spray-${i}`, 'a password')).status === 429) refusedAfter = i;
+    }
+    const bobLocked = await loginStatus('bob', 'battery staple');
+    check('after 20 failures from one address, every login from it is refused (429), even a right password',
+        refusedAfter === 9 && bobLocked.status === 429, `refused at attempt ${refusedAfter}, bob: ${bobLocked.status}`);
 
     check('no script error on the page', pageErrors.length === 0, pageErrors.join('\n'));
 } catch (err) {
     check('the browser test ran to the end', false, err.stack);
 } finally {
     await browser.close();
+    attacker.close();
 }
 process.exit(failed ? 1 : 0);

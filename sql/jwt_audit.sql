@@ -36,3 +36,29 @@ SET jwt.default_lifetime = 600;
 SELECT jwt_is_valid(jwt_sign('{"sub":"a"}', secret()), secret()) AS default_within_max_lifetime;
 RESET jwt.max_lifetime;
 SET jwt.default_lifetime = 0;
+
+-- Item 16. ECDSA signatures are malleable: (r, s) and (r, n - s) both verify.
+-- Other issuers produce high-S signatures, so both forms are accepted (the
+-- README said "exactly one form"; it no longer does).  What matters is that
+-- nothing depends on the signature bytes: a token revoked by its jti stays
+-- revoked when an attacker re-encodes its signature.
+CREATE FUNCTION bytes_to_numeric(b bytea) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(sum(get_byte(b, i)::numeric * 256::numeric ^ (length(b) - 1 - i)), 0)
+  FROM generate_series(0, length(b) - 1) i $$;
+CREATE FUNCTION numeric_to_bytes(n numeric, len int) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+  SELECT string_agg(set_byte('\x00'::bytea, 0, (trunc(n / 256::numeric ^ (len - 1 - i)) % 256)::int), ''::bytea ORDER BY i)
+  FROM generate_series(0, len - 1) i $$;
+-- the order of P-256
+SELECT bytes_to_numeric('\xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551') AS p256_n \gset
+SELECT jwt_sign('{"sub":"mallory","jti":"malleable-1","exp":1893459600}', k('ec_p256')) AS es_token \gset
+SELECT with_sig(:'es_token',
+                substring(unb64u(split_part(:'es_token', '.', 3)) from 1 for 32)
+                || numeric_to_bytes(:p256_n - bytes_to_numeric(substring(unb64u(split_part(:'es_token', '.', 3)) from 33 for 32)), 32))
+       AS es_twin \gset
+SELECT :'es_twin' <> :'es_token' AS twin_differs,
+       outcome(:'es_token', k('ec_p256_pub')) AS original,
+       outcome(:'es_twin', k('ec_p256_pub')) AS high_s_twin_accepted;
+SELECT jwt_revoke(:'es_token') AS revoked;
+SELECT try(format('SELECT jwt_verify(%L, %L, now => %L, check_revoked => true)', :'es_twin', k('ec_p256_pub'), '2030-01-01 00:00+00')) AS twin_still_revoked;
+SELECT jwt_is_revoked(:'es_twin') AS twin_is_revoked;
+DELETE FROM jwt_revoked_tokens WHERE jti = 'malleable-1';

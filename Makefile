@@ -6,6 +6,7 @@ MODULE_big = jwt
 OBJS = \
 	jwt.o \
 	pgjwt_compat.o \
+	transport.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -20,7 +21,8 @@ OBJS = \
 	src/identity.o \
 	src/keyring.o \
 	src/revocation.o \
-	src/pgjwt.o
+	src/pgjwt.o \
+	src/transport.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that

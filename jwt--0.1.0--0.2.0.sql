@@ -149,6 +149,12 @@ BEGIN
         IF token IS NULL THEN
             RAISE SQLSTATE '28JP3' USING MESSAGE = 'authorization is not a bearer token';
         END IF;
+        -- jwt.require_forwarded_https: a token that came over plain HTTP is refused (and revoked
+        -- when jwt.revoke_exposed_tokens is on); the setting is read in C
+        IF NOT @extschema@._jwt_forwarded_https_ok(headers ->> 'x-forwarded-proto') THEN
+            PERFORM @extschema@._jwt_revoke_exposed(token);
+            RAISE SQLSTATE '28JT2' USING MESSAGE = 'bearer token refused: the request did not come over HTTPS';
+        END IF;
 
         verified := @extschema@.jwt_authenticate(token);
 
@@ -179,8 +185,35 @@ BEGIN
                   DETAIL = json_build_object('status', 401, 'headers', json_build_object(
                                'WWW-Authenticate', CASE WHEN state = '28JP3'
                                    THEN 'Bearer error="invalid_request"'
+                                   WHEN state IN ('28JT1', '28JT2')
+                                   THEN 'Bearer error="invalid_request", error_description="HTTPS required"'
                                    ELSE 'Bearer error="invalid_token"' END))::text;
     END;
 END $$;
 
 -- (end of the PostgREST section)
+
+-- ======================================================================
+-- Transport (issue 19): no bearer token over an unencrypted connection.
+-- jwt.require_secure_transport (off, remote, always) is enforced in C by
+-- jwt_authenticate; this is the same rule for any connection, for tests.
+-- ======================================================================
+CREATE FUNCTION _jwt_transport_allowed(mode text, unix_socket boolean, tls boolean, client inet)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_transport_allowed_sql'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION _jwt_transport_allowed(text, boolean, boolean, inet) IS
+'whether jwt.require_secure_transport = mode lets a connection of this kind carry a bearer token';
+
+CREATE FUNCTION _jwt_forwarded_https_ok(x_forwarded_proto text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_forwarded_https_ok'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION _jwt_forwarded_https_ok(text) IS
+'false when jwt.require_forwarded_https is on and X-Forwarded-Proto is not https on every hop';
+
+-- Revokes the token only if its signature verifies and jwt.revoke_exposed_tokens is on.
+CREATE FUNCTION _jwt_revoke_exposed(token text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_revoke_exposed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION _jwt_revoke_exposed(text) IS
+'revokes a token seen over plain HTTP (by jti, else by digest) when jwt.revoke_exposed_tokens is on';

@@ -9,6 +9,8 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -37,6 +39,7 @@
 #include "keygen.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "transport.h"
 #include "b64url.h"
 #include "pgjwt_compat.h"
 
@@ -119,6 +122,7 @@ _PG_init(void)
 	jwt_keyring_init();
 	jwt_identity_init();
 	jwt_revocation_init();
+	jwt_transport_init();
 	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
@@ -1094,6 +1098,54 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err) == JWT_ERR_REVOKED);
 }
 
+/*
+ * The revocation id of a token without "jti": the SHA-256 of its signing
+ * input (header and claims, not the signature, which ECDSA lets anyone
+ * re-encode), as "sha256:" and base64url.
+ */
+static char *
+token_digest_id(const JwsToken *tok)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *id = palloc(7 + B64URL_ENCODED_LEN(PG_SHA256_DIGEST_LENGTH) + 1);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) tok->text, tok->signing_input_len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute a token digest");
+	pg_cryptohash_free(ctx);
+	memcpy(id, "sha256:", 7);
+	id[7 + b64url_encode(digest, sizeof(digest), id + 7)] = '\0';
+	return id;
+}
+
+/*
+ * A token refused for its transport has been seen in clear: revoke it, by
+ * jti or else by digest, if it is one of ours (its signature verifies:
+ * a forged token revokes nothing and so cannot fill the list).
+ */
+static void
+revoke_exposed_token(void *arg)
+{
+	VerifyRequest quiet = *(VerifyRequest *) arg;
+	JwsToken	tok;
+	JsonDoc		claims;
+	JwtError	err;
+	const JsonMember *jti,
+			   *exp;
+
+	quiet.check_revoked = true;	/* revoked already: nothing to do, and no worker to start */
+	if (verify_request(&quiet, &tok, &claims, &err) != JWT_OK)
+		return;
+	jti = json_doc_get(&claims, "jti");
+	exp = json_doc_get(&claims, "exp");
+	jwt_transport_revoke_exposed(jti != NULL && jti->value.kind == JK_STRING
+								 ? utf8_to_server_cstring(jti->value.str) : token_digest_id(&tok),
+								 exp != NULL && exp->value.kind == JK_NUMBER
+								 ? json_number_double(&exp->value) : -1);
+}
+
 /* "Bearer <token>" or a bare token, without surrounding white space. */
 static text *
 bearer_token(text *arg)
@@ -1121,6 +1173,23 @@ bearer_token(text *arg)
  * claims the identity that jwt_claims() returns (and switch role when
  * jwt.role_claim names a claim).
  */
+/* What jwt_authenticate() verifies a bearer token against: the keyring and the settings. */
+static void
+authentication_request(VerifyRequest *req, text *arg)
+{
+	memset(req, 0, sizeof(*req));
+	req->token = bearer_token(arg);
+	req->is_jwt = true;
+	req->check_revoked = true;
+	req->rules.now = unix_seconds(GetCurrentStatementStartTimestamp());
+	req->rules.leeway = jwt_leeway;
+	req->rules.require_exp = jwt_require_exp;
+	req->rules.audience = jwt_audience[0] ? server_cstring_to_utf8(jwt_audience, "jwt.audience") : NULL;
+	req->rules.issuer = jwt_issuer[0] ? server_cstring_to_utf8(jwt_issuer, "jwt.issuer") : NULL;
+	req->rules.max_age = -1;
+	req->rules.max_lifetime = jwt_max_lifetime;
+}
+
 PG_FUNCTION_INFO_V1(jwt_authenticate);
 Datum
 jwt_authenticate(PG_FUNCTION_ARGS)
@@ -1137,17 +1206,8 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('2', '2', 'J', '0', '1')),
 				 errmsg("no token to authenticate")));
-	memset(&req, 0, sizeof(req));
-	req.token = bearer_token(PG_GETARG_TEXT_PP(0));
-	req.is_jwt = true;
-	req.check_revoked = true;
-	req.rules.now = unix_seconds(GetCurrentStatementStartTimestamp());
-	req.rules.leeway = jwt_leeway;
-	req.rules.require_exp = jwt_require_exp;
-	req.rules.audience = jwt_audience[0] ? server_cstring_to_utf8(jwt_audience, "jwt.audience") : NULL;
-	req.rules.issuer = jwt_issuer[0] ? server_cstring_to_utf8(jwt_issuer, "jwt.issuer") : NULL;
-	req.rules.max_age = -1;
-	req.rules.max_lifetime = jwt_max_lifetime;
+	authentication_request(&req, PG_GETARG_TEXT_PP(0));
+	jwt_transport_check(revoke_exposed_token, &req);
 	if (verify_request(&req, &tok, &claims, &err) != JWT_OK)
 		jwt_raise(&err);
 
@@ -1164,6 +1224,24 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 	result = json_text_to_jsonb(tok.payload, tok.payload_len);
 	jwt_identity_set(JsonbToCString(NULL, &DatumGetJsonbP(result)->root, VARSIZE(DatumGetJsonbP(result))), role);
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * _jwt_revoke_exposed(token text) RETURNS boolean: the PostgREST helper's
+ * way to revoke a token that came over plain HTTP, when
+ * jwt.revoke_exposed_tokens is on; true if it asked for the revocation.
+ */
+PG_FUNCTION_INFO_V1(jwt_revoke_exposed);
+Datum
+jwt_revoke_exposed(PG_FUNCTION_ARGS)
+{
+	VerifyRequest req;
+
+	if (PG_ARGISNULL(0) || !jwt_transport_revoke_exposed_enabled())
+		PG_RETURN_BOOL(false);
+	authentication_request(&req, PG_GETARG_TEXT_PP(0));
+	revoke_exposed_token(&req);
+	PG_RETURN_BOOL(true);
 }
 
 /* jwt_reset() RETURNS void: forget the identity (and nothing else) */

@@ -4,12 +4,13 @@
 
 . test/cluster.sh
 
-# Debian packages the build, the tests and the demo need. python3-* are for the
+# Debian packages the build, the tests and the demo need. libkrb5-dev: the server's
+# libpq-be.h (read for the client connection's transport) includes gssapi.h. python3-* are for the
 # interop suites, which run under /usr/bin/python3 (Debian's, not pyenv's);
 # pgtap for the pgjwt compatibility suite; debhelper, dpkg-dev, fakeroot and
 # postgresql-server-dev-all (pg_buildext) to build the .deb; chromium for the
 # example app's browser test.
-JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev build-essential gcc make
+JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev libkrb5-dev build-essential gcc make
     clang libclang-rt-14-dev openssl python3-jwt python3-psycopg2 python3-cryptography pgbouncer
     postgresql-15-pgtap debhelper dpkg-dev fakeroot postgresql-server-dev-all chromium"
 

@@ -312,7 +312,7 @@ entry_key(KeyringEntry *e, const char **sealed)
 			if (material == NULL)
 			{
 				*sealed = kek ? "jwt.key_encryption_key does not open it (another key-encryption key, or a value of another row)"
-					: "it is encrypted and jwt.key_encryption_key is not set";
+					: "jwt.key_encryption_key is not set";
 				return NULL;
 			}
 			if (version == 1)
@@ -388,8 +388,7 @@ fail_sealed(JwtError *err, const char *kid, const char *why)
 
 	jwt_fail(err, JWT_ERR_KEY_SEALED, "key \"%s\" in the keyring cannot be opened",
 			 jwt_printable(kid, buf, sizeof(buf)));
-	jwt_fail_detail(err, "Its private material is sealed and %s.",
-					strncmp(why, "it is ", 6) == 0 ? why + 6 : why);
+	jwt_fail_detail(err, "Its private material is sealed and %s.", why);
 	return JWT_ERR_KEY_SEALED;
 }
 

@@ -856,28 +856,37 @@ jwt_kek(void)
 	{
 		FILE	   *f = AllocateFile(value + 5, "r");
 		char		buf[256];
-		size_t		n;
-		bool		failed;
+		size_t		n,
+					got;
+		bool		failed,
+					junk;
 
 		if (f == NULL)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not open the jwt key-encryption key file \"%s\": %m", value + 5)));
 		/* the whole file: the key and trailing whitespace, nothing else */
-		n = fread(buf, 1, sizeof(buf), f);
+		n = 0;
+		junk = false;
+		while (!junk && (got = fread(buf, 1, sizeof(buf), f)) > 0)
+		{
+			for (size_t i = 0; i < got && !junk; i++, n++)
+			{
+				if (n < 64)
+					kek[n] = buf[i];
+				else
+					junk = !isspace((unsigned char) buf[i]);
+			}
+		}
 		failed = ferror(f) != 0;
 		FreeFile(f);
+		explicit_bzero(buf, sizeof(buf));
 		if (failed)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not read the jwt key-encryption key file \"%s\"", value + 5)));
-		while (n > 0 && n < sizeof(buf) && isspace((unsigned char) buf[n - 1]))
-			n--;
-		/* a NUL in the key makes it short, and so refused below */
-		if (n == 64)
-			memcpy(kek, buf, 64);
-		kek[n == 64 ? 64 : 0] = '\0';
-		explicit_bzero(buf, sizeof(buf));
+		/* a short file, or a NUL or a space among the 64 bytes, fails the hex check */
+		kek[n >= 64 && !junk ? 64 : 0] = '\0';
 		if (!envelope_kek_valid(kek))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -107,7 +107,13 @@ SELECT pg_temp.try_detail(format('SELECT jwt_verify(%L)', :'sealed_token')) AS v
 -- jwt_is_valid raises too: the server cannot decide, the token is not at fault
 SELECT valid(:'sealed_token', NULL) AS is_valid_sealed;
 -- a token without a kid that only the sealed key could verify says so too
+-- (the other suites' keys stop verifying for the length of a transaction)
+BEGIN;
+UPDATE jwt_keys SET retired_at = coalesce(retired_at, now()), verify_until = NULL WHERE kid <> 'audit-kr-sealed';
 SELECT try(format('SELECT jwt_verify(%L)', forge('{"alg":"HS256"}', '{"sub":"x","exp":1893459600}'))) AS verify_sealed_no_kid;
+-- but not a token of another key type
+SELECT try(format('SELECT jwt_verify(%L)', jwt_sign('{"sub":"x"}', k('ec_p256')))) AS no_kid_other_type;
+ROLLBACK;
 SELECT try($$SELECT jwt_sign('{}', header => '{"kid":"audit-kr-sealed"}')$$) AS sign_sealed;
 -- the 0.1.0 format is recognised as sealed too
 UPDATE jwt_keys SET private_key = convert_to('JWTKEK1:', 'UTF8') || decode(repeat('00', 60), 'hex') WHERE kid = 'audit-kr-sealed';

@@ -170,6 +170,11 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
     n integer;
 BEGIN
+    -- every sealed key must open under the current key first: sealing the
+    -- others under another key would leave a keyring no one key opens
+    PERFORM @extschema@._jwt_key_seal(t.kid, t.alg, t.kty, t.created_at, t.private_key)
+       FROM @extschema@.jwt_keys AS t
+      WHERE substring(t.private_key FROM 1 FOR 8) = 'JWTKEK2:'::bytea;
     UPDATE @extschema@.jwt_keys AS t
        SET private_key = @extschema@._jwt_key_seal(t.kid, t.alg, t.kty, t.created_at, t.private_key)
      WHERE t.private_key IS NOT NULL

@@ -921,7 +921,6 @@ static void
 describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls, int natts)
 {
 	TimestampTz created_at = GetCurrentTimestamp();
-
 	JwtAlg		alg = key->jwk_alg;
 	JwtError	err;
 
@@ -985,8 +984,8 @@ PG_FUNCTION_INFO_V1(jwt_key_describe_internal);
 Datum
 jwt_key_describe_internal(PG_FUNCTION_ARGS)
 {
-	bytea	   *material = PG_GETARG_BYTEA_PP(0);
-	bool		is_secret = PG_GETARG_BOOL(1);
+	bytea	   *material;
+	bool		is_secret;
 	JwtKeySet	set;
 	JwtError	err;
 	JwtStatus	st;
@@ -996,6 +995,12 @@ jwt_key_describe_internal(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("key material must not be null")));
+	material = PG_GETARG_BYTEA_PP(0);
+	is_secret = PG_GETARG_BOOL(1);
 	memset(&set, 0, sizeof(set));
 	PG_TRY();
 	{

@@ -521,36 +521,52 @@ jwt_keyring_signing_key(const char *kid)
  * _jwt_key_seal(kid text, alg text, kty text, created_at timestamptz, private_key bytea) RETURNS bytea
  * A row's private material sealed (again) for that row under the current
  * key-encryption key: plain material, and 0.1.0 envelopes bound to the kid
- * only, become version 2 envelopes.  For jwt_seal_keys(); not for PUBLIC.
+ * only, become version 2 envelopes; a version 2 envelope comes back as it is
+ * once it is shown to open.  For jwt_seal_keys(); not for PUBLIC.
  */
 PG_FUNCTION_INFO_V1(jwt_key_seal_internal);
 Datum
 jwt_key_seal_internal(PG_FUNCTION_ARGS)
 {
-	char	   *alg = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	EnvelopeRow row = {text_to_cstring(PG_GETARG_TEXT_PP(0)), alg,
-		text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_TIMESTAMPTZ(3)};
-	bytea	   *in = PG_GETARG_BYTEA_PP(4);
-	const char *kek = jwt_kek();
-	const char *plain = VARDATA_ANY(in);
-	size_t		len = VARSIZE_ANY_EXHDR(in);
-	int			version = envelope_version(plain, len);
+	EnvelopeRow row;
+	bytea	   *in;
+	const char *kek;
+	const char *plain;
+	size_t		len;
+	int			version;
 	char	   *sealed;
 	size_t		sealed_len;
 	bytea	   *out;
 
-	if (kek == NULL)
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("only alg may be null")));
+	row.kid = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	row.alg = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	row.kty = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	row.created_at = PG_GETARG_TIMESTAMPTZ(3);
+	in = PG_GETARG_BYTEA_PP(4);
+	plain = VARDATA_ANY(in);
+	len = VARSIZE_ANY_EXHDR(in);
+	version = envelope_version(plain, len);
+	if ((kek = jwt_kek()) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("jwt.key_encryption_key is not set")));
-	if (version == 2)
-		PG_RETURN_BYTEA_P(in);
-	if (version == 1 && (plain = envelope_open(kek, &row, plain, len, &len)) == NULL)
+	/* sealed material must open under this key: never two key-encryption keys in one keyring */
+	if (version != 0 && (plain = envelope_open(kek, &row, plain, len, &len)) == NULL)
 	{
 		JwtError	err;
 
 		fail_sealed(&err, row.kid, "jwt.key_encryption_key does not open it");
 		jwt_raise(&err);
+	}
+	if (version == 2)
+	{
+		memset(unconstify(char *, plain), 0, len);
+		pfree(unconstify(char *, plain));
+		PG_RETURN_BYTEA_P(in);
 	}
 	sealed = envelope_seal(kek, &row, plain, len, &sealed_len);
 	if (version == 1)

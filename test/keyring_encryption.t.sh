@@ -118,7 +118,13 @@ check "wrong KEK: the message names the kid" \
 check "wrong KEK: not reported as an unknown kid" "$(grep -q 'no key in the keyring has kid' <<<"$out" && echo yes || echo no)" "no"
 check "wrong KEK: jwt_is_valid raises 55J01 too (not a bad token)" "$(sqlstate "SELECT jwt_is_valid('$token_hs')")" "55J01"
 check "wrong KEK: signing fails with 55J01" "$(sqlstate "SELECT jwt_sign('{}', header => '{\"kid\":\"sealed-hs\"}')")" "55J01"
-check "wrong KEK: jwt_seal_keys() leaves format 2 rows alone" "$(q "SELECT jwt_seal_keys()")" "0"
+q "SELECT jwt_add_key('a plain secret added under the wrong KEK', 'HS256', 'plain-2')" >/dev/null
+q "UPDATE jwt_keys SET private_key = convert_to('another plain secret, stored by hand', 'UTF8') WHERE kid = 'plain-2'"
+check "wrong KEK: jwt_seal_keys() refuses to seal under a key that does not open the others (55J01)" \
+    "$(sqlstate "SELECT jwt_seal_keys()")" "55J01"
+check "wrong KEK: and leaves the plain key plain" \
+    "$(q "SELECT substring(private_key from 1 for 8) = 'JWTKEK2:'::bytea FROM jwt_keys WHERE kid = 'plain-2'")" "f"
+q "DELETE FROM jwt_keys WHERE kid = 'plain-2'"
 # the right key back: the same session opens the key at once (a failure is not cached)
 out=$(psql -X -A -t -q -c "SELECT jwt_is_valid('$token_hs')" -c "\\! echo $kek > $kek_file" \
            -c "SELECT jwt_is_valid('$token_hs')" 2>&1 || true)

@@ -71,7 +71,17 @@ qo "SELECT jwt_generate_key('ES256', 'v1-es')" >/dev/null
 check "0.1.0 sealed its keys in format 1" \
     "$(qo "SELECT count(*) FROM jwt_keys WHERE substring(private_key from 1 for 8) = 'JWTKEK1:'::bytea")" "2"
 token_v1=$(qo "SELECT jwt_sign('{\"sub\":\"v1\"}', header => '{\"kid\":\"v1-es\"}')" 2>/dev/null)
-qo "ALTER EXTENSION jwt UPDATE"
+# item 20 on the upgrade path: 0.1.0 imported a provider's secret with its JWKS
+qo "SELECT jwt_import_jwks('{\"keys\":[{\"kty\":\"oct\",\"kid\":\"idp-oct\",\"k\":\"$(openssl rand 32 | base64 | tr '+/' '-_' | tr -d '=\n')\"}]}')" >/dev/null
+check "the new library never signs with a key 0.1.0 imported (55000)" \
+    "$(PGDATABASE=old_db sqlstate "SELECT jwt_sign('{}', header => '{\"kid\":\"idp-oct\"}')")" "55000"
+out=$(psql -X -A -t -q -d old_db -c "ALTER EXTENSION jwt UPDATE" 2>&1)
+check "the update warns about imported keys with private material" \
+    "$(grep -q '1 key(s) imported from a JWKS hold private material' <<<"$out" && echo yes || echo no)" "yes"
+check "after the update the imported secret is not published" \
+    "$(qo "SELECT count(*) FROM jsonb_array_elements(jwt_jwks() -> 'keys') k WHERE k ->> 'kid' = 'idp-oct'")" "0"
+check "nor signs" "$(PGDATABASE=old_db sqlstate "SELECT jwt_sign('{}', header => '{\"kid\":\"idp-oct\"}')")" "55000"
+qo "DELETE FROM jwt_keys WHERE kid = 'idp-oct'"
 out=$(psql -X -A -t -q -d old_db -c "SELECT jwt_verify('$token_v1') ->> 'sub'" 2>&1)
 check "after the update a format 1 key verifies" "$(tail -n 1 <<<"$out")" "v1"
 check "with a warning that it is bound to its kid only" \

@@ -53,6 +53,14 @@ check "the hmac key verifies" "$(q "SELECT jwt_verify('$token_hs') ->> 'sub'")" 
 dump=$(pg_dump -Fp -a -t jwt_keys postgres)
 check "the dump has the rows" "$(grep -q 'sealed-es' <<<"$dump" && echo yes || echo no)" "yes"
 check "the dump holds no private key" "$(grep -q 'PRIVATE KEY' <<<"$dump" && echo yes || echo no)" "no"
+# restored elsewhere, the row-bound envelopes still open: created_at survives the dump exactly
+pg_dump -Fc -f "$CLUSTER_DIR/keys.dump" postgres
+q "CREATE DATABASE restored"
+PGTZ=Asia/Kathmandu pg_restore --exit-on-error -d restored "$CLUSTER_DIR/keys.dump"
+check "restored under another TimeZone: a sealed key verifies" \
+    "$(PGTZ=Asia/Kathmandu psql -X -A -t -q -d restored -c "SELECT jwt_verify('$token') ->> 'sub'")" "sealed"
+check "restored: a sealed key signs" \
+    "$(psql -X -A -t -q -d restored -c "SELECT jwt_verify(jwt_sign('{\"sub\":\"r\"}', header => '{\"kid\":\"sealed-hs\"}')) ->> 'sub'")" "r"
 
 # --- item 23: a plain private key while a KEK is set is warned about, and sealed on request ---
 out=$(psql -X -A -t -q -c "SELECT jwt_verify('$token_plain') ->> 'sub'" 2>&1)

@@ -145,6 +145,12 @@ END $$;
 COMMENT ON FUNCTION jwt_import_jwks(jsonb) IS
 'loads the public signing keys of a provider''s JWKS into the keyring, to verify with only; refuses private members and secrets; returns how many';
 
+-- An HMAC secret's default kid is random (item 22): its thumbprint is a hash of the secret.
+COMMENT ON FUNCTION jwt_generate_key(text, text) IS
+'creates a key in the keyring and returns its kid (unless given: the RFC 7638 thumbprint, random for HMAC secrets)';
+COMMENT ON FUNCTION jwt_add_key(text, text, text) IS
+'adds a PEM key, a JWK or an HMAC secret to the keyring and returns its kid (unless given: the JWK''s, else the RFC 7638 thumbprint, random for HMAC secrets)';
+
 -- Our own keys only: never a key imported from a provider, whatever its row holds.
 CREATE OR REPLACE FUNCTION jwt_jwks() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

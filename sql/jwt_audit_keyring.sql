@@ -126,7 +126,7 @@ DELETE FROM jwt_keys WHERE kid = 'audit-kr-sealed';
 -- Storing a key: a row the table's constraints refuse was reported with the
 -- constraint's detail, "Failing row contains (...)", private key included.
 -- ---------------------------------------------------------------------------
-SELECT try(format('SELECT jwt_add_key(%L, %L, %L)', 'a secret of thirty-two bytes!!!!', 'HS256', repeat('k', 257))) AS long_kid;
+SELECT pg_temp.try_detail(format('SELECT jwt_add_key(%L, %L, %L)', 'a secret of thirty-two bytes!!!!', 'HS256', repeat('k', 257))) AS long_kid_no_detail;
 SELECT try($$SELECT jwt_generate_key('HS256', '')$$) AS empty_kid;
 
 -- the administration functions are not for PUBLIC

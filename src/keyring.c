@@ -27,6 +27,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -284,6 +285,15 @@ entry_row(const KeyringEntry *e)
 	return row;
 }
 
+/* Is a key-encryption key configured?  Its value is not checked here: that may raise. */
+static bool
+kek_configured(void)
+{
+	const char *value = GetConfigOption("jwt.key_encryption_key", true, false);
+
+	return value != NULL && value[0] != '\0';
+}
+
 /*
  * Parse an entry's key on first use; NULL if it cannot be used.  Sealed
  * material that does not open sets *sealed to why, and is tried again at the
@@ -321,7 +331,7 @@ entry_key(KeyringEntry *e, const char **sealed)
 								e->kid),
 						 errhint("SELECT jwt_seal_keys() reseals it bound to its row.")));
 		}
-		else if (e->has_private && jwt_key_encryption_key != NULL && jwt_key_encryption_key[0] != '\0')
+		else if (e->has_private && kek_configured())
 			ereport(WARNING,
 					(errmsg("key \"%s\" in the jwt keyring is stored unencrypted although jwt.key_encryption_key is set",
 							e->kid),

@@ -11,8 +11,7 @@ extern Oid	jwt_extension_schema(void);
 extern JwtStatus jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err);
 extern JwtKey *jwt_keyring_signing_key(const char *kid);
 
-/* jwt.c: the key-encryption key setting, NULL when unset; its raw value */
+/* jwt.c: the key-encryption key setting, NULL when unset */
 extern const char *jwt_kek(void);
-extern char *jwt_key_encryption_key;
 
 #endif

@@ -59,6 +59,152 @@ ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_alg_check
 -- or republished.
 -- ======================================================================
 
+-- A key's row identity is bound into its envelope (item 23): the describe row
+-- carries the created_at the material was sealed for, and the row is stored
+-- with exactly that created_at.
+DROP FUNCTION _jwt_key_describe(bytea, boolean, text, text);
+CREATE FUNCTION _jwt_key_describe(material bytea, is_secret boolean, alg text, kid text,
+                                  OUT kid text, OUT alg text, OUT kty text,
+                                  OUT public_jwk jsonb, OUT private_key bytea,
+                                  OUT created_at timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_key_describe_internal'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION _jwt_key_describe(bytea, boolean, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION _jwt_store_key(r record, key_origin text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF length(r.kid) NOT BETWEEN 1 AND 256 THEN
+        RAISE EXCEPTION 'a kid must be 1 to 256 characters long' USING ERRCODE = 'check_violation';
+    END IF;
+    BEGIN
+        INSERT INTO @extschema@.jwt_keys (kid, alg, kty, public_jwk, private_key, origin, created_at)
+        VALUES (r.kid, r.alg, r.kty, r.public_jwk, r.private_key, key_origin, r.created_at);
+    EXCEPTION
+        WHEN unique_violation THEN
+            RAISE EXCEPTION 'a key with kid "%" already exists in the keyring', r.kid
+                USING ERRCODE = 'unique_violation';
+        -- the constraint's own detail would print the failing row, private key included
+        WHEN check_violation OR not_null_violation THEN
+            RAISE EXCEPTION 'the key cannot be stored in the keyring' USING ERRCODE = SQLSTATE;
+    END;
+    RETURN r.kid;
+END $$;
+
+-- A provider's key set holds public keys to verify its tokens with (item 20).
+-- A private member or a shared secret in it is a leak: anyone who read the
+-- set can sign.  Refuse the whole set; never store, sign with or republish it.
+CREATE OR REPLACE FUNCTION jwt_import_jwks(jwks jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k jsonb;
+    i bigint;
+    r record;
+    n integer := 0;
+BEGIN
+    IF jsonb_typeof(jwks) IS DISTINCT FROM 'object' OR jsonb_typeof(jwks -> 'keys') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'a JWKS is a JSON object with a "keys" array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every key first, encryption keys too: a set that leaks one key is refused whole
+    FOR k, i IN SELECT value, ordinality FROM jsonb_array_elements(jwks -> 'keys') WITH ORDINALITY LOOP
+        IF jsonb_typeof(k) = 'object' AND k ->> 'kty' = 'oct' THEN
+            RAISE EXCEPTION 'key % of the JWKS is a shared secret (kty "oct")', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A secret published in a key set lets anyone who read it sign tokens.',
+                      HINT = 'Add a shared secret with jwt_add_key().';
+        END IF;
+        IF jsonb_typeof(k) = 'object' AND k ?| ARRAY['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] THEN
+            RAISE EXCEPTION 'key % of the JWKS has private key members', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A JWKS to import holds public keys only: whoever published this one leaked its private keys.',
+                      HINT = 'Add a key of your own with jwt_add_key() or jwt_generate_key().';
+        END IF;
+    END LOOP;
+    FOR k IN SELECT value FROM jsonb_array_elements(jwks -> 'keys') LOOP
+        -- providers publish encryption keys beside signing keys: they are not ours to use
+        CONTINUE WHEN coalesce(k ->> 'use', 'sig') <> 'sig';
+        SELECT * INTO STRICT r FROM @extschema@._jwt_key_describe(convert_to(k::text, 'UTF8'), false, NULL, NULL);
+        IF r.private_key IS NOT NULL OR r.kty = 'oct' THEN   -- whatever spelling got past the checks above
+            RAISE EXCEPTION 'key "%" of the JWKS is not a public key', r.kid
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF EXISTS (SELECT 1 FROM @extschema@.jwt_keys WHERE jwt_keys.kid = r.kid AND origin <> 'jwks') THEN
+            RAISE EXCEPTION 'kid "%" belongs to a key that was not imported from a JWKS', r.kid
+                USING ERRCODE = 'unique_violation';
+        END IF;
+        INSERT INTO @extschema@.jwt_keys AS t (kid, alg, kty, public_jwk, private_key, origin)
+        VALUES (r.kid, r.alg, r.kty, r.public_jwk, NULL, 'jwks')
+        ON CONFLICT (kid) DO UPDATE
+            SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk,
+                private_key = NULL;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_import_jwks(jsonb) IS
+'loads the public signing keys of a provider''s JWKS into the keyring, to verify with only; refuses private members and secrets; returns how many';
+
+-- An HMAC secret's default kid is random (item 22): its thumbprint is a hash of the secret.
+COMMENT ON FUNCTION jwt_generate_key(text, text) IS
+'creates a key in the keyring and returns its kid (unless given: the RFC 7638 thumbprint, random for HMAC secrets)';
+COMMENT ON FUNCTION jwt_add_key(text, text, text) IS
+'adds a PEM key, a JWK or an HMAC secret to the keyring and returns its kid (unless given: the JWK''s, else the RFC 7638 thumbprint, random for HMAC secrets)';
+
+-- Our own keys only: never a key imported from a provider, whatever its row holds.
+CREATE OR REPLACE FUNCTION jwt_jwks() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('keys', coalesce(jsonb_agg(
+               jsonb_strip_nulls(public_jwk || jsonb_build_object('kid', kid, 'alg', alg, 'use', 'sig'))
+               ORDER BY created_at DESC, kid), '[]'::jsonb))
+    FROM @extschema@.jwt_keys
+    WHERE private_key IS NOT NULL AND public_jwk IS NOT NULL AND origin <> 'jwks'
+      AND (retired_at IS NULL OR verify_until > now())
+$$;
+
+-- Seal what is not sealed for its row yet (item 23): plain private material
+-- stored before a key-encryption key was set, and 0.1.0 envelopes, which bind
+-- the kid only.
+CREATE FUNCTION _jwt_key_seal(kid text, alg text, kty text, created_at timestamptz, private_key bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'jwt_key_seal_internal'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION _jwt_key_seal(text, text, text, timestamptz, bytea) FROM PUBLIC;
+
+CREATE FUNCTION jwt_seal_keys() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    -- every sealed key must open under the current key first: sealing the
+    -- others under another key would leave a keyring no one key opens
+    PERFORM @extschema@._jwt_key_seal(t.kid, t.alg, t.kty, t.created_at, t.private_key)
+       FROM @extschema@.jwt_keys AS t
+      WHERE substring(t.private_key FROM 1 FOR 8) = 'JWTKEK2:'::bytea;
+    UPDATE @extschema@.jwt_keys AS t
+       SET private_key = @extschema@._jwt_key_seal(t.kid, t.alg, t.kty, t.created_at, t.private_key)
+     WHERE t.private_key IS NOT NULL
+       AND substring(t.private_key FROM 1 FOR 8) IS DISTINCT FROM 'JWTKEK2:'::bytea;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_seal_keys() IS
+'seals every private key and secret of the keyring under jwt.key_encryption_key, bound to its row; returns how many it rewrote';
+REVOKE ALL ON FUNCTION jwt_seal_keys() FROM PUBLIC;
+
+-- Keys imported before 0.2.0 may hold a provider's private material: from
+-- now on they only verify.  Say so once, at the update.
+DO $$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.jwt_keys WHERE origin = 'jwks' AND private_key IS NOT NULL;
+    IF n > 0 THEN
+        RAISE WARNING '% key(s) imported from a JWKS hold private material: they no longer sign and are no longer published', n
+            USING HINT = 'The provider leaked them: delete them from jwt_keys and re-import its public keys.';
+    END IF;
+END $$;
+
 -- (end of the keyring section)
 
 -- ======================================================================

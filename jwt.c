@@ -924,17 +924,44 @@ jwt_kek(void)
 	if (strncmp(value, "file:", 5) == 0)
 	{
 		FILE	   *f = AllocateFile(value + 5, "r");
-		size_t		n;
+		char		buf[256];
+		size_t		n,
+					got;
+		bool		failed,
+					junk;
 
 		if (f == NULL)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not open the jwt key-encryption key file \"%s\": %m", value + 5)));
-		n = fread(kek, 1, sizeof(kek) - 1, f);
+		/* the whole file: the key and trailing whitespace, nothing else */
+		n = 0;
+		junk = false;
+		while (!junk && (got = fread(buf, 1, sizeof(buf), f)) > 0)
+		{
+			for (size_t i = 0; i < got && !junk; i++, n++)
+			{
+				if (n < 64)
+					kek[n] = buf[i];
+				else
+					junk = !isspace((unsigned char) buf[i]);
+			}
+		}
+		failed = ferror(f) != 0;
 		FreeFile(f);
-		while (n > 0 && isspace((unsigned char) kek[n - 1]))
-			n--;
-		kek[n] = '\0';
+		explicit_bzero(buf, sizeof(buf));
+		if (failed)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the jwt key-encryption key file \"%s\"", value + 5)));
+		/* a short file, or a NUL or a space among the 64 bytes, fails the hex check */
+		kek[n >= 64 && !junk ? 64 : 0] = '\0';
+		if (!envelope_kek_valid(kek))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them"),
+					 errdetail("The file \"%s\" holds something else: only whitespace may follow the key.",
+							   value + 5)));
 		value = kek;
 	}
 	if (!envelope_kek_valid(value))
@@ -954,10 +981,15 @@ bytes_to_bytea(const void *data, size_t len)
 	return b;
 }
 
-/* Fill the describe row for a parsed key. */
+/*
+ * Fill the describe row for a parsed key.  With natts 6 the row carries the
+ * created_at the material is sealed for (the caller inserts it); the 0.1.0
+ * SQL has 5 columns, and gets a kid-bound (version 1) envelope.
+ */
 static void
-describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
+describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls, int natts)
 {
+	TimestampTz created_at = GetCurrentTimestamp();
 	JwtAlg		alg = key->jwk_alg;
 	JwtError	err;
 
@@ -974,6 +1006,8 @@ describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
 		values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(3));
 	else if (key->kid != NULL)
 		values[0] = CStringGetTextDatum(key->kid);
+	else if (key->type == JWT_KEY_HMAC)
+		values[0] = CStringGetTextDatum(jwt_key_random_kid());	/* a thumbprint is a hash of the secret */
 	else
 		values[0] = CStringGetTextDatum(jwt_key_thumbprint(key));
 	nulls[1] = alg == JWT_ALG_NONE;
@@ -991,8 +1025,12 @@ describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
 
 		if (kek != NULL)
 		{
+			EnvelopeRow row = {TextDatumGetCString(values[0]),
+				nulls[1] ? NULL : jwt_alg_name(alg), jwt_key_type_name(key), created_at};
 			size_t		sealed_len;
-			char	   *sealed = envelope_seal(kek, TextDatumGetCString(values[0]), plain, len, &sealed_len);
+			char	   *sealed = natts >= 6
+				? envelope_seal(kek, &row, plain, len, &sealed_len)
+				: envelope_seal_v1(kek, row.kid, plain, len, &sealed_len);
 
 			values[4] = PointerGetDatum(bytes_to_bytea(sealed, sealed_len));
 		}
@@ -1001,6 +1039,8 @@ describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls)
 		if (key->type != JWT_KEY_HMAC)
 			memset(plain, 0, len);
 	}
+	if (natts >= 6)
+		values[5] = TimestampTzGetDatum(created_at);
 }
 
 /*
@@ -1013,17 +1053,23 @@ PG_FUNCTION_INFO_V1(jwt_key_describe_internal);
 Datum
 jwt_key_describe_internal(PG_FUNCTION_ARGS)
 {
-	bytea	   *material = PG_GETARG_BYTEA_PP(0);
-	bool		is_secret = PG_GETARG_BOOL(1);
+	bytea	   *material;
+	bool		is_secret;
 	JwtKeySet	set;
 	JwtError	err;
 	JwtStatus	st;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("key material must not be null")));
+	material = PG_GETARG_BYTEA_PP(0);
+	is_secret = PG_GETARG_BOOL(1);
 	memset(&set, 0, sizeof(set));
 	PG_TRY();
 	{
@@ -1036,7 +1082,7 @@ jwt_key_describe_internal(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a key set cannot be added as one key"),
 					 errhint("Use jwt_import_jwks() for a JWKS.")));
-		describe_key(fcinfo, &set.keys[0], values, nulls);
+		describe_key(fcinfo, &set.keys[0], values, nulls, Min(tupdesc->natts, 6));
 	}
 	PG_FINALLY();
 	{

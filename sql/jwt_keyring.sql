@@ -6,7 +6,7 @@ SELECT count(*) AS empty_keyring FROM jwt_key_list;
 SELECT try($$SELECT jwt_sign('{"sub":"a"}')$$) AS sign_with_empty_keyring;
 SELECT valid(jwt_sign('{"exp":1893459600}', secret()), NULL) AS verify_with_empty_keyring;
 
--- generate one key of every kind; the kid is the RFC 7638 thumbprint unless given
+-- generate one key of every kind; the kid is the RFC 7638 thumbprint (random for secrets) unless given
 SELECT alg, length(jwt_generate_key(alg)) AS kid_length
 FROM unnest(ARRAY['HS256','HS384','HS512','RS256','PS384','ES256','ES384','ES512','EdDSA']) AS alg;
 SELECT jwt_generate_key('ES256', 'signing-2026');

@@ -96,6 +96,8 @@ jwt_status_sqlstate(JwtStatus s)
 		case JWT_ERR_KEY:
 		case JWT_ERR_OPTION:
 			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case JWT_ERR_KEY_SEALED:
+			return MAKE_SQLSTATE('5', '5', 'J', '0', '1');
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}

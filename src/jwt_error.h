@@ -40,6 +40,9 @@ typedef enum JwtStatus
 	JWT_ERR_KEY,
 	JWT_ERR_OPTION,
 
+	/* a keyring key is sealed and the key-encryption key does not open it: 55J01 */
+	JWT_ERR_KEY_SEALED,
+
 	/* OpenSSL failed where it should not: XX000 */
 	JWT_ERR_INTERNAL
 } JwtStatus;

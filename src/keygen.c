@@ -124,6 +124,25 @@ jwt_key_thumbprint(const JwtKey *key)
 	return out;
 }
 
+/*
+ * A random kid (256 bits, base64url): for HMAC secrets, whose thumbprint is an
+ * unsalted hash of the secret that every role could test guesses against.
+ */
+char *
+jwt_key_random_kid(void)
+{
+	unsigned char bytes[32];
+	char	   *out = palloc(B64URL_ENCODED_LEN(sizeof(bytes)) + 1);
+
+	if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+	{
+		ERR_clear_error();
+		elog(ERROR, "could not generate a random kid");
+	}
+	out[b64url_encode(bytes, sizeof(bytes), out)] = '\0';
+	return out;
+}
+
 /* A private key as PKCS#8 PEM text (palloc'd); the caller wipes it. */
 char *
 jwt_key_private_pem(const JwtKey *key)

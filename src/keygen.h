@@ -8,6 +8,7 @@
 
 extern char *jwt_key_canonical_jwk(const JwtKey *key);
 extern char *jwt_key_thumbprint(const JwtKey *key);
+extern char *jwt_key_random_kid(void);
 extern char *jwt_key_private_pem(const JwtKey *key);
 extern void jwt_key_generate(JwtAlg alg, char **pem, unsigned char **secret, int *secret_len);
 

@@ -27,6 +27,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -41,7 +42,9 @@ typedef struct KeyringEntry
 {
 	char	   *kid;
 	JwtAlg		alg;			/* JWT_ALG_NONE: what the key type admits */
+	char	   *alg_name;		/* the row's alg, NULL if none */
 	char	   *kty;			/* "oct", "RSA", "EC" or "OKP" */
+	bool		imported;		/* origin 'jwks': a provider's key, verification only */
 	bool		is_secret;		/* material is an HMAC secret */
 	bool		has_private;
 	char	   *material;		/* private key PEM, HMAC secret, or public JWK text */
@@ -164,7 +167,7 @@ keyring_load(void)
 	TableScanDesc scan;
 	HeapTuple	tuple;
 	int			capacity = 8;
-	int			c_kid, c_alg, c_kty, c_jwk, c_priv, c_created, c_retired, c_until;
+	int			c_kid, c_alg, c_kty, c_jwk, c_priv, c_origin, c_created, c_retired, c_until;
 	Datum	   *values;
 	bool	   *nulls;
 	MemoryContext old;
@@ -187,6 +190,7 @@ keyring_load(void)
 	c_kty = column_number(desc, "kty");
 	c_jwk = column_number(desc, "public_jwk");
 	c_priv = column_number(desc, "private_key");
+	c_origin = column_number(desc, "origin");
 	c_created = column_number(desc, "created_at");
 	c_retired = column_number(desc, "retired_at");
 	c_until = column_number(desc, "verify_until");
@@ -213,11 +217,11 @@ keyring_load(void)
 		e->alg = JWT_ALG_NONE;
 		if (!nulls[c_alg])
 		{
-			char	   *alg = copy_text(values[c_alg], &len);
-
-			e->alg = jwt_alg_from_name(alg, len);
+			e->alg_name = copy_text(values[c_alg], &len);
+			e->alg = jwt_alg_from_name(e->alg_name, len);
 		}
 		e->kty = TextDatumGetCString(values[c_kty]);
+		e->imported = strcmp(TextDatumGetCString(values[c_origin]), "jwks") == 0;
 		e->is_secret = strcmp(e->kty, "oct") == 0;
 		e->has_private = !nulls[c_priv];
 		if (e->has_private)
@@ -272,33 +276,67 @@ entry_verifies(const KeyringEntry *e, TimestampTz now)
 	return !e->retired || (e->has_verify_until && e->verify_until > now);
 }
 
-/* Parse an entry's key on first use; NULL if it cannot be used. */
+/* The row identity a sealed value of the entry is bound to. */
+static EnvelopeRow
+entry_row(const KeyringEntry *e)
+{
+	EnvelopeRow row = {e->kid, e->alg_name, e->kty, e->created_at};
+
+	return row;
+}
+
+/* Is a key-encryption key configured?  Its value is not checked here: that may raise. */
+static bool
+kek_configured(void)
+{
+	const char *value = GetConfigOption("jwt.key_encryption_key", true, false);
+
+	return value != NULL && value[0] != '\0';
+}
+
+/*
+ * Parse an entry's key on first use; NULL if it cannot be used.  Sealed
+ * material that does not open sets *sealed to why, and is tried again at the
+ * next use: a reload may bring the right key-encryption key.
+ */
 static JwtKey *
-entry_key(KeyringEntry *e)
+entry_key(KeyringEntry *e, const char **sealed)
 {
 	JwtError	err;
 
+	*sealed = NULL;
 	if (e->parsed == NULL && !e->parse_failed)
 	{
-		JwtKeySet  *set = MemoryContextAllocZero(keyring_cxt, sizeof(JwtKeySet));
+		JwtKeySet  *set;
 		const char *material = e->material;
 		size_t		len = e->material_len;
+		int			version = e->has_private ? envelope_version(material, len) : 0;
 		JwtStatus	st;
 
-		if (envelope_is_sealed(material, len))
+		if (version != 0)
 		{
 			const char *kek = jwt_kek();
+			EnvelopeRow row = entry_row(e);
 
-			material = kek ? envelope_open(kek, e->kid, e->material, e->material_len, &len) : NULL;
+			material = kek ? envelope_open(kek, &row, e->material, e->material_len, &len) : NULL;
 			if (material == NULL)
 			{
-				e->parse_failed = true;
-				ereport(WARNING,
-						(errmsg("key \"%s\" in the jwt keyring cannot be used: it is encrypted and jwt.key_encryption_key %s",
-								e->kid, kek ? "does not open it" : "is not set")));
+				*sealed = kek ? "jwt.key_encryption_key does not open it (another key-encryption key, or a value of another row)"
+					: "jwt.key_encryption_key is not set";
 				return NULL;
 			}
+			if (version == 1)
+				ereport(WARNING,
+						(errmsg("key \"%s\" in the jwt keyring is sealed in the 0.1.0 format, bound to its kid only",
+								e->kid),
+						 errhint("SELECT jwt_seal_keys() reseals it bound to its row.")));
 		}
+		else if (e->has_private && kek_configured())
+			ereport(WARNING,
+					(errmsg("key \"%s\" in the jwt keyring is stored unencrypted although jwt.key_encryption_key is set",
+							e->kid),
+					 errhint("SELECT jwt_seal_keys() seals it.")));
+		set = MemoryContextAllocZero(keyring_cxt, sizeof(JwtKeySet));
 		st = jwt_keyset_parse(material, len, e->is_secret, keyring_cxt, set, &err);
 		if (material != e->material)
 		{
@@ -331,6 +369,39 @@ entry_key(KeyringEntry *e)
 	return e->parsed ? &e->parsed->keys[0] : NULL;
 }
 
+/* The key type whose keys sign alg. */
+static const char *
+alg_kty(JwtAlg alg)
+{
+	const char *name = jwt_alg_name(alg);
+
+	if (name[0] == 'H')
+		return "oct";
+	if (name[0] == 'R' || name[0] == 'P')
+		return "RSA";
+	if (name[0] == 'E' && name[1] == 'S')
+		return "EC";
+	return "OKP";
+}
+
+/* Could the entry, once opened, verify alg?  Judged from its row alone. */
+static bool
+entry_may_admit(const KeyringEntry *e, JwtAlg alg)
+{
+	return e->alg != JWT_ALG_NONE ? e->alg == alg : strcmp(e->kty, alg_kty(alg)) == 0;
+}
+
+static JwtStatus
+fail_sealed(JwtError *err, const char *kid, const char *why)
+{
+	char		buf[72];
+
+	jwt_fail(err, JWT_ERR_KEY_SEALED, "key \"%s\" in the keyring cannot be opened",
+			 jwt_printable(kid, buf, sizeof(buf)));
+	jwt_fail_detail(err, "Its private material is sealed and %s.", why);
+	return JWT_ERR_KEY_SEALED;
+}
+
 /*
  * The keyring key that verifies a token: the one its kid names, or without a
  * kid the single usable key that admits its algorithm.
@@ -340,6 +411,8 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err)
 {
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	JwtKey	   *found = NULL;
+	KeyringEntry *unopened = NULL;
+	const char *unopened_why = NULL;
 	char		buf[72];
 
 	keyring_ensure();
@@ -347,6 +420,7 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err)
 	{
 		KeyringEntry *e = &keyring[i];
 		JwtKey	   *k;
+		const char *sealed;
 
 		if (kid != NULL)
 		{
@@ -355,13 +429,29 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err)
 			if (!entry_verifies(e, now))
 				return jwt_fail(err, JWT_ERR_NO_KEY, "key \"%s\" is retired",
 								jwt_printable(kid, buf, sizeof(buf)));
-			if ((k = entry_key(e)) == NULL)
-				break;
+			if ((k = entry_key(e, &sealed)) == NULL)
+			{
+				/* the key exists: say it cannot be opened, not that it is unknown */
+				if (sealed != NULL)
+					return fail_sealed(err, e->kid, sealed);
+				return jwt_fail(err, JWT_ERR_NO_KEY, "key \"%s\" in the keyring cannot be used",
+								jwt_printable(kid, buf, sizeof(buf)));
+			}
 			*key = k;
 			return JWT_OK;
 		}
-		if (!entry_verifies(e, now) || (k = entry_key(e)) == NULL ||
-			!(jwt_key_admitted_algs(k) & JWT_ALG_BIT(alg)))
+		if (!entry_verifies(e, now))
+			continue;
+		if ((k = entry_key(e, &sealed)) == NULL)
+		{
+			if (sealed != NULL && unopened == NULL && entry_may_admit(e, alg))
+			{
+				unopened = e;
+				unopened_why = sealed;
+			}
+			continue;
+		}
+		if (!(jwt_key_admitted_algs(k) & JWT_ALG_BIT(alg)))
 			continue;
 		if (found != NULL)
 			return jwt_fail(err, JWT_ERR_NO_KEY,
@@ -373,6 +463,9 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err)
 		if (kid != NULL)
 			return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring has kid \"%s\"",
 							jwt_printable(kid, buf, sizeof(buf)));
+		/* a key that might have verified it is sealed: say so rather than "none" */
+		if (unopened != NULL)
+			return fail_sealed(err, unopened->kid, unopened_why);
 		return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring can verify %s tokens",
 						jwt_alg_name(alg));
 	}
@@ -382,13 +475,16 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err)
 
 /*
  * The key to sign with: the one named by kid, or the newest active key with
- * private material.  Raises when there is none.
+ * private material.  Never a key imported from a JWKS, whatever it holds: a
+ * provider's key verifies the provider's tokens, it does not sign ours.
+ * Raises when there is none.
  */
 JwtKey *
 jwt_keyring_signing_key(const char *kid)
 {
 	KeyringEntry *best = NULL;
 	JwtKey	   *key;
+	const char *sealed;
 
 	keyring_ensure();
 	for (int i = 0; i < keyring_count; i++)
@@ -396,6 +492,13 @@ jwt_keyring_signing_key(const char *kid)
 		KeyringEntry *e = &keyring[i];
 
 		if (!e->has_private || e->retired)
+			continue;
+		if (kid != NULL && strcmp(e->kid, kid) == 0 && e->imported)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("key \"%s\" was imported from a JWKS and cannot sign", e->kid),
+					 errdetail("Imported keys only verify tokens of the provider that published them.")));
+		if (e->imported)
 			continue;
 		if (kid != NULL ? strcmp(e->kid, kid) == 0
 			: (best == NULL || e->created_at > best->created_at ||
@@ -409,12 +512,82 @@ jwt_keyring_signing_key(const char *kid)
 				 ? errmsg("the keyring has no active signing key with kid \"%s\"", kid)
 				 : errmsg("the keyring has no active signing key"),
 				 errhint("Create one with jwt_generate_key() or jwt_add_key().")));
-	key = entry_key(best);
+	key = entry_key(best, &sealed);
+	if (key == NULL && sealed != NULL)
+	{
+		JwtError	err;
+
+		fail_sealed(&err, best->kid, sealed);
+		jwt_raise(&err);
+	}
 	if (key == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the signing key \"%s\" in the keyring cannot be used", best->kid)));
 	return key;
+}
+
+/*
+ * _jwt_key_seal(kid text, alg text, kty text, created_at timestamptz, private_key bytea) RETURNS bytea
+ * A row's private material sealed (again) for that row under the current
+ * key-encryption key: plain material, and 0.1.0 envelopes bound to the kid
+ * only, become version 2 envelopes; a version 2 envelope comes back as it is
+ * once it is shown to open.  For jwt_seal_keys(); not for PUBLIC.
+ */
+PG_FUNCTION_INFO_V1(jwt_key_seal_internal);
+Datum
+jwt_key_seal_internal(PG_FUNCTION_ARGS)
+{
+	EnvelopeRow row;
+	bytea	   *in;
+	const char *kek;
+	const char *plain;
+	size_t		len;
+	int			version;
+	char	   *sealed;
+	size_t		sealed_len;
+	bytea	   *out;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("only alg may be null")));
+	row.kid = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	row.alg = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	row.kty = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	row.created_at = PG_GETARG_TIMESTAMPTZ(3);
+	in = PG_GETARG_BYTEA_PP(4);
+	plain = VARDATA_ANY(in);
+	len = VARSIZE_ANY_EXHDR(in);
+	version = envelope_version(plain, len);
+	if ((kek = jwt_kek()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("jwt.key_encryption_key is not set")));
+	/* sealed material must open under this key: never two key-encryption keys in one keyring */
+	if (version != 0 && (plain = envelope_open(kek, &row, plain, len, &len)) == NULL)
+	{
+		JwtError	err;
+
+		fail_sealed(&err, row.kid, "jwt.key_encryption_key does not open it");
+		jwt_raise(&err);
+	}
+	if (version == 2)
+	{
+		memset(unconstify(char *, plain), 0, len);
+		pfree(unconstify(char *, plain));
+		PG_RETURN_BYTEA_P(in);
+	}
+	sealed = envelope_seal(kek, &row, plain, len, &sealed_len);
+	if (version == 1)
+	{
+		memset(unconstify(char *, plain), 0, len);
+		pfree(unconstify(char *, plain));
+	}
+	out = palloc(VARHDRSZ + sealed_len);
+	SET_VARSIZE(out, VARHDRSZ + sealed_len);
+	memcpy(VARDATA(out), sealed, sealed_len);
+	PG_RETURN_BYTEA_P(out);
 }
 
 /* Trigger on jwt_keys: tell every backend to drop its cached keyring. */

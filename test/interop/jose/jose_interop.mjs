@@ -510,13 +510,14 @@ async function testKeyringImport() {
         if (listed.length) throw new Fail(`jwt_jwks() lists ${show(listed)}`);
     });
 
-    // an HMAC secret as an oct JWK in a JWKS
-    await test('HS256 jose->jwt_verify(token) with the keyring (imported oct JWK)', async () => {
+    // an HMAC secret as an oct JWK in a JWKS: a published secret, refused (issue 12 item 20)
+    await test('HS256 jwt_import_jwks refuses an oct JWK (22023); jwt_add_key takes it and it verifies', async () => {
         const secret = new Uint8Array(randomBytes(32));
         const kid = `jose-oct-${RUN}`;
-        const n = await q('SELECT jwt_import_jwks($1::jsonb)',
-            [JSON.stringify({ keys: [{ ...(await jose.exportJWK(secret)), kid, alg: 'HS256' }] })]);
-        if (n !== 1) throw new Fail(`jwt_import_jwks returned ${n}`);
+        const jwk = { ...(await jose.exportJWK(secret)), kid, alg: 'HS256' };
+        await expectSqlstate('22023', () => q('SELECT jwt_import_jwks($1::jsonb)', [JSON.stringify({ keys: [jwk] })]));
+        const got = await q('SELECT jwt_add_key($1)', [JSON.stringify(jwk)]);
+        if (got !== kid) throw new Fail(`jwt_add_key returned ${show(got)}, expected ${show(kid)}`);
         // it has secret material, so it would sign; retire it once checked so
         // that the keyring signing tests below use the keys they generate
         try {
@@ -530,15 +531,15 @@ async function testKeyringImport() {
     });
 }
 
-// jose private keys into the keyring (JWKS with private JWKs, jwt_add_key with
-// PKCS#8 PEM, a private JWK or a public SPKI PEM): jwt_sign(claims, header =>
+// jose private keys into the keyring (jwt_add_key with PKCS#8 PEM, a private
+// JWK or a public SPKI PEM; jwt_import_jwks refuses the private JWKs): jwt_sign(claims, header =>
 // {"kid": ...}) signs with them and jose verifies with its own public key.
 async function testKeyringPrivate() {
     const cases = [
-        { alg: 'RS256', label: 'RSA', how: 'jwt_import_jwks private JWK' },
-        { alg: 'ES256', label: 'P-256', how: 'jwt_import_jwks private JWK' },
-        { alg: 'EdDSA', label: 'Ed25519', how: 'jwt_import_jwks private JWK' },
-        { alg: 'EdDSA', label: 'Ed448', how: 'jwt_import_jwks private JWK', lib: jose5, opts: { crv: 'Ed448' } },
+        { alg: 'RS256', label: 'RSA', how: 'jwt_add_key private JWK' },
+        { alg: 'ES256', label: 'P-256', how: 'jwt_add_key private JWK' },
+        { alg: 'EdDSA', label: 'Ed25519', how: 'jwt_add_key private JWK' },
+        { alg: 'EdDSA', label: 'Ed448', how: 'jwt_add_key private JWK', lib: jose5, opts: { crv: 'Ed448' } },
         { alg: 'PS256', label: 'RSA', how: 'jwt_add_key PKCS#8 PEM' },
         { alg: 'ES384', label: 'P-384', how: 'jwt_add_key private JWK' },
         { alg: 'ES512', label: 'P-521', how: 'jwt_add_key PKCS#8 PEM, kid = thumbprint' },
@@ -550,10 +551,10 @@ async function testKeyringPrivate() {
             const k = await genKeys(c);
             const thumb = await k.lib.calculateJwkThumbprint(k.jwkPub);
             let kid = `jose-priv-${i}-${c.alg}-${c.label}-${RUN}`;
-            if (c.how === 'jwt_import_jwks private JWK') {
-                const n = await q('SELECT jwt_import_jwks($1::jsonb)', [JSON.stringify({ keys: [{ ...k.jwkPriv, kid, alg: c.alg }] })]);
-                if (n !== 1) throw new Fail(`jwt_import_jwks returned ${n}`);
-            } else if (c.how === 'jwt_add_key private JWK') {
+            if (c.how === 'jwt_add_key private JWK') {
+                // a private JWK in a JWKS is a leak: the import refuses it (issue 12 item 20)
+                await expectSqlstate('22023', () => q('SELECT jwt_import_jwks($1::jsonb)',
+                    [JSON.stringify({ keys: [{ ...k.jwkPriv, kid, alg: c.alg }] })]));
                 const got = await q('SELECT jwt_add_key($1)', [JSON.stringify({ ...k.jwkPriv, kid, alg: c.alg })]);
                 if (got !== kid) throw new Fail(`jwt_add_key returned ${show(got)}, expected the JWK's kid ${show(kid)}`);
             } else if (c.how.endsWith('kid = thumbprint')) {

@@ -1145,9 +1145,9 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 }
 
 /*
- * The revocation id of a token without "jti": the SHA-256 of its signing
- * input (header and claims, not the signature, which ECDSA lets anyone
- * re-encode), as "sha256:" and base64url.
+ * The revocation id of a token without "jti": the SHA-256 of its claims (not
+ * of the signature, which ECDSA lets anyone re-encode), as "sha256:" and
+ * base64url.  The revocation check computes the same for such tokens.
  */
 static char *
 token_digest_id(const JwsToken *tok)
@@ -1157,7 +1157,7 @@ token_digest_id(const JwsToken *tok)
 	char	   *id = palloc(7 + B64URL_ENCODED_LEN(PG_SHA256_DIGEST_LENGTH) + 1);
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) tok->text, tok->signing_input_len) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) tok->payload, tok->payload_len) < 0 ||
 		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
 		elog(ERROR, "could not compute a token digest");
 	pg_cryptohash_free(ctx);

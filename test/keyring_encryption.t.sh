@@ -16,7 +16,18 @@ own_cluster "-c shared_preload_libraries=jwt"
 
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 sqlstate() { psql -X -A -t -q -c '\set VERBOSITY sqlstate' -c "$1" 2>&1 | grep -o '[0-9A-Z]\{5\}' | tail -n 1; }
-set_kek() { q "ALTER SYSTEM $1" && q "SELECT pg_reload_conf()" >/dev/null && sleep 0.5; }
+# set_kek 'SET ...' | 'RESET ...': change the setting and wait until new sessions have it
+# (pg_reload_conf only signals the postmaster; a fixed sleep would race with it).
+set_kek() {
+    local before
+    before=$(q "SELECT pg_conf_load_time()")
+    q "ALTER SYSTEM $1" && q "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 100); do
+        [ "$(q "SELECT pg_conf_load_time() > '$before'")" = t ] && return 0
+        sleep 0.1
+    done
+    echo "# the server did not reload its configuration within 10 s" >&2; return 1
+}
 kek=$(openssl rand -hex 32)
 q "CREATE EXTENSION jwt"
 # before any key-encryption key: a plain key, and a database still at 0.1.0

@@ -96,6 +96,8 @@ jwt_status_sqlstate(JwtStatus s)
 		case JWT_ERR_KEY:
 		case JWT_ERR_OPTION:
 			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case JWT_ERR_LIMIT:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}

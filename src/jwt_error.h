@@ -40,6 +40,9 @@ typedef enum JwtStatus
 	JWT_ERR_KEY,
 	JWT_ERR_OPTION,
 
+	/* a key set larger than the extension handles: 54000 */
+	JWT_ERR_LIMIT,
+
 	/* OpenSSL failed where it should not: XX000 */
 	JWT_ERR_INTERNAL
 } JwtStatus;

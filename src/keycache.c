@@ -186,6 +186,12 @@ jwt_keycache_get(const char *data, size_t len, bool is_secret, JwtKeySet **set, 
 	{
 		/* keep the failure, not what was parsed before it */
 		jwt_keyset_free(parsed);
+		if (st == JWT_ERR_INTERNAL)
+		{
+			/* OpenSSL failing where it should not may not happen again */
+			MemoryContextDelete(cxt);
+			return st;
+		}
 		MemoryContextReset(cxt);
 		parsed = NULL;
 	}

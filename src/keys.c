@@ -454,10 +454,8 @@ edwards_key_problem(const EdwardsCurve *c, const unsigned char *enc, size_t len)
 	for (int i = 0; i < c->doublings; i++)
 	{
 		/* w = d*u*v; y' = (v - a*u) / (1 - w); u' = 4*u*v / (1 + w)^2 */
-		BIGNUM	   *w = e;
-
-		if (!BN_mod_mul(w, u, v, p, ctx) ||
-			!BN_mod_mul(num, w, d, p, ctx) ||	/* num = w */
+		if (!BN_mod_mul(e, u, v, p, ctx) ||
+			!BN_mod_mul(num, e, d, p, ctx) ||	/* num = w */
 			!BN_copy(den, p) || !BN_add_word(den, 1) || !BN_mod_sub(den, den, num, p, ctx) ||	/* 1 - w */
 			BN_mod_inverse(den, den, p, ctx) == NULL ||
 			!(c->a < 0 ? BN_mod_add(y, v, u, p, ctx) : BN_mod_sub(y, v, u, p, ctx)) ||
@@ -805,17 +803,17 @@ jwk_bytes(const JsonDoc *doc, const char *name, bool required, int exact_len, bo
 	{
 		unsigned char *padded;
 
-		if (*outlen > (size_t) exact_len)
-		{
-			jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" is too long for its curve", name);
-			jwt_fail_detail(err, "It must be %d bytes (RFC 7518 section 6.2.1.2).", exact_len);
-			return JWT_ERR_KEY;
-		}
 		if (!pad)
 		{
 			/* an OKP key is a byte string, not a number: no padding (RFC 8037 section 2) */
 			jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" has the wrong length for its curve", name);
 			jwt_fail_detail(err, "It must be %d bytes (RFC 8037 section 2).", exact_len);
+			return JWT_ERR_KEY;
+		}
+		if (*outlen > (size_t) exact_len)
+		{
+			jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" is too long for its curve", name);
+			jwt_fail_detail(err, "It must be %d bytes (RFC 7518 section 6.2.1.2).", exact_len);
 			return JWT_ERR_KEY;
 		}
 		/*

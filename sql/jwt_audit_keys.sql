@@ -329,6 +329,17 @@ RESET statement_timeout;
 SELECT clock_timestamp() - t0 < interval '1.5 s' AS cancelled_promptly FROM timing;
 DROP TABLE slow_jwks, timing;
 DROP FUNCTION try_cancel(text);
+-- A failed parse is not a free CPU amplifier: five 8192-bit keys (about 0.6 s of checks) and a
+-- bad sixth fail once; the same bytes again fail from the cache, without the checks.
+CREATE TABLE bad_jwks AS SELECT jsonb_build_object('keys',
+    (SELECT jsonb_agg(ak('rsa8192_pub_jwk')::jsonb || jsonb_build_object('kid', i::text)) FROM generate_series(1, 5) i)
+    || jsonb_build_array(k('rsa_pub_jwk')::jsonb || '{"kid":"6","e":"Aw"}'))::text AS jwks;
+SELECT try_detail(format('SELECT jwt_verify(''a.b.c'', %L)', jwks)) AS first_call FROM bad_jwks;
+CREATE TABLE timing (t0 timestamptz);
+INSERT INTO timing VALUES (clock_timestamp());
+SELECT try_detail(format('SELECT jwt_verify(''a.b.c'', %L)', jwks)) AS second_call FROM bad_jwks;
+SELECT clock_timestamp() - t0 < interval '0.2 s' AS second_call_cached FROM timing;
+DROP TABLE bad_jwks, timing;
 
 -- ---------------------------------------------------------------------------------------------
 -- Item 11: the key cache pinned unbounded memory (three 100 MB secrets held 600 MB).  Key text

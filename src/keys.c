@@ -1,10 +1,13 @@
 /*
  * keys.c - parsing keys: PEM, JWK, JWKS and HMAC secrets
  *
- * A string that looks like PEM or JSON is parsed as a key or refused: it is
- * never an HMAC secret, which is what stops RS/HS key confusion.  Every key is
- * checked once here (type, curve, size, point on the curve, private part
- * matching public part) so that signing and verifying need not.
+ * A string that looks like PEM or JSON is parsed as a key or refused, and
+ * one that spells a key otherwise (OpenSSH, RFC 4716, bare base64 DER) is
+ * refused: no key is ever an HMAC secret, which is what stops RS/HS key
+ * confusion.  Every key is checked once here (type, curve, size, RSA
+ * exponent, ROCA fingerprint, point on the curve and not of small order,
+ * private part matching public part) so that signing and verifying need not.
+ * No error quotes key text: only fixed labels from known lists.
  */
 #include "postgres.h"
 

@@ -329,11 +329,23 @@ RESET statement_timeout;
 SELECT clock_timestamp() - t0 < interval '1.5 s' AS cancelled_promptly FROM timing;
 DROP TABLE slow_jwks, timing;
 DROP FUNCTION try_cancel(text);
--- A failed parse is not a free CPU amplifier: five 8192-bit keys (about 0.6 s of checks) and a
--- bad sixth fail once; the same bytes again fail from the cache, without the checks.
+-- A failed parse is not a free CPU amplifier.  OpenSSL's checks (a primality test of each
+-- modulus, about 0.13 s at 8192 bits) run only once every cheaper check of every key has passed:
+-- 30 such keys and a 31st with e = 3 fail at once.
+CREATE TABLE bad_jwks AS SELECT jsonb_build_object('keys',
+    (SELECT jsonb_agg(ak('rsa8192_pub_jwk')::jsonb || jsonb_build_object('kid', i::text)) FROM generate_series(1, 30) i)
+    || jsonb_build_array(k('rsa_pub_jwk')::jsonb || '{"kid":"31","e":"Aw"}'))::text AS jwks;
+CREATE TABLE timing (t0 timestamptz);
+INSERT INTO timing VALUES (clock_timestamp());
+SELECT try_detail(format('SELECT jwt_verify(''a.b.c'', %L)', jwks)) AS cheap_failure_last FROM bad_jwks;
+SELECT clock_timestamp() - t0 < interval '0.5 s' AS failed_before_the_checks FROM timing;
+DROP TABLE bad_jwks, timing;
+-- A set that fails in those checks (five 8192-bit keys, then an even modulus) fails once; the
+-- same bytes again fail from the cache, without the checks.
 CREATE TABLE bad_jwks AS SELECT jsonb_build_object('keys',
     (SELECT jsonb_agg(ak('rsa8192_pub_jwk')::jsonb || jsonb_build_object('kid', i::text)) FROM generate_series(1, 5) i)
-    || jsonb_build_array(k('rsa_pub_jwk')::jsonb || '{"kid":"6","e":"Aw"}'))::text AS jwks;
+    || jsonb_build_array(k('rsa_pub_jwk')::jsonb || jsonb_build_object('kid', '6', 'n',
+           b64u(overlay(unb64u(k('rsa_pub_jwk')::json->>'n') PLACING '\x00'::bytea FROM 256)))))::text AS jwks;
 SELECT try_detail(format('SELECT jwt_verify(''a.b.c'', %L)', jwks)) AS first_call FROM bad_jwks;
 CREATE TABLE timing (t0 timestamptz);
 INSERT INTO timing VALUES (clock_timestamp());

@@ -57,6 +57,8 @@ typedef struct JwtKey
 	JwtAlg		okp_alg;		/* OKP: also its fully-specified name (Ed25519, Ed448) */
 	JwtAlg		jwk_alg;		/* a JWK's "alg" pins the algorithm */
 	int			key_ops;		/* a JWK's "key_ops": JWT_KEYOP_* bits, 0 if absent */
+	bool		check_pending;	/* keys.c, while parsing: OpenSSL's checks still to run */
+	bool		check_pair;		/* ... including the private/public pairwise check */
 	char	   *kid;			/* a JWK's "kid" */
 } JwtKey;
 

@@ -576,9 +576,6 @@ check_rsa(JwtKey *key, EVP_PKEY *pkey, JwtError *err)
 static JwtStatus
 adopt_pkey(JwtKey *key, EVP_PKEY *pkey, bool has_private, bool check_pair, JwtError *err)
 {
-	EVP_PKEY_CTX *cctx;
-	bool		consistent;
-
 	key->pkey = pkey;
 	key->has_private = has_private;
 	switch (EVP_PKEY_get_base_id(pkey))
@@ -645,16 +642,47 @@ adopt_pkey(JwtKey *key, EVP_PKEY *pkey, bool has_private, bool check_pair, JwtEr
 			return jwt_fail(err, JWT_ERR_KEY, "unsupported key type");
 	}
 
-	/* On-curve points, sane RSA moduli, and a private part matching the public one. */
-	cctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-	if (cctx == NULL)
-		return jwt_fail(err, JWT_ERR_INTERNAL, "could not check the key");
-	consistent = EVP_PKEY_public_check(cctx) == 1 &&
-		(!check_pair || EVP_PKEY_pairwise_check(cctx) == 1);
-	EVP_PKEY_CTX_free(cctx);
-	ERR_clear_error();
-	if (!consistent)
-		return jwt_fail(err, JWT_ERR_KEY, "key is invalid");
+	/* OpenSSL's own checks cost milliseconds: they run last, see check_keys */
+	key->check_pending = true;
+	key->check_pair = check_pair;
+	return JWT_OK;
+}
+
+/*
+ * OpenSSL's checks of the keys of a set: on-curve points, sane RSA moduli
+ * (a primality test of n, 130 ms at 8192 bits), a private part matching the
+ * public one.  They run once every cheaper check of every key has passed, so
+ * that a set with a malformed key fails before any of this work, and a set
+ * stays cancellable between keys.
+ */
+static JwtStatus
+check_keys(JwtKeySet *set, const int *position, JwtError *err)
+{
+	for (int i = 0; i < set->nkeys; i++)
+	{
+		JwtKey	   *key = &set->keys[i];
+		EVP_PKEY_CTX *cctx;
+		bool		consistent;
+
+		if (!key->check_pending)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		cctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+		if (cctx == NULL)
+			return jwt_fail(err, JWT_ERR_INTERNAL, "could not check the key");
+		consistent = EVP_PKEY_public_check(cctx) == 1 &&
+			(!key->check_pair || EVP_PKEY_pairwise_check(cctx) == 1);
+		EVP_PKEY_CTX_free(cctx);
+		ERR_clear_error();
+		if (!consistent)
+		{
+			jwt_fail(err, JWT_ERR_KEY, "key is invalid");
+			if (position != NULL)
+				jwt_fail_detail(err, "In JWKS key %d.", position[i]);
+			return JWT_ERR_KEY;
+		}
+		key->check_pending = false;
+	}
 	return JWT_OK;
 }
 
@@ -1278,7 +1306,9 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 		set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
 		jwt_key_init(&set->keys[0]);
 		set->nkeys = 1;
-		return parse_jwk(&doc, false, keep, &set->keys[0], &skipped, err);
+		if ((st = parse_jwk(&doc, false, keep, &set->keys[0], &skipped, err)) != JWT_OK)
+			return st;
+		return check_keys(set, NULL, err);
 	}
 
 	/* a JWKS */
@@ -1352,7 +1382,7 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 			}
 		pfree(kids);
 	}
-	return JWT_OK;
+	return check_keys(set, position, err);
 }
 
 static bool
@@ -1382,7 +1412,9 @@ jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 			set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
 			jwt_key_init(&set->keys[0]);
 			set->nkeys = 1;
-			return parse_pem(text, len, &set->keys[0], err);
+			if ((st = parse_pem(text, len, &set->keys[0], err)) != JWT_OK)
+				return st;
+			return check_keys(set, NULL, err);
 		}
 		return parse_json_key(text, len, keep, set, err);
 	}

@@ -9,6 +9,7 @@
  */
 #include "fuzz_common.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
@@ -30,12 +31,58 @@ rsa_has_factors(const JwtKey *key)
 	return has;
 }
 
+/*
+ * What the parser promises about accepted key material, checked against
+ * independent facts: RSA exponents in 2^16 < e < 2^256 and odd, moduli of
+ * 2048 to 8192 bits; EdDSA public keys never one of the well-known encodings
+ * of the small-order Ed25519 points (listed here, not computed).
+ */
+static void
+check_key_material(const JwtKey *key)
+{
+	static const char *const ed25519_small_order[] = {
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000000000000000000000000080",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+	};
+
+	if (key->type == JWT_KEY_RSA)
+	{
+		BIGNUM	   *e = NULL;
+
+		FUZZ_CHECK(key->bits >= 2048 && key->bits <= 8192, "RSA key of %d bits accepted", key->bits);
+		FUZZ_CHECK(EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1, "RSA key without e");
+		FUZZ_CHECK(BN_is_odd(e) && BN_num_bits(e) > 16 && BN_num_bits(e) <= 256,
+				   "RSA exponent of %d bits accepted", BN_num_bits(e));
+		BN_free(e);
+	}
+	else if (key->type == JWT_KEY_OKP && EVP_PKEY_get_base_id(key->pkey) == EVP_PKEY_ED25519)
+	{
+		unsigned char pub[32];
+		size_t		publen = sizeof(pub);
+		char		hex[65];
+
+		FUZZ_CHECK(EVP_PKEY_get_raw_public_key(key->pkey, pub, &publen) == 1 && publen == 32,
+				   "Ed25519 key without a 32-byte public key");
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", pub[i]);
+		for (size_t i = 0; i < sizeof(ed25519_small_order) / sizeof(ed25519_small_order[0]); i++)
+			FUZZ_CHECK(strcmp(hex, ed25519_small_order[i]) != 0, "small-order Ed25519 key accepted");
+	}
+}
+
 static void
 check_key(const JwtKeySet *set, JwtKey *key)
 {
 	JwtAlgSet	admitted = jwt_key_admitted_algs(key);
 	JwtAlg		def = jwt_key_default_alg(key);
 	JwtError	err;
+	bool		ops_limited;
 
 	FUZZ_CHECK(key->type >= JWT_KEY_HMAC && key->type <= JWT_KEY_OKP, "key type %d", key->type);
 	FUZZ_CHECK(jwt_key_type_name(key) != NULL, "no type name");
@@ -56,8 +103,21 @@ check_key(const JwtKeySet *set, JwtKey *key)
 	}
 	FUZZ_CHECK(jwt_signature_max_len(key) > 0, "signature_max_len %d", jwt_signature_max_len(key));
 
+	check_key_material(key);
+
+	/* a key whose JWK "key_ops" leaves out sign or verify refuses it (28J07) */
+	ops_limited = (key->key_ops & JWT_KEYOP_LISTED) &&
+		!((key->key_ops & JWT_KEYOP_SIGN) && (key->key_ops & JWT_KEYOP_VERIFY));
+	if (ops_limited && key->has_private && !(key->key_ops & JWT_KEYOP_SIGN))
+	{
+		char	   *token = jws_sign(key, def, "{}", 2, "{}", 2, &err);
+
+		FUZZ_CHECK(token == NULL && err.status == JWT_ERR_ALGORITHM,
+				   "a key without key_ops sign signed");
+	}
+
 	/* a private key signs, and its own public part verifies */
-	if (key->has_private &&
+	if (key->has_private && !ops_limited &&
 		!(key->type == JWT_KEY_RSA && key->bits > MAX_SIGN_RSA_BITS))
 	{
 		static const char header[] = "{\"typ\":\"JWT\"}";
@@ -152,7 +212,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 	{
 		fuzz_check_error(&err, st);
-		FUZZ_CHECK(st == JWT_ERR_KEY || st == JWT_ERR_INTERNAL, "key parse gave token status %d: %s",
+		FUZZ_CHECK(st == JWT_ERR_KEY || st == JWT_ERR_LIMIT || st == JWT_ERR_INTERNAL,
+				   "key parse gave token status %d: %s",
 				   (int) st, err.message);
 		/* a bad key is the caller's mistake (22023), not an internal error (XX000) */
 		if (st == JWT_ERR_INTERNAL && getenv("FUZZ_KEY_STRICT") != NULL)

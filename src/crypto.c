@@ -364,6 +364,8 @@ jwt_sign_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 
 	if (!key->has_private)
 		return jwt_fail(err, JWT_ERR_KEY, "a public key cannot sign");
+	if ((key->key_ops & JWT_KEYOP_LISTED) && !(key->key_ops & JWT_KEYOP_SIGN))
+		return jwt_fail(err, JWT_ERR_ALGORITHM, "the key's JWK \"key_ops\" does not allow \"sign\"");
 
 	/*
 	 * A successful HMAC leaves no error behind; the queue is cleared after a
@@ -430,6 +432,10 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 	unsigned char *der = NULL;
 	int			derlen = 0;
 	bool		ok;
+
+	/* RFC 7517 section 4.3: a key listing its operations does only those */
+	if ((key->key_ops & JWT_KEYOP_LISTED) && !(key->key_ops & JWT_KEYOP_VERIFY))
+		return jwt_fail(err, JWT_ERR_ALGORITHM, "the key's JWK \"key_ops\" does not allow \"verify\"");
 
 	if (key->type == JWT_KEY_HMAC)
 	{

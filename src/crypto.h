@@ -56,8 +56,16 @@ typedef struct JwtKey
 	JwtAlg		curve_alg;		/* EC and OKP: the one algorithm of the curve */
 	JwtAlg		okp_alg;		/* OKP: also its fully-specified name (Ed25519, Ed448) */
 	JwtAlg		jwk_alg;		/* a JWK's "alg" pins the algorithm */
+	int			key_ops;		/* a JWK's "key_ops": JWT_KEYOP_* bits, 0 if absent */
+	bool		check_pending;	/* keys.c, while parsing: OpenSSL's checks still to run */
+	bool		check_pair;		/* ... including the private/public pairwise check */
 	char	   *kid;			/* a JWK's "kid" */
 } JwtKey;
+
+/* JwtKey.key_ops: "key_ops" was present, and what it lists of ours */
+#define JWT_KEYOP_LISTED 1
+#define JWT_KEYOP_SIGN 2
+#define JWT_KEYOP_VERIFY 4
 
 /* A key, or the keys of a JWKS. */
 typedef struct JwtKeySet

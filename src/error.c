@@ -98,6 +98,8 @@ jwt_status_sqlstate(JwtStatus s)
 			return ERRCODE_INVALID_PARAMETER_VALUE;
 		case JWT_ERR_KEY_SEALED:
 			return MAKE_SQLSTATE('5', '5', 'J', '0', '1');
+		case JWT_ERR_LIMIT:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}

@@ -42,6 +42,8 @@ typedef enum JwtStatus
 
 	/* a keyring key is sealed and the key-encryption key does not open it: 55J01 */
 	JWT_ERR_KEY_SEALED,
+	/* a key set larger than the extension handles: 54000 */
+	JWT_ERR_LIMIT,
 
 	/* OpenSSL failed where it should not: XX000 */
 	JWT_ERR_INTERNAL

@@ -1,13 +1,17 @@
 /*
  * keys.c - parsing keys: PEM, JWK, JWKS and HMAC secrets
  *
- * A string that looks like PEM or JSON is parsed as a key or refused: it is
- * never an HMAC secret, which is what stops RS/HS key confusion.  Every key is
- * checked once here (type, curve, size, point on the curve, private part
- * matching public part) so that signing and verifying need not.
+ * A string that looks like PEM or JSON is parsed as a key or refused, and
+ * one that spells a key otherwise (OpenSSH, RFC 4716, bare base64 DER) is
+ * refused: no key is ever an HMAC secret, which is what stops RS/HS key
+ * confusion.  Every key is checked once here (type, curve, size, RSA
+ * exponent, ROCA fingerprint, point on the curve and not of small order,
+ * private part matching public part) so that signing and verifying need not.
+ * No error quotes key text: only fixed labels from known lists.
  */
 #include "postgres.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
@@ -17,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "b64url.h"
@@ -24,7 +29,16 @@
 #include "json_strict.h"
 
 #define RSA_MIN_BITS 2048
+/* larger moduli cost seconds to check and are no one's JWS key */
+#define RSA_MAX_BITS 8192
+/* public exponents: odd, 2^16 < e < 2^256 (NIST SP 800-56B, 6.2.1) */
+#define RSA_MIN_E_BITS 17
+#define RSA_MAX_E_BITS 256
 #define HMAC_MIN_SECRET 32
+/* a JWKS of more keys than this is refused: real ones hold a handful */
+#define JWKS_MAX_KEYS 100
+/* key text longer than this is not looked at for a base64 DER spelling */
+#define DER_SPELLING_MAX_TEXT 65536
 
 typedef struct CurveInfo
 {
@@ -91,10 +105,199 @@ jwt_keyset_free(JwtKeySet *set)
 	set->nkeys = 0;
 }
 
+/* ---------- key spellings that are not HMAC secrets ---------- */
+
+static const char *
+find_bytes(const char *hay, size_t haylen, const char *needle)
+{
+	size_t		nlen = strlen(needle);
+
+	for (size_t i = 0; i + nlen <= haylen; i++)
+		if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+			return hay + i;
+	return NULL;
+}
+
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Is this text an OpenSSH public key line ("ssh-ed25519 AAAA...", also with
+ * authorized_keys options before it)?  A word naming an SSH key type, then
+ * blanks, then the base64 of a blob that starts with a 4-byte length: "AAAA".
+ */
+static bool
+is_openssh_key(const char *s, size_t len)
+{
+	static const char *const prefixes[] = {"ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-sha2-"};
+
+	for (size_t i = 0; i < len; i++)
+	{
+		size_t		j;
+
+		/* at the start of a word only */
+		if (i > 0 && !isspace((unsigned char) s[i - 1]) && s[i - 1] != ',' && s[i - 1] != '"')
+			continue;
+		for (size_t k = 0; k < lengthof(prefixes); k++)
+		{
+			size_t		plen = strlen(prefixes[k]);
+
+			if (len - i < plen || memcmp(s + i, prefixes[k], plen) != 0)
+				continue;
+			for (j = i + plen; j < len && !isspace((unsigned char) s[j]); j++)
+				;
+			if (j == i + plen)
+				continue;
+			while (j < len && (s[j] == ' ' || s[j] == '\t'))
+				j++;
+			if (j > i + plen && len - j >= 4 && memcmp(s + j, "AAAA", 4) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Is this text the bare base64 of a DER key or certificate, as identity
+ * providers show them (x5c, "public key" fields)?  Only when OpenSSL parses
+ * the decoded bytes as one: a random secret that happens to be base64 is
+ * still a secret.
+ */
+static bool
+is_base64_der_key(const char *s, size_t len)
+{
+	unsigned char *der;
+	size_t		n = 0;
+	uint32		acc = 0;
+	int			bits = 0;
+	size_t		i = 0;
+	bool		found = false;
+	const unsigned char *p;
+
+	while (i < len && isspace((unsigned char) s[i]))
+		i++;
+	/* DER starts with a SEQUENCE (0x30), which base64 spells 'M' */
+	if (len - i < 40 || len > DER_SPELLING_MAX_TEXT || s[i] != 'M')
+		return false;
+	der = palloc(len);
+	for (; i < len; i++)
+	{
+		int			v = b64_value((unsigned char) s[i]);
+
+		if (v < 0)
+		{
+			if (isspace((unsigned char) s[i]))
+				continue;
+			if (s[i] == '=')
+				break;
+			pfree(der);
+			return false;
+		}
+		acc = (acc << 6) | (uint32) v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			der[n++] = (unsigned char) (acc >> bits);
+		}
+	}
+	for (; i < len; i++)
+		if (s[i] != '=' && !isspace((unsigned char) s[i]))
+		{
+			pfree(der);
+			return false;
+		}
+
+	ERR_clear_error();
+	{
+		EVP_PKEY   *pkey;
+		X509	   *cert;
+
+		p = der;
+		if ((pkey = d2i_PUBKEY(NULL, &p, (long) n)) != NULL)	/* SubjectPublicKeyInfo */
+			found = true;
+		p = der;
+		if (!found && (pkey = d2i_AutoPrivateKey(NULL, &p, (long) n)) != NULL)	/* PKCS#8, PKCS#1, SEC1 */
+			found = true;
+		p = der;
+		if (!found && (pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long) n)) != NULL)	/* PKCS#1 RSAPublicKey */
+			found = true;
+		EVP_PKEY_free(pkey);
+		p = der;
+		if (!found && (cert = d2i_X509(NULL, &p, (long) n)) != NULL)
+		{
+			found = true;
+			X509_free(cert);
+		}
+	}
+	ERR_clear_error();
+	OPENSSL_cleanse(der, n);
+	pfree(der);
+	return found;
+}
+
+/*
+ * What kind of key these bytes spell, or NULL for none: PEM ("-----BEGIN"),
+ * JSON (a JWK or JWKS), OpenSSH, RFC 4716, PuTTY, or bare base64 DER.  A key
+ * must never become an HMAC secret: verifying with it would accept tokens
+ * HMAC'd with the public key (RS/HS confusion, CVE-2022-29217 in PyJWT).
+ */
+static const char *
+key_spelling(const char *s, size_t len)
+{
+	JsonDoc		doc;
+	size_t		i = 0;
+
+	if (find_bytes(s, len, "-----BEGIN") != NULL)
+		return "PEM";
+	while (i < len && isspace((unsigned char) s[i]))
+		i++;
+	/* random secrets start with '{' one time in 256: JSON only if it parses */
+	if (i < len && s[i] == '{' && json_strict_parse(s, len, &doc) == JSON_STRICT_OK)
+		return "JSON";
+	if (find_bytes(s, len, "---- BEGIN SSH2 ") != NULL)
+		return "RFC 4716 SSH";
+	if (len - i >= 20 && memcmp(s + i, "PuTTY-User-Key-File-", 20) == 0)
+		return "PuTTY";
+	if (is_openssh_key(s, len))
+		return "OpenSSH";
+	if (is_base64_der_key(s, len))
+		return "base64 DER";
+	return NULL;
+}
+
+/* Refuse a secret that is really a key: 22023 naming the spelling, never quoting it. */
+static JwtStatus
+refuse_key_as_secret(const char *spelling, JwtError *err)
+{
+	if (strcmp(spelling, "PEM") == 0 || strcmp(spelling, "JSON") == 0)
+		return jwt_fail(err, JWT_ERR_KEY, "a PEM or JSON key cannot be used as an HMAC secret");
+	jwt_fail(err, JWT_ERR_KEY, "a public or private key cannot be used as an HMAC secret");
+	jwt_fail_detail(err, "The secret is a key in %s form.", spelling);
+	return JWT_ERR_KEY;
+}
+
 static JwtStatus
 set_hmac_secret(JwtKey *key, const unsigned char *secret, size_t len,
 				MemoryContext keep, JwtError *err)
 {
+	const char *spelling = key_spelling((const char *) secret, len);
+
+	if (spelling != NULL)
+		return refuse_key_as_secret(spelling, err);
 	if (len < HMAC_MIN_SECRET)
 	{
 		jwt_fail(err, JWT_ERR_KEY, "HMAC key is too short");
@@ -120,6 +323,252 @@ jwt_key_set_hmac_secret(JwtKey *key, const unsigned char *secret, size_t len, Me
 	key->has_private = true;
 }
 
+/* ---------- checks OpenSSL does not make ---------- */
+
+/*
+ * EdDSA public keys of small order.
+ *
+ * Ed25519 and Ed448 are twisted Edwards curves a*x^2 + y^2 = 1 + d*x^2*y^2
+ * over GF(p): Ed25519 has p = 2^255 - 19, a = -1, d = -121665/121666 and
+ * cofactor h = 8; Ed448 has p = 2^448 - 2^224 - 1, a = 1, d = -39081 and
+ * h = 4.  RFC 8032 encodes a point as y in little-endian with the sign of x
+ * in the top bit of the last byte.  The group is (prime order) x (order h),
+ * so a point P has small order exactly when [h]P is the identity (0, 1).
+ * With such a key, a signature R = (a small-order point), S = 0 satisfies
+ * the verification equation [S]B = R + [k]A for a fraction of messages or,
+ * for A = identity and R = identity, for every message: universal forgery.
+ *
+ * The check works on y alone.  Refuse y >= p (a second spelling of a point,
+ * RFC 8032 5.1.3 step 1).  The curve equation gives
+ *     u = x^2 = (y^2 - 1) / (d*y^2 - a)
+ * (the denominator is never zero: d/a is not a square, y^2 is); u must be a
+ * square (else there is no point), and x = 0 must not carry a sign bit.
+ * Doubling needs only u = x^2 and v = y^2:
+ *     y' = (v - a*u) / (1 - d*u*v)      x'^2 = 4*u*v / (1 + d*u*v)^2
+ * (the Edwards addition law is complete here: 1 +- d*u*v is never zero for a
+ * point on the curve).  Doubling log2(h) times gives [h]P, whose y is 1 only
+ * for the identity.  This refuses the 8 (Ed25519) or 4 (Ed448) torsion
+ * points, among them the identity 01 00..00, and their non-canonical
+ * spellings y + p.
+ */
+typedef struct EdwardsCurve
+{
+	int			len;			/* encoded point, bytes */
+	int			a;				/* -1 or 1 */
+	int			doublings;		/* log2 of the cofactor */
+} EdwardsCurve;
+
+static const EdwardsCurve ed25519_curve = {32, -1, 3};
+static const EdwardsCurve ed448_curve = {57, 1, 2};
+
+/* p and d of a curve, in a BN_CTX frame. */
+static bool
+edwards_params(const EdwardsCurve *c, BIGNUM *p, BIGNUM *d, BN_CTX *ctx)
+{
+	BIGNUM	   *t = BN_CTX_get(ctx);
+
+	if (t == NULL)
+		return false;
+	BN_zero(p);
+	if (c->len == 32)
+	{
+		/* p = 2^255 - 19, d = -121665 * 121666^-1 mod p */
+		if (!BN_set_bit(p, 255) || !BN_sub_word(p, 19) ||
+			!BN_set_word(t, 121666) || BN_mod_inverse(t, t, p, ctx) == NULL ||
+			!BN_mul_word(t, 121665) || !BN_mod_sub(d, p, t, p, ctx))
+			return false;
+	}
+	else
+	{
+		/* p = 2^448 - 2^224 - 1, d = -39081 mod p */
+		if (!BN_set_bit(p, 448) || !BN_set_bit(t, 224) || !BN_sub(p, p, t) ||
+			!BN_sub_word(p, 1) || !BN_copy(d, p) || !BN_sub_word(d, 39081))
+			return false;
+	}
+	return true;
+}
+
+/* NULL if the encoded EdDSA public key is a canonical point of large order, else why not. */
+static const char *
+edwards_key_problem(const EdwardsCurve *c, const unsigned char *enc, size_t len)
+{
+	unsigned char buf[57];
+	BN_CTX	   *ctx;
+	BIGNUM	   *p,
+			   *d,
+			   *y,
+			   *u,
+			   *v,
+			   *num,
+			   *den,
+			   *e;
+	const char *problem = "The key is not a valid point";
+	bool		sign;
+
+	if (len != (size_t) c->len)
+		return "The key has the wrong length";
+	memcpy(buf, enc, len);
+	sign = (buf[len - 1] & 0x80) != 0;
+	buf[len - 1] &= 0x7f;
+
+	if ((ctx = BN_CTX_new()) == NULL)
+		return problem;
+	BN_CTX_start(ctx);
+	p = BN_CTX_get(ctx);
+	d = BN_CTX_get(ctx);
+	y = BN_CTX_get(ctx);
+	u = BN_CTX_get(ctx);
+	v = BN_CTX_get(ctx);
+	num = BN_CTX_get(ctx);
+	den = BN_CTX_get(ctx);
+	e = BN_CTX_get(ctx);
+	if (e == NULL || !edwards_params(c, p, d, ctx) ||
+		BN_lebin2bn(buf, (int) len, y) == NULL)
+		goto done;
+	if (BN_cmp(y, p) >= 0)
+	{
+		problem = "The key is not in canonical form";
+		goto done;
+	}
+
+	/* u = (v - 1) / (d*v - a), v = y^2 */
+	if (!BN_mod_sqr(v, y, p, ctx) ||
+		!BN_copy(num, v) || !BN_sub_word(num, 1) || !BN_nnmod(num, num, p, ctx) ||
+		!BN_mod_mul(den, d, v, p, ctx) ||
+		!(c->a < 0 ? BN_add_word(den, 1) : BN_sub_word(den, 1)) ||
+		!BN_nnmod(den, den, p, ctx) ||
+		BN_mod_inverse(den, den, p, ctx) == NULL ||
+		!BN_mod_mul(u, num, den, p, ctx))
+		goto done;
+
+	/* u must be a square: Euler's criterion u^((p-1)/2) = 1 */
+	if (BN_is_zero(u))
+	{
+		if (sign)
+		{
+			problem = "The key is not in canonical form";
+			goto done;
+		}
+	}
+	else if (!BN_copy(e, p) || !BN_sub_word(e, 1) || !BN_rshift1(e, e) ||
+			 !BN_mod_exp(e, u, e, p, ctx) || !BN_is_one(e))
+		goto done;
+
+	for (int i = 0; i < c->doublings; i++)
+	{
+		/* w = d*u*v; y' = (v - a*u) / (1 - w); u' = 4*u*v / (1 + w)^2 */
+		if (!BN_mod_mul(e, u, v, p, ctx) ||
+			!BN_mod_mul(num, e, d, p, ctx) ||	/* num = w */
+			!BN_copy(den, p) || !BN_add_word(den, 1) || !BN_mod_sub(den, den, num, p, ctx) ||	/* 1 - w */
+			BN_mod_inverse(den, den, p, ctx) == NULL ||
+			!(c->a < 0 ? BN_mod_add(y, v, u, p, ctx) : BN_mod_sub(y, v, u, p, ctx)) ||
+			!BN_mod_mul(y, y, den, p, ctx) ||
+			!BN_add_word(num, 1) || !BN_nnmod(num, num, p, ctx) ||	/* 1 + w */
+			!BN_mod_sqr(num, num, p, ctx) ||
+			BN_mod_inverse(num, num, p, ctx) == NULL ||
+			!BN_mod_mul(u, u, v, p, ctx) || !BN_mul_word(u, 4) ||
+			!BN_mod_mul(u, u, num, p, ctx) ||
+			!BN_mod_sqr(v, y, p, ctx))
+			goto done;
+	}
+	problem = BN_is_one(y) ? "The key is a point of small order" : NULL;
+
+done:
+	BN_CTX_end(ctx);
+	BN_CTX_free(ctx);
+	ERR_clear_error();
+	return problem;
+}
+
+/*
+ * The ROCA fingerprint (CVE-2017-15361; Nemec et al., "The Return of
+ * Coppersmith's Attack", CCS 2017).  Infineon's RSALib made primes
+ * p = k*M + (65537^a mod M), M a primorial, so for every small prime r
+ * dividing M, p mod r and q mod r are powers of 65537 mod r, and so is
+ * n mod r: n mod r lies in the subgroup that 65537 generates in (Z/rZ)*.
+ * M includes the primes 3..167 for every key size, so a modulus for which
+ * this holds at all of them carries the fingerprint (a random modulus passes
+ * all with probability about 2^-28, the figure of the published test).
+ */
+static bool
+rsa_has_roca_fingerprint(const BIGNUM *n)
+{
+	static const int primes[] = {
+		3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71,
+		73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149,
+		151, 157, 163, 167};
+
+	for (size_t i = 0; i < lengthof(primes); i++)
+	{
+		int			r = primes[i];
+		BN_ULONG	residue = BN_mod_word(n, (BN_ULONG) r);
+		int			g = 65537 % r;
+		int			x = g;
+		bool		in_subgroup = false;
+
+		if (residue == (BN_ULONG) -1)
+			return false;
+		/* walk the powers g, g^2, ... until they come back to 1 */
+		for (int k = 0; k < r; k++)
+		{
+			if ((BN_ULONG) x == residue)
+			{
+				in_subgroup = true;
+				break;
+			}
+			if (x == 1)
+				break;
+			x = (x * g) % r;
+		}
+		if (!in_subgroup)
+			return false;
+	}
+	return true;
+}
+
+/* Size, public exponent and ROCA checks of an RSA key, before OpenSSL's own. */
+static JwtStatus
+check_rsa(JwtKey *key, EVP_PKEY *pkey, JwtError *err)
+{
+	BIGNUM	   *n = NULL,
+			   *e = NULL;
+	JwtStatus	st = JWT_OK;
+
+	key->bits = EVP_PKEY_get_bits(pkey);
+	if (key->bits < RSA_MIN_BITS)
+	{
+		jwt_fail(err, JWT_ERR_KEY, "RSA key is too short");
+		jwt_fail_detail(err, "RSA keys need at least %d bits (RFC 7518 section 3.3); this one has %d.",
+						RSA_MIN_BITS, key->bits);
+		return JWT_ERR_KEY;
+	}
+	if (key->bits > RSA_MAX_BITS)
+	{
+		jwt_fail(err, JWT_ERR_KEY, "RSA key is too long");
+		jwt_fail_detail(err, "RSA keys may have at most %d bits; this one has %d.",
+						RSA_MAX_BITS, key->bits);
+		return JWT_ERR_KEY;
+	}
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+		EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+		st = jwt_fail(err, JWT_ERR_KEY, "key is invalid");
+	else if (!BN_is_odd(e) || BN_num_bits(e) < RSA_MIN_E_BITS || BN_num_bits(e) > RSA_MAX_E_BITS)
+	{
+		/* a huge e makes every verification as slow as a private-key operation */
+		st = jwt_fail(err, JWT_ERR_KEY, "RSA public exponent is out of range");
+		jwt_fail_detail(err, "The exponent must be odd and between 2^16 and 2^256 (NIST SP 800-56B); 65537 is usual.");
+	}
+	else if (rsa_has_roca_fingerprint(n))
+	{
+		st = jwt_fail(err, JWT_ERR_KEY, "RSA key has the ROCA fingerprint (CVE-2017-15361)");
+		jwt_fail_detail(err, "Its modulus was made by a vulnerable key generator and can be factored; replace the key.");
+	}
+	BN_free(n);
+	BN_free(e);
+	ERR_clear_error();
+	return st;
+}
+
 /*
  * Record the type of an OpenSSL key, refuse what JWS cannot use or what is
  * too weak, and check that the key is consistent.  Takes ownership of pkey.
@@ -127,24 +576,19 @@ jwt_key_set_hmac_secret(JwtKey *key, const unsigned char *secret, size_t len, Me
 static JwtStatus
 adopt_pkey(JwtKey *key, EVP_PKEY *pkey, bool has_private, bool check_pair, JwtError *err)
 {
-	EVP_PKEY_CTX *cctx;
-	bool		consistent;
-
 	key->pkey = pkey;
 	key->has_private = has_private;
 	switch (EVP_PKEY_get_base_id(pkey))
 	{
 		case EVP_PKEY_RSA:
-			key->type = JWT_KEY_RSA;
-			key->bits = EVP_PKEY_get_bits(pkey);
-			if (key->bits < RSA_MIN_BITS)
 			{
-				jwt_fail(err, JWT_ERR_KEY, "RSA key is too short");
-				jwt_fail_detail(err, "RSA keys need at least %d bits (RFC 7518 section 3.3); this one has %d.",
-								RSA_MIN_BITS, key->bits);
-				return JWT_ERR_KEY;
+				JwtStatus	st;
+
+				key->type = JWT_KEY_RSA;
+				if ((st = check_rsa(key, pkey, err)) != JWT_OK)
+					return st;
+				break;
 			}
-			break;
 		case EVP_PKEY_EC:
 			{
 				char		group[64];
@@ -167,10 +611,30 @@ adopt_pkey(JwtKey *key, EVP_PKEY *pkey, bool has_private, bool check_pair, JwtEr
 			}
 		case EVP_PKEY_ED25519:
 		case EVP_PKEY_ED448:
-			key->type = JWT_KEY_OKP;
-			key->curve_alg = JWT_ALG_EDDSA;
-			key->okp_alg = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? JWT_ALG_ED25519 : JWT_ALG_ED448;
-			break;
+			{
+				bool		is25519 = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519;
+				unsigned char pub[57];
+				size_t		publen = sizeof(pub);
+				const char *problem;
+
+				key->type = JWT_KEY_OKP;
+				key->curve_alg = JWT_ALG_EDDSA;
+				key->okp_alg = is25519 ? JWT_ALG_ED25519 : JWT_ALG_ED448;
+				/* OpenSSL accepts any bytes as an EdDSA public key */
+				if (!EVP_PKEY_get_raw_public_key(pkey, pub, &publen))
+					problem = "The key is not a valid point";
+				else
+					problem = edwards_key_problem(is25519 ? &ed25519_curve : &ed448_curve,
+												  pub, publen);
+				ERR_clear_error();
+				if (problem != NULL)
+				{
+					jwt_fail(err, JWT_ERR_KEY, "%s public key is invalid", is25519 ? "Ed25519" : "Ed448");
+					jwt_fail_detail(err, "%s (RFC 8032 section 5.%d.3).", problem, is25519 ? 1 : 2);
+					return JWT_ERR_KEY;
+				}
+				break;
+			}
 		case EVP_PKEY_RSA_PSS:
 			return jwt_fail(err, JWT_ERR_KEY,
 							"RSA-PSS restricted keys are not supported; use a plain RSA key for PS256/384/512");
@@ -178,37 +642,66 @@ adopt_pkey(JwtKey *key, EVP_PKEY *pkey, bool has_private, bool check_pair, JwtEr
 			return jwt_fail(err, JWT_ERR_KEY, "unsupported key type");
 	}
 
-	/* On-curve points, sane RSA moduli, and a private part matching the public one. */
-	cctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-	if (cctx == NULL)
-		return jwt_fail(err, JWT_ERR_INTERNAL, "could not check the key");
-	consistent = EVP_PKEY_public_check(cctx) == 1 &&
-		(!check_pair || EVP_PKEY_pairwise_check(cctx) == 1);
-	EVP_PKEY_CTX_free(cctx);
-	ERR_clear_error();
-	if (!consistent)
-		return jwt_fail(err, JWT_ERR_KEY, "key is invalid");
+	/* OpenSSL's own checks cost milliseconds: they run last, see check_keys */
+	key->check_pending = true;
+	key->check_pair = check_pair;
+	return JWT_OK;
+}
+
+/*
+ * OpenSSL's checks of the keys of a set: on-curve points, sane RSA moduli
+ * (a primality test of n, 130 ms at 8192 bits), a private part matching the
+ * public one.  They run once every cheaper check of every key has passed, so
+ * that a set with a malformed key fails before any of this work, and a set
+ * stays cancellable between keys.
+ */
+static JwtStatus
+check_keys(JwtKeySet *set, const int *position, JwtError *err)
+{
+	for (int i = 0; i < set->nkeys; i++)
+	{
+		JwtKey	   *key = &set->keys[i];
+		EVP_PKEY_CTX *cctx;
+		bool		consistent;
+
+		if (!key->check_pending)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		cctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+		if (cctx == NULL)
+			return jwt_fail(err, JWT_ERR_INTERNAL, "could not check the key");
+		consistent = EVP_PKEY_public_check(cctx) == 1 &&
+			(!key->check_pair || EVP_PKEY_pairwise_check(cctx) == 1);
+		EVP_PKEY_CTX_free(cctx);
+		ERR_clear_error();
+		if (!consistent)
+		{
+			jwt_fail(err, JWT_ERR_KEY, "key is invalid");
+			if (position != NULL)
+				jwt_fail_detail(err, "In JWKS key %d.", position[i]);
+			return JWT_ERR_KEY;
+		}
+		key->check_pending = false;
+	}
 	return JWT_OK;
 }
 
 /* ---------- PEM ---------- */
-
-static const char *
-find_bytes(const char *hay, size_t haylen, const char *needle)
-{
-	size_t		nlen = strlen(needle);
-
-	for (size_t i = 0; i + nlen <= haylen; i++)
-		if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
-			return hay + i;
-	return NULL;
-}
 
 static bool
 label_is(const char *label, size_t len, const char *name)
 {
 	return strlen(name) == len && memcmp(label, name, len) == 0;
 }
+
+/* PEM labels (RFC 7468 and OpenSSL's) that a refusal may name. */
+static const char *const known_pem_labels[] = {
+	"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", "X509 CRL", "TRUSTED CERTIFICATE",
+	"ATTRIBUTE CERTIFICATE", "PKCS7", "CMS", "PARAMETERS", "DH PARAMETERS",
+	"X9.42 DH PARAMETERS", "DSA PARAMETERS", "DSA PRIVATE KEY", "DSA PUBLIC KEY",
+	"OPENSSH PRIVATE KEY", "SSH2 PUBLIC KEY", "SSH2 ENCRYPTED PRIVATE KEY",
+	"PGP PUBLIC KEY BLOCK", "PGP PRIVATE KEY BLOCK", "PGP MESSAGE", "PGP SIGNATURE",
+	"ANY PRIVATE KEY", "SSL SESSION PARAMETERS", "X509 CERTIFICATE"};
 
 static JwtStatus
 parse_pem(const char *text, size_t len, JwtKey *key, JwtError *err)
@@ -225,11 +718,18 @@ parse_pem(const char *text, size_t len, JwtKey *key, JwtError *err)
 	while ((block = find_bytes(block, end - block, "-----BEGIN ")) != NULL)
 	{
 		const char *stop;
+		const char *eol;
 
 		label = block + strlen("-----BEGIN ");
-		stop = find_bytes(label, end - label, "-----");
-		if (stop == NULL)
-			return jwt_fail(err, JWT_ERR_KEY, "invalid PEM key");
+		/* the label ends with dashes on its own line: never read into the body */
+		for (eol = label; eol < end && *eol != '\n' && *eol != '\r'; eol++)
+			;
+		if ((stop = find_bytes(label, eol - label, "-----")) == NULL)
+		{
+			jwt_fail(err, JWT_ERR_KEY, "invalid PEM key");
+			jwt_fail_detail(err, "The BEGIN line does not end with \"-----\".");
+			return JWT_ERR_KEY;
+		}
 		label_len = stop - label;
 		if (!label_is(label, label_len, "EC PARAMETERS"))
 			break;
@@ -249,15 +749,12 @@ parse_pem(const char *text, size_t len, JwtKey *key, JwtError *err)
 	{
 		if (label_is(label, label_len, "ENCRYPTED PRIVATE KEY"))
 			return jwt_fail(err, JWT_ERR_KEY, "encrypted PEM keys are not supported");
-	{
-		char		name[41];
-		char		buf[48];
-
-		memcpy(name, label, Min(label_len, 40));
-		name[Min(label_len, 40)] = '\0';
-		return jwt_fail(err, JWT_ERR_KEY, "unsupported PEM block \"%s\"",
-						jwt_printable(name, buf, sizeof(buf)));
-	}
+		/* only a label from this list is named: anything else may be key bytes */
+		for (size_t i = 0; i < lengthof(known_pem_labels); i++)
+			if (label_is(label, label_len, known_pem_labels[i]))
+				return jwt_fail(err, JWT_ERR_KEY, "unsupported PEM block \"%s\"",
+								known_pem_labels[i]);
+		return jwt_fail(err, JWT_ERR_KEY, "unsupported PEM block");
 	}
 	if (find_bytes(block, end - block, "ENCRYPTED") != NULL)
 		return jwt_fail(err, JWT_ERR_KEY, "encrypted PEM keys are not supported");
@@ -315,9 +812,12 @@ jwk_string(const JsonDoc *doc, const char *name, bool required, const char **val
 	return JWT_OK;
 }
 
-/* A base64url member decoded into palloc'd bytes (exact_len > 0: that length). */
+/*
+ * A base64url member decoded into palloc'd bytes (exact_len > 0: that length;
+ * shorter values are left-padded with zeros only when pad is set).
+ */
 static JwtStatus
-jwk_bytes(const JsonDoc *doc, const char *name, bool required, int exact_len,
+jwk_bytes(const JsonDoc *doc, const char *name, bool required, int exact_len, bool pad,
 		  unsigned char **out, size_t *outlen, JwtError *err)
 {
 	const char *s;
@@ -334,6 +834,13 @@ jwk_bytes(const JsonDoc *doc, const char *name, bool required, int exact_len,
 	{
 		unsigned char *padded;
 
+		if (!pad)
+		{
+			/* an OKP key is a byte string, not a number: no padding (RFC 8037 section 2) */
+			jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" has the wrong length for its curve", name);
+			jwt_fail_detail(err, "It must be %d bytes (RFC 8037 section 2).", exact_len);
+			return JWT_ERR_KEY;
+		}
 		if (*outlen > (size_t) exact_len)
 		{
 			jwt_fail(err, JWT_ERR_KEY, "JWK member \"%s\" is too long for its curve", name);
@@ -381,6 +888,33 @@ pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, bool is_private)
 	return pkey;
 }
 
+/*
+ * Names from the JOSE registries that refusals may quote.  Any other value
+ * of "crv", "kty" or "alg" is not repeated: no message quotes what could be
+ * a pasted key.
+ */
+static const char *const known_crv_names[] = {
+	"P-192", "P-224", "P-256", "P-384", "P-521", "secp256k1", "P-256K", "X25519", "X448",
+	"Ed25519", "Ed448", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
+	"BP-256", "BP-384", "BP-512"};
+static const char *const known_kty_names[] = {"DSA", "AKP", "oct", "RSA", "EC", "OKP"};
+static const char *const known_alg_names[] = {
+	"none", "ES256K", "RSA1_5", "RSA-OAEP", "RSA-OAEP-256", "RSA-OAEP-384", "RSA-OAEP-512",
+	"A128KW", "A192KW", "A256KW", "dir", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW",
+	"ECDH-ES+A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW", "PBES2-HS256+A128KW",
+	"PBES2-HS384+A192KW", "PBES2-HS512+A256KW", "A128GCM", "A192GCM", "A256GCM",
+	"A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512", "ML-DSA-44", "ML-DSA-65", "ML-DSA-87"};
+
+/* The entry of list equal to s, or NULL. */
+static const char *
+known_name(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return list[i];
+	return NULL;
+}
+
 static JwtStatus
 jwk_rsa(const JsonDoc *doc, JwtKey *key, JwtError *err)
 {
@@ -402,9 +936,22 @@ jwk_rsa(const JsonDoc *doc, JwtKey *key, JwtError *err)
 	if (json_doc_get(doc, "oth") != NULL)
 		return jwt_fail(err, JWT_ERR_KEY, "multi-prime RSA keys are not supported");
 	for (int i = 0; i < 8 && st == JWT_OK; i++)
-		st = jwk_bytes(doc, names[i], i < 2, 0, &bytes[i], &lens[i], err);
+		st = jwk_bytes(doc, names[i], i < 2, 0, false, &bytes[i], &lens[i], err);
 	if (st != JWT_OK)
 		goto done;
+	/* before any arithmetic on them: a huge n or e is a CPU sink */
+	if (lens[0] > RSA_MAX_BITS / 8 + 1)
+	{
+		st = jwt_fail(err, JWT_ERR_KEY, "RSA key is too long");
+		jwt_fail_detail(err, "RSA keys may have at most %d bits.", RSA_MAX_BITS);
+		goto done;
+	}
+	if (lens[1] > RSA_MAX_E_BITS / 8 + 1)
+	{
+		st = jwt_fail(err, JWT_ERR_KEY, "RSA public exponent is out of range");
+		jwt_fail_detail(err, "The exponent must be odd and between 2^16 and 2^256 (NIST SP 800-56B); 65537 is usual.");
+		goto done;
+	}
 	is_private = bytes[2] != NULL;
 	for (int i = 3; i < 8; i++)
 		nfactors += bytes[i] != NULL;
@@ -465,7 +1012,6 @@ find_curve(const CurveInfo *curves, size_t n, const char *crv)
 static JwtStatus
 jwk_ec(const JsonDoc *doc, JwtKey *key, JwtError *err)
 {
-	char		pbuf[48];
 	const char *crv;
 	const CurveInfo *curve;
 	unsigned char *x = NULL,
@@ -485,13 +1031,18 @@ jwk_ec(const JsonDoc *doc, JwtKey *key, JwtError *err)
 	curve = find_curve(ec_curves, lengthof(ec_curves), crv);
 	if (curve == NULL)
 	{
-		jwt_fail(err, JWT_ERR_KEY, "unsupported elliptic curve \"%s\"", jwt_printable(crv, pbuf, sizeof(pbuf)));
+		const char *name = known_name(crv, known_crv_names, lengthof(known_crv_names));
+
+		if (name)
+			jwt_fail(err, JWT_ERR_KEY, "unsupported elliptic curve \"%s\"", name);
+		else
+			jwt_fail(err, JWT_ERR_KEY, "unsupported elliptic curve");
 		jwt_fail_detail(err, "JWS uses P-256, P-384 and P-521.");
 		return JWT_ERR_KEY;
 	}
-	if ((st = jwk_bytes(doc, "x", true, curve->coord_len, &x, &xlen, err)) != JWT_OK ||
-		(st = jwk_bytes(doc, "y", true, curve->coord_len, &y, &ylen, err)) != JWT_OK ||
-		(st = jwk_bytes(doc, "d", false, curve->coord_len, &d, &dlen, err)) != JWT_OK)
+	if ((st = jwk_bytes(doc, "x", true, curve->coord_len, true, &x, &xlen, err)) != JWT_OK ||
+		(st = jwk_bytes(doc, "y", true, curve->coord_len, true, &y, &ylen, err)) != JWT_OK ||
+		(st = jwk_bytes(doc, "d", false, curve->coord_len, true, &d, &dlen, err)) != JWT_OK)
 		goto done;
 
 	/* uncompressed point: 0x04 || x || y */
@@ -527,7 +1078,6 @@ done:
 static JwtStatus
 jwk_okp(const JsonDoc *doc, JwtKey *key, JwtError *err)
 {
-	char		pbuf[48];
 	const char *crv;
 	const CurveInfo *curve;
 	unsigned char *x = NULL,
@@ -543,13 +1093,18 @@ jwk_okp(const JsonDoc *doc, JwtKey *key, JwtError *err)
 	curve = find_curve(okp_curves, lengthof(okp_curves), crv);
 	if (curve == NULL)
 	{
-		jwt_fail(err, JWT_ERR_KEY, "unsupported OKP curve \"%s\"", jwt_printable(crv, pbuf, sizeof(pbuf)));
+		const char *name = known_name(crv, known_crv_names, lengthof(known_crv_names));
+
+		if (name)
+			jwt_fail(err, JWT_ERR_KEY, "unsupported OKP curve \"%s\"", name);
+		else
+			jwt_fail(err, JWT_ERR_KEY, "unsupported OKP curve");
 		jwt_fail_detail(err, "EdDSA uses Ed25519 and Ed448.");
 		return JWT_ERR_KEY;
 	}
 	type = strcmp(curve->ossl_name, "ED25519") == 0 ? EVP_PKEY_ED25519 : EVP_PKEY_ED448;
-	if ((st = jwk_bytes(doc, "x", true, curve->coord_len, &x, &xlen, err)) != JWT_OK ||
-		(st = jwk_bytes(doc, "d", false, curve->coord_len, &d, &dlen, err)) != JWT_OK)
+	if ((st = jwk_bytes(doc, "x", true, curve->coord_len, false, &x, &xlen, err)) != JWT_OK ||
+		(st = jwk_bytes(doc, "d", false, curve->coord_len, false, &d, &dlen, err)) != JWT_OK)
 		goto done;
 
 	ERR_clear_error();
@@ -584,25 +1139,61 @@ done:
 }
 
 /*
- * One JWK object.  In a JWKS (in_set) keys for encryption are skipped:
- * providers publish them beside signing keys.  *skipped says so.
+ * A JWK's "key_ops" (RFC 7517 section 4.3) as JWT_KEYOP_* bits: 0 when
+ * absent, else JWT_KEYOP_LISTED and a bit for "sign" and for "verify".
+ */
+static JwtStatus
+jwk_key_ops(const JsonDoc *doc, int *ops, JwtError *err)
+{
+	const JsonMember *m = json_doc_get(doc, "key_ops");
+
+	*ops = 0;
+	if (m == NULL)
+		return JWT_OK;
+	if (m->value.kind != JK_ARRAY)
+		return jwt_fail(err, JWT_ERR_KEY, "JWK member \"key_ops\" must be an array");
+	*ops = JWT_KEYOP_LISTED;
+	for (int i = 0; i < m->value.nelems; i++)
+	{
+		const JsonValue *op = &m->value.elems[i];
+
+		if (op->kind != JK_STRING)
+			return jwt_fail(err, JWT_ERR_KEY, "JWK member \"key_ops\" must be an array of strings");
+		for (int j = 0; j < i; j++)
+			if (m->value.elems[j].len == op->len && memcmp(m->value.elems[j].str, op->str, op->len) == 0)
+				return jwt_fail(err, JWT_ERR_KEY, "JWK member \"key_ops\" has a duplicate value");
+		if (strcmp(op->str, "sign") == 0)
+			*ops |= JWT_KEYOP_SIGN;
+		else if (strcmp(op->str, "verify") == 0)
+			*ops |= JWT_KEYOP_VERIFY;
+	}
+	return JWT_OK;
+}
+
+/*
+ * One JWK object.  A key is for signatures when its "use" is absent or
+ * "sig" and its "key_ops" is absent or lists "sign" or "verify"; which of
+ * the two it lists is enforced where the key signs or verifies.  In a JWKS
+ * (in_set) other keys are skipped, as providers publish encryption keys
+ * beside signing keys: *skipped says so.  Alone, such a key is refused.
  */
 static JwtStatus
 parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 		  bool *skipped, JwtError *err)
 {
-	char		pbuf[48];
 	const char *kty,
 			   *use,
 			   *alg,
 			   *kid;
+	int			ops;
 	JwtStatus	st;
 
 	*skipped = false;
 	if ((st = jwk_string(doc, "kty", true, &kty, err)) != JWT_OK ||
 		(st = jwk_string(doc, "use", false, &use, err)) != JWT_OK ||
 		(st = jwk_string(doc, "alg", false, &alg, err)) != JWT_OK ||
-		(st = jwk_string(doc, "kid", false, &kid, err)) != JWT_OK)
+		(st = jwk_string(doc, "kid", false, &kid, err)) != JWT_OK ||
+		(st = jwk_key_ops(doc, &ops, err)) != JWT_OK)
 		return st;
 	if (use != NULL && strcmp(use, "sig") != 0)
 	{
@@ -613,13 +1204,23 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 		}
 		return jwt_fail(err, JWT_ERR_KEY, "JWK \"use\" is not \"sig\"");
 	}
+	if (ops != 0 && (ops & (JWT_KEYOP_SIGN | JWT_KEYOP_VERIFY)) == 0)
+	{
+		if (in_set)
+		{
+			*skipped = true;
+			return JWT_OK;
+		}
+		return jwt_fail(err, JWT_ERR_KEY, "JWK \"key_ops\" lists neither \"sign\" nor \"verify\"");
+	}
+	key->key_ops = ops;
 
 	if (strcmp(kty, "oct") == 0)
 	{
 		unsigned char *k;
 		size_t		klen;
 
-		if ((st = jwk_bytes(doc, "k", true, 0, &k, &klen, err)) == JWT_OK)
+		if ((st = jwk_bytes(doc, "k", true, 0, false, &k, &klen, err)) == JWT_OK)
 			st = set_hmac_secret(key, k, klen, keep, err);
 		wipe_bytes(k, klen);
 	}
@@ -630,7 +1231,14 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 	else if (strcmp(kty, "OKP") == 0)
 		st = jwk_okp(doc, key, err);
 	else
-		st = jwt_fail(err, JWT_ERR_KEY, "unsupported JWK key type \"%s\"", jwt_printable(kty, pbuf, sizeof(pbuf)));
+	{
+		const char *name = known_name(kty, known_kty_names, lengthof(known_kty_names));
+
+		if (name)
+			st = jwt_fail(err, JWT_ERR_KEY, "unsupported JWK key type \"%s\"", name);
+		else
+			st = jwt_fail(err, JWT_ERR_KEY, "unsupported JWK key type");
+	}
 	if (st != JWT_OK)
 		return st;
 
@@ -639,7 +1247,13 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 		JwtAlg		a = jwt_alg_from_name(alg, strlen(alg));
 
 		if (a == JWT_ALG_NONE)
-			return jwt_fail(err, JWT_ERR_KEY, "JWK \"alg\" \"%s\" is not a supported algorithm", jwt_printable(alg, pbuf, sizeof(pbuf)));
+		{
+			const char *name = known_name(alg, known_alg_names, lengthof(known_alg_names));
+
+			if (name)
+				return jwt_fail(err, JWT_ERR_KEY, "JWK \"alg\" \"%s\" is not a supported algorithm", name);
+			return jwt_fail(err, JWT_ERR_KEY, "JWK \"alg\" is not a supported algorithm");
+		}
 		if ((st = jwt_key_check_alg(key, a, err)) != JWT_OK)
 		{
 			/* a JWK whose own alg does not fit it is a bad key, not a bad token */
@@ -653,15 +1267,31 @@ parse_jwk(const JsonDoc *doc, bool in_set, MemoryContext keep, JwtKey *key,
 	return JWT_OK;
 }
 
+typedef struct KidRef
+{
+	const char *kid;
+	int			index;
+} KidRef;
+
+static int
+kidref_cmp(const void *a, const void *b)
+{
+	const KidRef *x = a;
+	const KidRef *y = b;
+	int			c = strcmp(x->kid, y->kid);
+
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
 static JwtStatus
 parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set, JwtError *err)
 {
-	char		pbuf[72];
 	JsonDoc		doc;
 	JsonStrictResult jr;
 	const JsonMember *keys;
 	JwtStatus	st;
 	bool		skipped;
+	int		   *position;		/* of each kept key in the JWKS, from 1 */
 
 	if ((jr = json_strict_parse(text, len, &doc)) != JSON_STRICT_OK)
 	{
@@ -676,19 +1306,32 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 		set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
 		jwt_key_init(&set->keys[0]);
 		set->nkeys = 1;
-		return parse_jwk(&doc, false, keep, &set->keys[0], &skipped, err);
+		if ((st = parse_jwk(&doc, false, keep, &set->keys[0], &skipped, err)) != JWT_OK)
+			return st;
+		return check_keys(set, NULL, err);
 	}
 
 	/* a JWKS */
 	if (keys->value.kind != JK_ARRAY)
 		return jwt_fail(err, JWT_ERR_KEY, "JWKS member \"keys\" must be an array");
+	if (keys->value.nelems > JWKS_MAX_KEYS)
+	{
+		jwt_fail(err, JWT_ERR_LIMIT, "JWKS has too many keys");
+		jwt_fail_detail(err, "A JWKS may hold at most %d keys; this one has %d.",
+						JWKS_MAX_KEYS, keys->value.nelems);
+		return JWT_ERR_LIMIT;
+	}
 	set->is_jwks = true;
 	set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey) * Max(keys->value.nelems, 1));
+	position = palloc(sizeof(int) * Max(keys->value.nelems, 1));
 	for (int i = 0; i < keys->value.nelems; i++)
 	{
 		const JsonValue *elem = &keys->value.elems[i];
 		JwtKey	   *key = &set->keys[set->nkeys];
 		JsonDoc		kdoc;
+
+		/* checking an RSA key takes milliseconds: a set must stay cancellable */
+		CHECK_FOR_INTERRUPTS();
 
 		if (elem->kind != JK_OBJECT ||
 			json_strict_parse(elem->str, elem->len, &kdoc) != JSON_STRICT_OK)
@@ -702,21 +1345,44 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 		}
 		if (skipped)
 			set->nkeys--;
+		else
+			position[set->nkeys - 1] = i + 1;
 	}
 	if (set->nkeys == 0)
 		return jwt_fail(err, JWT_ERR_KEY, "JWKS has no signing keys");
 
-	/* kid must pick one key, and one secret must not stand in for a public key */
-	for (int i = 0; i < set->nkeys; i++)
-		for (int j = i + 1; j < set->nkeys; j++)
-		{
-			if ((set->keys[i].type == JWT_KEY_HMAC) != (set->keys[j].type == JWT_KEY_HMAC))
-				return jwt_fail(err, JWT_ERR_KEY, "JWKS mixes symmetric and asymmetric keys");
-			if (set->keys[i].kid && set->keys[j].kid &&
-				strcmp(set->keys[i].kid, set->keys[j].kid) == 0)
-				return jwt_fail(err, JWT_ERR_KEY, "JWKS has duplicate kid \"%s\"", jwt_printable(set->keys[i].kid, pbuf, sizeof(pbuf)));
-		}
-	return JWT_OK;
+	/* one secret must not stand in for a public key */
+	for (int i = 1; i < set->nkeys; i++)
+		if ((set->keys[i].type == JWT_KEY_HMAC) != (set->keys[0].type == JWT_KEY_HMAC))
+			return jwt_fail(err, JWT_ERR_KEY, "JWKS mixes symmetric and asymmetric keys");
+
+	/* kid must pick one key: sort the kids, and equal ones are neighbours */
+	{
+		KidRef	   *kids = palloc(sizeof(KidRef) * set->nkeys);
+		int			nkids = 0;
+
+		for (int i = 0; i < set->nkeys; i++)
+			if (set->keys[i].kid != NULL)
+			{
+				kids[nkids].kid = set->keys[i].kid;
+				kids[nkids].index = i;
+				nkids++;
+			}
+		qsort(kids, nkids, sizeof(KidRef), kidref_cmp);
+		for (int i = 1; i < nkids; i++)
+			if (strcmp(kids[i - 1].kid, kids[i].kid) == 0)
+			{
+				/* the kid itself is not quoted: the positions say which keys */
+				jwt_fail(err, JWT_ERR_KEY, "JWKS has duplicate kid");
+				jwt_fail_detail(err, "JWKS keys %d and %d have the same \"kid\".",
+								position[Min(kids[i - 1].index, kids[i].index)],
+								position[Max(kids[i - 1].index, kids[i].index)]);
+				pfree(kids);
+				return JWT_ERR_KEY;
+			}
+		pfree(kids);
+	}
+	return check_keys(set, position, err);
 }
 
 static bool
@@ -736,18 +1402,9 @@ jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 	bool		is_json = looks_like_json(text, len);
 	JwtStatus	st;
 
-	if (is_secret && (is_pem || is_json))
-	{
-		JsonDoc		doc;
-
-		/*
-		 * Raw bytes are refused only when they really are a key: random secrets
-		 * start with '{' one time in 256.
-		 */
-		if (is_pem || json_strict_parse(text, len, &doc) == JSON_STRICT_OK)
-			return jwt_fail(err, JWT_ERR_KEY, "a PEM or JSON key cannot be used as an HMAC secret");
+	/* raw bytes: a key in any spelling is refused (set_hmac_secret checks) */
+	if (is_secret)
 		is_pem = is_json = false;
-	}
 	if (is_pem || is_json)
 	{
 		if (is_pem)
@@ -755,7 +1412,9 @@ jwt_keyset_parse(const char *text, size_t len, bool is_secret,
 			set->keys = MemoryContextAllocZero(keep, sizeof(JwtKey));
 			jwt_key_init(&set->keys[0]);
 			set->nkeys = 1;
-			return parse_pem(text, len, &set->keys[0], err);
+			if ((st = parse_pem(text, len, &set->keys[0], err)) != JWT_OK)
+				return st;
+			return check_keys(set, NULL, err);
 		}
 		return parse_json_key(text, len, keep, set, err);
 	}
@@ -797,7 +1456,8 @@ jwt_keyset_select(const JwtKeySet *set, JwtAlg alg, const char *kid,
 				return JWT_OK;
 			}
 		}
-		else if (jwt_key_admitted_algs(k) & JWT_ALG_BIT(alg))
+		else if ((jwt_key_admitted_algs(k) & JWT_ALG_BIT(alg)) &&
+				 (!(k->key_ops & JWT_KEYOP_LISTED) || (k->key_ops & JWT_KEYOP_VERIFY)))
 		{
 			if (found != NULL)
 				return jwt_fail(err, JWT_ERR_NO_KEY,

@@ -357,6 +357,77 @@ try:  # an EC key with explicit curve parameters (refused), made by the openssl 
                        capture_output=True, check=True).stdout)
 except (OSError, subprocess.CalledProcessError):
     pass
+# -- issue 12: key spellings that are not secrets, small-order and wrong-length
+# -- EdDSA keys, key_ops, RSA exponents, ROCA moduli, key-set bounds (keep this
+# -- block self-contained: it can be run on its own to add these seeds only)
+def issue12_key_seeds():
+    def body(pem):
+        return "".join(l for l in pem.strip().splitlines() if not l.startswith("-----"))
+    for name in ("rsa_pub", "ec_p256_pub", "ed25519_pub"):
+        pk = serialization.load_pem_public_key(KEYS[name].encode())
+        ssh = pk.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+        key("ssh-" + name, ssh + " alice@example")
+        key("ssh-" + name + "-bytea", ssh, secret=True)
+        key("ssh-" + name + "-options", 'from="10.0.0.1",no-pty ' + ssh + "\n")
+        blob = ssh.split()[1]
+        key("rfc4716-" + name, "---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"test\"\n"
+            + "\n".join(blob[i:i + 70] for i in range(0, len(blob), 70)) + "\n---- END SSH2 PUBLIC KEY ----\n")
+    key("putty-header", "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n")
+    for name in ("rsa_pub", "rsa_pub_pkcs1", "rsa", "ec_p256_sec1", "ed25519_pub", "ed25519_cert"):
+        key("b64der-" + name, body(KEYS[name]))
+        key("b64der-" + name + "-bytea", body(KEYS[name]), secret=True)
+    key("b64der-rsa_pub-wrapped", "\n".join(l for l in KEYS["rsa_pub"].splitlines() if not l.startswith("-----")))
+    key("b64der-rsa_pub-url", body(KEYS["rsa_pub"]).replace("+", "-").replace("/", "_").rstrip("="))
+    key("b64-secret-starting-M", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+    key("b64-der-garbage", "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAAAAAAAAAAAAAAAAAAAAA")
+    key("pem-begin-no-dashes", KEYS["ec_p256"].replace("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY"))
+    # Ed25519 points of small order (8) and non-canonical spellings; Ed448 likewise
+    ed25519_bad = ["01" + "00" * 31, "ec" + "ff" * 30 + "7f", "00" * 32, "00" * 31 + "80",
+                   "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+                   "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+                   "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+                   "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+                   "ed" + "ff" * 30 + "7f", "ee" + "ff" * 30 + "7f", "01" + "00" * 30 + "80"]
+    for i, x in enumerate(ed25519_bad):
+        raw = bytes.fromhex(x)
+        key("okp-ed25519-small-%d" % i, jd({"kty": "OKP", "crv": "Ed25519", "x": b64u(raw)}))
+        key("okp-ed25519-small-%d-pem" % i, "-----BEGIN PUBLIC KEY-----\n"
+            + base64.b64encode(bytes.fromhex("302a300506032b6570032100") + raw).decode() + "\n-----END PUBLIC KEY-----\n")
+    ed448_bad = ["01" + "00" * 56, "fe" + "ff" * 27 + "fe" + "ff" * 27 + "00", "00" * 57, "00" * 56 + "80",
+                 "ff" * 28 + "fe" + "ff" * 27 + "00", "01" + "00" * 55 + "01"]
+    for i, x in enumerate(ed448_bad):
+        key("okp-ed448-small-%d" % i, jd({"kty": "OKP", "crv": "Ed448", "x": b64u(bytes.fromhex(x))}))
+    ed = json.loads(KEYS["ed25519_jwk"])
+    key("okp-x-31", jd({"kty": "OKP", "crv": "Ed25519", "x": b64u(base64.urlsafe_b64decode(ed["x"] + "=")[1:])}))
+    key("okp-d-31", jd(dict(ed, d=b64u(base64.urlsafe_b64decode(ed["d"] + "=")[1:]))))
+    key("okp-ed448-x-56", jd({"kty": "OKP", "crv": "Ed448", "x": b64u(bytes(56))}))
+    # key_ops
+    ecj = json.loads(KEYS["ec256_pub_jwk"])
+    for ops in (["encrypt"], [], ["sign"], ["verify"], ["sign", "verify"], ["verify", "verify"], "verify", ["verify", 1]):
+        key("jwk-key-ops-%s" % (json.dumps(ops).replace('"', "").replace(" ", "").strip("[]") or "empty"),
+            jd(dict(ecj, key_ops=ops)))
+    key("jwk-key-ops-private-verify", jd(dict(json.loads(KEYS["ec256_jwk"]), key_ops=["verify"])))
+    key("jwks-key-ops", jd({"keys": [dict(ecj, kid="a", key_ops=["encrypt"]), dict(ecj, kid="b", key_ops=["sign"]),
+                                     dict(ecj, kid="c")]}))
+    # RSA exponents and moduli
+    rj = json.loads(KEYS["rsa_pub_jwk"])
+    for name, e in (("3", 3), ("65535", 65535), ("even", 65536), ("2e256p1", 2 ** 256 + 1), ("2046bit", 2 ** 2045 + 1)):
+        key("jwk-rsa-e-" + name, jd(dict(rj, e=b64u(e.to_bytes((e.bit_length() + 7) // 8, "big")))))
+    key("jwk-rsa-n-9000", jd(dict(rj, n=b64u(b"\x80" + b"\xab" * 1124 + b"\x01"))))
+    # a modulus with the ROCA fingerprint: n = 65537 (mod every prime 3..167)
+    m = 1
+    for r in [p for p in range(3, 168) if all(p % q for q in range(2, p))]:
+        m *= r
+    n = 65537 + m * (2 ** 1830 + 2)
+    key("jwk-rsa-roca", jd(dict(rj, n=b64u(n.to_bytes((n.bit_length() + 7) // 8, "big")))))
+    # key-set bounds
+    # (small keys: the key target's inputs are at most 8192 bytes)
+    oct32 = {"kty": "oct", "k": b64u(bytes(32))}
+    key("jwks-101-keys", jd({"keys": [dict(oct32, kid=str(i)) for i in range(101)]}))
+    key("jwks-dup-kid-far", jd({"keys": [dict(oct32, kid=str(i if i != 90 else 2)) for i in range(100)]}))
+
+
+issue12_key_seeds()
 for i, vec in enumerate(VECTORS):
     key("rfc-%d-%s" % (i, vec["alg"]), jd(vec["key"]))
     if "public_key" in vec:

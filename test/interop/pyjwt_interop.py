@@ -383,7 +383,15 @@ def test_rsa():
             jwk_priv = jalg.RSAAlgorithm.to_jwk(key)
             jwk_pub = jalg.RSAAlgorithm.to_jwk(pub)
             direction_a(alg, key, jwk_pub, "RSA public JWK")
-            direction_a(alg, key, jwk_priv, "RSA private JWK as verify key")
+            # PyJWT writes "key_ops": ["sign"] into a private JWK: it does not verify (RFC 7517 4.3)
+            def private_jwk_refused(alg=alg, key=key, jwk_priv=jwk_priv):
+                assert json.loads(jwk_priv).get("key_ops") == ["sign"], jwk_priv
+                token = jwt.encode(make_claims(alg), key, algorithm=alg)
+                expect_sqlstate("28J07", lambda: sql_verify(token, jwk_priv))
+            case("%s RSA private JWK (key_ops sign) as verify key refused with 28J07" % alg,
+                 private_jwk_refused)
+            direction_a(alg, key, json.dumps(dict(json.loads(jwk_priv), key_ops=["sign", "verify"])),
+                        "RSA private JWK with key_ops sign, verify as verify key")
             direction_b(alg, jwk_priv, pub, "RSA private JWK", expect_sig_len=256)
             negative(alg, other, jwk_pub, "RSA public JWK")
         if alg == "RS256":
@@ -525,6 +533,9 @@ def _fake_verify(token, key, algorithms=None):
         if not cands:
             raise FakePgError("28J0D", "no key matches kid")
         key = json.dumps(cands[0])
+    if isinstance(key, str) and key.lstrip().startswith("{") and \
+            "verify" not in json.loads(key).get("key_ops", ["verify"]):
+        raise FakePgError("28J07", "key_ops does not allow verify")
     k = _fake_key(key, alg, False)
     if alg == "none" or (alg.startswith("HS") != isinstance(k, bytes)):
         raise FakePgError("28J07", "algorithm not allowed for key")

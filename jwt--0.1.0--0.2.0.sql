@@ -124,6 +124,8 @@ BEGIN
     FOR k IN SELECT value FROM jsonb_array_elements(jwks -> 'keys') LOOP
         -- providers publish encryption keys beside signing keys: they are not ours to use
         CONTINUE WHEN coalesce(k ->> 'use', 'sig') <> 'sig';
+        -- and keys whose key_ops do not allow verifying (RFC 7517 4.3)
+        CONTINUE WHEN jsonb_typeof(k -> 'key_ops') = 'array' AND NOT (k -> 'key_ops') ? 'verify';
         SELECT * INTO STRICT r FROM @extschema@._jwt_key_describe(convert_to(k::text, 'UTF8'), false, NULL, NULL);
         IF r.private_key IS NOT NULL OR r.kty = 'oct' THEN   -- whatever spelling got past the checks above
             RAISE EXCEPTION 'key "%" of the JWKS is not a public key', r.kid

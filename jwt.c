@@ -1082,6 +1082,14 @@ jwt_key_describe_internal(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a key set cannot be added as one key"),
 					 errhint("Use jwt_import_jwks() for a JWKS.")));
+		/* the keyring verifies with every key and signs with its private ones */
+		if ((set.keys[0].key_ops & JWT_KEYOP_LISTED) &&
+			(!(set.keys[0].key_ops & JWT_KEYOP_VERIFY) ||
+			 (set.keys[0].has_private && !(set.keys[0].key_ops & JWT_KEYOP_SIGN))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a keyring key must allow \"verify\", and \"sign\" when it is private"),
+					 errdetail("The JWK's \"key_ops\" limits it to fewer operations than the keyring uses it for.")));
 		describe_key(fcinfo, &set.keys[0], values, nulls, Min(tupdesc->natts, 6));
 	}
 	PG_FINALLY();

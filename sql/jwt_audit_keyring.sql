@@ -136,3 +136,16 @@ WHERE p.proname IN ('jwt_seal_keys', '_jwt_key_seal', '_jwt_key_describe', 'jwt_
 ORDER BY 1;
 
 DELETE FROM jwt_keys WHERE kid = 'audit-kr-own';
+
+-- Issue 12 item 8 in the keyring: the stored key keeps no key_ops, so a JWK
+-- limited to signing or to encryption must not become a keyring key that
+-- verifies; inside a JWKS such keys are skipped, as "use":"enc" keys are.
+SELECT try(format('SELECT jwt_add_key(%L)', (k('ec256_pub_jwk')::jsonb || '{"key_ops":["encrypt"]}')::text)) AS add_encrypt_only_jwk;
+SELECT try(format('SELECT jwt_add_key(%L)', (k('ec256_jwk')::jsonb || '{"key_ops":["verify"]}')::text)) AS add_private_verify_only_jwk;
+SELECT try(format('SELECT jwt_add_key(%L)', (k('ec256_pub_jwk')::jsonb || '{"key_ops":["sign"]}')::text)) AS add_public_sign_only_jwk;
+SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(
+         k('ec256_pub_jwk')::jsonb || '{"kid":"ops-enc","key_ops":["encrypt"]}',
+         k('ec256_pub_jwk')::jsonb || '{"kid":"ops-sign","key_ops":["sign"]}',
+         k('ec256_pub_jwk')::jsonb || '{"kid":"ops-verify","key_ops":["verify"]}'))) AS imported_only_verify_keys;
+SELECT kid FROM jwt_key_list WHERE kid LIKE 'ops-%' ORDER BY kid;
+DELETE FROM jwt_keys WHERE kid LIKE 'ops-%';

@@ -25,6 +25,7 @@
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -205,6 +206,7 @@ keyring_load(void)
 		KeyringEntry *e;
 		int			len;
 
+		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(tuple, desc, values, nulls);
 		if (keyring_count == capacity)
 		{

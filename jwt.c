@@ -1272,7 +1272,8 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 		if (m == NULL || m->value.kind != JK_STRING)
 			ereport(ERROR,
 					(errcode(MAKE_SQLSTATE('2', '8', 'J', '0', '8')),
-					 errmsg("token has no \"%s\" claim naming a role", role_claim)));
+					 errmsg("token has no claim naming a role"),
+					 errdetail("jwt.role_claim names the claim \"%s\".", role_claim)));
 		role = utf8_to_server_cstring(m->value.str);
 	}
 	result = json_text_to_jsonb(tok.payload, tok.payload_len);

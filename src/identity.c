@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -60,11 +62,44 @@ jwt_identity_init(void)
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
+/*
+ * A role named by a verified token that this session cannot become is the
+ * token's fault, not the server's: refuse it as a token (28JR1), before the
+ * role setting would raise 42501 or 22023, which a caller such as the
+ * PostgREST helper would take for a server error.  The name is the token's:
+ * it is not repeated.
+ */
+static void
+check_token_role(const char *role)
+{
+	Oid			roleid = get_role_oid(role, true);
+	bool		usable;
+
+	if (!OidIsValid(roleid))
+		usable = false;
+	else if (superuser_arg(GetSessionUserId()))
+		usable = true;
+	else
+#if PG_VERSION_NUM >= 160000
+		usable = member_can_set_role(GetSessionUserId(), roleid);
+#else
+		usable = is_member_of_role(GetSessionUserId(), roleid);
+#endif
+	if (!usable)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'R', '1')),
+				 errmsg("token names a role this session cannot use"),
+				 errdetail("The role named by the claim jwt.role_claim names does not exist, or the session user is not a member of it.")));
+}
+
 /* Make claims_json (and role, when not NULL) the current identity. */
 void
 jwt_identity_set(const char *claims_json, const char *role)
 {
 	GucAction	action = session_scope ? GUC_ACTION_SET : GUC_ACTION_LOCAL;
+
+	if (role != NULL)
+		check_token_role(role);
 
 	/* PGC_SUSET: our own C code may set it whoever the user is */
 	(void) set_config_option("jwt.claims", claims_json, PGC_SUSET, PGC_S_SESSION,

@@ -14,6 +14,7 @@
 #include "funcapi.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "common/int.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "storage/fd.h"
@@ -275,6 +276,11 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 static double
 unix_seconds(TimestampTz ts)
 {
+	int64		us;
+
+	/* one rounding, as strtod reads the microseconds jwt_sign writes in iat */
+	if (!pg_add_s64_overflow(ts, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY, &us))
+		return (double) us / USECS_PER_SEC;
 	return (double) ts / USECS_PER_SEC +
 		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 }
@@ -369,13 +375,44 @@ append_numeric_date(StringInfo buf, const char *name, const JsonbValue *v)
 	appendStringInfoString(buf, text);
 }
 
+/* ,"name":seconds.micros of a time (always six digits: exp - iat prints alike) */
+static void
+append_time_member(StringInfo buf, const char *name, TimestampTz t, bool *any)
+{
+	int64		us = t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+	append_int_member(buf, name, us / USECS_PER_SEC, any);
+	appendStringInfo(buf, ".%06d", (int) (us % USECS_PER_SEC));
+}
+
 /*
  * The claims as compact JSON, with iat and exp added per jwt.default_lifetime.
- * iat is the statement's start, the same clock verification reads, so a token
- * verified in the statement that signed it is never "issued in the future".
+ * iat is the statement's start to the microsecond, the same instant
+ * verification reads as now, so a token verified in the statement that signed
+ * it is never "issued in the future", and a subject cut-off set a moment
+ * earlier does not revoke it (see jwt_revocation_issue_time).
  * Claims a verifier would refuse (NumericDates and string claims of the wrong
  * type) are refused here, in the one pass that writes the members.
  */
+/* jti and sub no longer than revocation can store (22023, as at verification 22J06) */
+static void
+revocable_claims(Jsonb *claims)
+{
+	static const char *const names[] = {"jti", "sub"};
+
+	for (int i = 0; i < (int) lengthof(names); i++)
+	{
+		JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, names[i], 3, NULL);
+
+		if (v != NULL && v->type == jbvString && v->val.string.len > JWT_REVOCABLE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" is too long", names[i]),
+					 errdetail("A token id or subject longer than %d bytes could not be revoked.",
+							   JWT_REVOCABLE_MAX)));
+	}
+}
+
 static char *
 claims_text(Jsonb *claims, size_t *len)
 {
@@ -417,15 +454,19 @@ claims_text(Jsonb *claims, size_t *len)
 		else
 			jsonb_append_value(&buf, &v);
 	}
+	revocable_claims(claims);
 	if (jwt_default_lifetime > 0)
 	{
-		int64		now = (int64) floor(unix_seconds(GetCurrentStatementStartTimestamp()));
+		JsonbValue *sub = getKeyJsonValueFromContainer(&claims->root, "sub", 3, NULL);
+		TimestampTz issued = (sub != NULL && sub->type == jbvString)
+			? jwt_revocation_issue_time(sub->val.string.val, sub->val.string.len)
+			: jwt_revocation_issue_time(NULL, 0);
 		bool		any = buf.len > 1;
 
 		if (!(seen & SEEN_IAT))
-			append_int_member(&buf, "iat", now, &any);
+			append_time_member(&buf, "iat", issued, &any);
 		if (!(seen & SEEN_EXP))
-			append_int_member(&buf, "exp", now + jwt_default_lifetime, &any);
+			append_time_member(&buf, "exp", issued + (int64) jwt_default_lifetime * USECS_PER_SEC, &any);
 	}
 	if (jwt_add_jti && !(seen & SEEN_JTI))
 	{
@@ -680,6 +721,11 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 		/* the keyring always consults revocation; an explicit key when asked */
 		req.check_revoked = PG_ARGISNULL(ARG_CHECK_REVOKED) ? req.keys == NULL
 			: PG_GETARG_BOOL(ARG_CHECK_REVOKED);
+		if (req.keys == NULL && !req.check_revoked)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("check_revoked => false is not allowed with the keyring"),
+					 errdetail("Verification with the keyring always consults revocation.")));
 	}
 	return verify_request(&req, tok, claims, err);
 }

@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/genam.h"
 #include "access/xact.h"
 #include "access/hash.h"
@@ -22,6 +24,7 @@
 #include "catalog/pg_trigger.h"
 #include "common/hashfn.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -29,6 +32,7 @@
 #include "utils/reltrigger.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -120,7 +124,7 @@ typedef struct RevocationCache
 typedef struct SubjectSlot
 {
 	uint64		hash;			/* 0: empty */
-	double		cutoff;			/* Unix seconds */
+	int64		cutoff;			/* Unix microseconds */
 } SubjectSlot;
 
 /* Start fetching a cache line the check will read: hides part of a miss. */
@@ -410,7 +414,7 @@ bloom_maybe(const RevocationCache *c, uint64 h)
 }
 
 static void
-subject_add(RevocationCache *c, uint64 h, double cutoff)
+subject_add(RevocationCache *c, uint64 h, int64 cutoff)
 {
 	SubjectSlot *slot = &c->subjects[(uint32) h & c->subject_mask];
 
@@ -426,7 +430,7 @@ subject_add(RevocationCache *c, uint64 h, double cutoff)
  * has it.  (Any value can be a cut-off: before 1970, or -infinity.)
  */
 static bool
-subject_latest_cutoff(const RevocationCache *c, uint64 h, double *cutoff)
+subject_latest_cutoff(const RevocationCache *c, uint64 h, int64 *cutoff)
 {
 	uint32		i = (uint32) h & c->subject_mask;
 
@@ -442,11 +446,22 @@ subject_latest_cutoff(const RevocationCache *c, uint64 h, double *cutoff)
 	return false;
 }
 
-static double
-unix_seconds(TimestampTz ts)
+/*
+ * A cut-off as Unix microseconds, exact: a cut-off and the iat of a token
+ * signed a microsecond later must compare as they happened.  -infinity and
+ * +infinity (and the few finite values beyond int64 once shifted) saturate.
+ */
+static int64
+unix_micros(TimestampTz ts)
 {
-	return (double) ts / USECS_PER_SEC +
-		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	int64		us;
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts) ||
+		pg_add_s64_overflow(ts, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY, &us))
+		return PG_INT64_MAX;
+	return us;
 }
 
 static void
@@ -462,7 +477,7 @@ revocation_cache_free(void)
  * their cut-offs, in arrays allocated in the current context.
  */
 static int64
-read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutoffs)
+read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, int64 **cutoffs)
 {
 	Relation	rel = table_open(t->relid, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -470,7 +485,7 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutof
 	int64		n = 0,
 				cap = 1024;
 	uint64	   *h = palloc(sizeof(uint64) * cap);
-	double	   *cut = cutoffs != NULL ? palloc(sizeof(double) * cap) : NULL;
+	int64	   *cut = cutoffs != NULL ? palloc(sizeof(int64) * cap) : NULL;
 
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
@@ -486,7 +501,7 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutof
 			cap *= 2;
 			h = repalloc_huge(h, sizeof(uint64) * cap);
 			if (cut != NULL)
-				cut = repalloc_huge(cut, sizeof(double) * cap);
+				cut = repalloc_huge(cut, sizeof(int64) * cap);
 		}
 		if (cut != NULL)
 		{
@@ -494,7 +509,7 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutof
 
 			if (isnull)
 				continue;		/* a cut-off without a time revokes nothing */
-			cut[n] = unix_seconds(DatumGetTimestampTz(before));
+			cut[n] = unix_micros(DatumGetTimestampTz(before));
 		}
 		k = DatumGetTextPP(key);
 		h[n++] = key_hash(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
@@ -528,7 +543,7 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 	RevocationCache c;
 	uint64	   *ids,
 			   *subjects;
-	double	   *cutoffs;
+	int64	   *cutoffs;
 	int64		nids,
 				nsubjects;
 	uint64		slots = 16;
@@ -584,14 +599,26 @@ revocation_cache_valid(void)
 
 /*
  * Does a subject cut-off revoke the token?  Without a numeric iat the token
- * cannot show it came after the cut-off.
+ * cannot show it came after the cut-off.  iat is compared to the microsecond
+ * (jwt_sign writes that precision): the nearest microsecond of the double is
+ * the one its decimal names, for any date before 2255.
  */
 static bool
-cutoff_revokes(const JsonDoc *claims, double cutoff)
+cutoff_revokes(const JsonDoc *claims, int64 cutoff)
 {
 	const JsonMember *iat = json_doc_get(claims, "iat");
+	double		us;
 
-	return iat == NULL || iat->value.kind != JK_NUMBER || json_number_double(&iat->value) < cutoff;
+	if (iat == NULL || iat->value.kind != JK_NUMBER)
+		return true;
+	us = rint(json_number_double(&iat->value) * USECS_PER_SEC);
+	if (isnan(us))
+		return true;
+	if (us >= (double) PG_INT64_MAX)
+		return cutoff == PG_INT64_MAX;
+	if (us <= (double) PG_INT64_MIN)
+		return cutoff > PG_INT64_MIN;
+	return (int64) us < cutoff;
 }
 
 /*
@@ -601,7 +628,7 @@ cutoff_revokes(const JsonDoc *claims, double cutoff)
 static bool
 revocation_cache_maybe(uint64 jti_hash, uint64 sub_hash, const JsonDoc *claims)
 {
-	double		cutoff;
+	int64		cutoff;
 
 	if (jti_hash != 0 && bloom_maybe(&revocation_cache, jti_hash))
 		return true;
@@ -668,6 +695,16 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		jti = jsonb_string(jb, "jti");
 		sub = jsonb_string(jb, "sub");
 	}
+	if ((jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ||
+		(sub != NULL && strlen(sub) > JWT_REVOCABLE_MAX))
+	{
+		/* the lists' keys are indexed: a longer one could not be stored, so not revoked */
+		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is too long",
+				 (jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ? "jti" : "sub");
+		jwt_fail_detail(err, "A token id or subject longer than %d bytes could not be revoked.",
+						JWT_REVOCABLE_MAX);
+		return JWT_ERR_CLAIM_FORMAT;
+	}
 	if (jti == NULL && sub == NULL)
 		return JWT_OK;
 	if (revocation_cache.cxt != NULL)
@@ -723,11 +760,111 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 
 	if (revoked_id)
 		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
-	if (subject_cutoff && cutoff_revokes(claims, unix_seconds(DatumGetTimestampTz(before))))
+	if (subject_cutoff && cutoff_revokes(claims, unix_micros(DatumGetTimestampTz(before))))
 	{
 		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
 		jwt_fail_detail(err, "Every token of its subject issued before a cut-off is revoked.");
 		return JWT_ERR_REVOKED;
 	}
 	return JWT_OK;
+}
+
+/*
+ * Issue times and cut-offs within one statement.  A token's iat is the start
+ * of the statement that signs it, to the microsecond, the instant
+ * verification calls "now" in that statement.  jwt_revoke_subject's default
+ * cut-off is the moment of the call, later than that start; so that a token
+ * signed after the call in the same statement (a function that revokes every
+ * token of a user, then issues a fresh one) is not revoked, the backend
+ * remembers the cut-offs it set in the current statement, and a token of
+ * such a subject is issued at its cut-off.  A cut-off is also later than
+ * every iat this backend has handed out in the statement, so a token signed
+ * before the call is revoked even within the same microsecond.  Parallel
+ * workers do not share this, but a statement that revokes never runs in
+ * parallel mode (jwt_revoke_subject is parallel unsafe).
+ */
+#define STATEMENT_CUTOFFS 16
+
+typedef struct StatementCutoff
+{
+	uint64		hash;			/* of the subject */
+	TimestampTz cutoff;
+} StatementCutoff;
+
+static TimestampTz cutoffs_statement = 0;	/* the statement they belong to */
+static TimestampTz cutoffs_latest_iat = 0;	/* latest iat handed out in it */
+static TimestampTz cutoffs_all = DT_NOBEGIN;	/* for every subject, once the list is full */
+static int	cutoffs_count = 0;
+static StatementCutoff cutoffs[STATEMENT_CUTOFFS];
+
+/* Forget what belongs to an earlier statement. */
+static void
+statement_cutoffs_current(void)
+{
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+
+	if (cutoffs_statement != start)
+	{
+		cutoffs_statement = start;
+		cutoffs_latest_iat = start;
+		cutoffs_all = DT_NOBEGIN;
+		cutoffs_count = 0;
+	}
+}
+
+/*
+ * The iat of a token of subject sub (NULL: none) signed now: the start of
+ * the statement, or the cut-off this backend set for the subject in it.
+ */
+TimestampTz
+jwt_revocation_issue_time(const char *sub, size_t sub_len)
+{
+	TimestampTz t;
+
+	statement_cutoffs_current();
+	t = cutoffs_statement;
+	if (sub != NULL)
+	{
+		uint64		h = key_hash(sub, sub_len);
+
+		t = Max(t, cutoffs_all);
+		for (int i = 0; i < cutoffs_count; i++)
+			if (cutoffs[i].hash == h)
+				t = Max(t, cutoffs[i].cutoff);
+	}
+	cutoffs_latest_iat = Max(cutoffs_latest_iat, t);
+	return t;
+}
+
+/*
+ * jwt_revocation_cutoff(sub text) RETURNS timestamptz: the cut-off that
+ * revokes every token of sub issued before this moment and none issued
+ * after it (jwt_revoke_subject's default), remembered for the statement.
+ */
+PG_FUNCTION_INFO_V1(jwt_revocation_cutoff);
+Datum
+jwt_revocation_cutoff(PG_FUNCTION_ARGS)
+{
+	text	   *sub = PG_GETARG_TEXT_PP(0);
+	uint64		h = key_hash(VARDATA_ANY(sub), VARSIZE_ANY_EXHDR(sub));
+	TimestampTz t = GetCurrentTimestamp();
+	int			i;
+
+	statement_cutoffs_current();
+	/* after every iat handed out so far, even when the clock has not moved */
+	if (t <= cutoffs_latest_iat)
+		t = cutoffs_latest_iat + 1;
+	for (i = 0; i < cutoffs_count; i++)
+		if (cutoffs[i].hash == h)
+			break;
+	if (i < cutoffs_count)
+		cutoffs[i].cutoff = Max(cutoffs[i].cutoff, t);
+	else if (cutoffs_count < STATEMENT_CUTOFFS)
+	{
+		cutoffs[cutoffs_count].hash = h;
+		cutoffs[cutoffs_count++].cutoff = t;
+	}
+	else
+		cutoffs_all = Max(cutoffs_all, t);	/* later iats for everyone: harmless */
+	PG_RETURN_TIMESTAMPTZ(t);
 }

@@ -386,6 +386,29 @@ append_time_member(StringInfo buf, const char *name, TimestampTz t, bool *any)
 }
 
 /*
+ * jti and sub no longer than revocation can store (22023; 22J06 at
+ * verification).  Returns sub when it is a string, else NULL.
+ */
+static JsonbValue *
+revocable_claims(Jsonb *claims)
+{
+	static const char *const names[] = {"jti", "sub"};
+	JsonbValue *v = NULL;
+
+	for (int i = 0; i < (int) lengthof(names); i++)
+	{
+		v = getKeyJsonValueFromContainer(&claims->root, names[i], 3, NULL);
+		if (v != NULL && v->type == jbvString && v->val.string.len > JWT_REVOCABLE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" is too long", names[i]),
+					 errdetail("A token id or subject longer than %d bytes could not be revoked.",
+							   JWT_REVOCABLE_MAX)));
+	}
+	return (v != NULL && v->type == jbvString) ? v : NULL;
+}
+
+/*
  * The claims as compact JSON, with iat and exp added per jwt.default_lifetime.
  * iat is the statement's start to the microsecond, the same instant
  * verification reads as now, so a token verified in the statement that signed
@@ -394,25 +417,6 @@ append_time_member(StringInfo buf, const char *name, TimestampTz t, bool *any)
  * Claims a verifier would refuse (NumericDates and string claims of the wrong
  * type) are refused here, in the one pass that writes the members.
  */
-/* jti and sub no longer than revocation can store (22023, as at verification 22J06) */
-static void
-revocable_claims(Jsonb *claims)
-{
-	static const char *const names[] = {"jti", "sub"};
-
-	for (int i = 0; i < (int) lengthof(names); i++)
-	{
-		JsonbValue *v = getKeyJsonValueFromContainer(&claims->root, names[i], 3, NULL);
-
-		if (v != NULL && v->type == jbvString && v->val.string.len > JWT_REVOCABLE_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("claim \"%s\" is too long", names[i]),
-					 errdetail("A token id or subject longer than %d bytes could not be revoked.",
-							   JWT_REVOCABLE_MAX)));
-	}
-}
-
 static char *
 claims_text(Jsonb *claims, size_t *len)
 {
@@ -422,6 +426,7 @@ claims_text(Jsonb *claims, size_t *len)
 				v;
 	JsonbIteratorToken tok;
 	int			seen = 0;
+	JsonbValue *sub;
 
 	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
 		ereport(ERROR,
@@ -454,11 +459,10 @@ claims_text(Jsonb *claims, size_t *len)
 		else
 			jsonb_append_value(&buf, &v);
 	}
-	revocable_claims(claims);
+	sub = revocable_claims(claims);
 	if (jwt_default_lifetime > 0)
 	{
-		JsonbValue *sub = getKeyJsonValueFromContainer(&claims->root, "sub", 3, NULL);
-		TimestampTz issued = (sub != NULL && sub->type == jbvString)
+		TimestampTz issued = sub != NULL
 			? jwt_revocation_issue_time(sub->val.string.val, sub->val.string.len)
 			: jwt_revocation_issue_time(NULL, 0);
 		bool		any = buf.len > 1;
@@ -1063,6 +1067,7 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 	JsonDoc		claims;
 	JwtError	err;
 	JsonStrictResult jr;
+	JwtStatus	st;
 
 	if (jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
 				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
@@ -1072,7 +1077,11 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 				(errcode(jwt_status_sqlstate(JWT_ERR_JSON)),
 				 errmsg("token claims are not valid"),
 				 errdetail("The claims must be a JSON object, but %s.", json_strict_result_text(jr))));
-	PG_RETURN_BOOL(jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err) == JWT_ERR_REVOKED);
+	st = jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err);
+	/* a jti or sub too long to be revoked is not "not revoked" */
+	if (st != JWT_OK && st != JWT_ERR_REVOKED)
+		jwt_raise(&err);
+	PG_RETURN_BOOL(st == JWT_ERR_REVOKED);
 }
 
 /* "Bearer <token>" or a bare token, without surrounding white space. */

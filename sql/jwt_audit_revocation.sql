@@ -142,6 +142,8 @@ SELECT try(format('SELECT jwt_verify(%L)', :'t_long_jti')) AS keyring_long_jti,
        try(format('SELECT jwt_authenticate(%L)', :'t_long_jti')) AS authenticate_long_jti;
 SELECT try(format('SELECT jwt_verify(%L, %L, check_revoked => true)', :'t_long_jti_secret', secret())) AS explicit_key_checked,
        try(format('SELECT jwt_verify(%L, %L)', :'t_long_jti_secret', secret())) AS explicit_key_unchecked;
+SELECT try(format('SELECT jwt_is_revoked(%L)', :'t_long_jti')) AS is_revoked_long_jti,
+       try(format('SELECT jwt_is_revoked(%L)', :'t_long_sub')) AS is_revoked_long_sub;
 SELECT try(format('SELECT jwt_revoke(%L)', :'t_long_jti')) AS revoke_long_jti,
        try(format('SELECT jwt_revoke_jti(%L, NULL)', repeat('j', 1025))) AS revoke_jti_long,
        try(format('SELECT jwt_revoke_subject(%L)', repeat('s', 1025))) AS revoke_subject_long;

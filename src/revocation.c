@@ -823,7 +823,7 @@ jwt_revocation_issue_time(const char *sub, size_t sub_len)
 
 	statement_cutoffs_current();
 	t = cutoffs_statement;
-	if (sub != NULL)
+	if (sub != NULL && (cutoffs_count > 0 || cutoffs_all != DT_NOBEGIN))
 	{
 		uint64		h = key_hash(sub, sub_len);
 

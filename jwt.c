@@ -375,7 +375,7 @@ append_numeric_date(StringInfo buf, const char *name, const JsonbValue *v)
 	appendStringInfoString(buf, text);
 }
 
-/* ,"name":seconds.micros of a time (always six digits: exp - iat prints alike) */
+/* ,"name":seconds.micros of a time after 1970 */
 static void
 append_time_member(StringInfo buf, const char *name, TimestampTz t, bool *any)
 {
@@ -410,10 +410,10 @@ revocable_claims(Jsonb *claims)
 
 /*
  * The claims as compact JSON, with iat and exp added per jwt.default_lifetime.
- * iat is the statement's start to the microsecond, the same instant
- * verification reads as now, so a token verified in the statement that signed
- * it is never "issued in the future", and a subject cut-off set a moment
- * earlier does not revoke it (see jwt_revocation_issue_time).
+ * iat is the statement's start, the same clock verification reads, so a token
+ * verified in the statement that signed it is never "issued in the future";
+ * whole seconds, unless its subject was cut off earlier in the second (see
+ * jwt_revocation_issue_time).
  * Claims a verifier would refuse (NumericDates and string claims of the wrong
  * type) are refused here, in the one pass that writes the members.
  */
@@ -462,15 +462,20 @@ claims_text(Jsonb *claims, size_t *len)
 	sub = revocable_claims(claims);
 	if (jwt_default_lifetime > 0)
 	{
-		TimestampTz issued = sub != NULL
-			? jwt_revocation_issue_time(sub->val.string.val, sub->val.string.len)
-			: jwt_revocation_issue_time(NULL, 0);
+		bool		exact = false;
+		TimestampTz issued = (seen & SEEN_IAT) ? GetCurrentStatementStartTimestamp()
+			: jwt_revocation_issue_time(sub != NULL ? sub->val.string.val : NULL,
+										sub != NULL ? sub->val.string.len : 0, &exact);
+		int64		now = (issued + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) /
+			USECS_PER_SEC;
 		bool		any = buf.len > 1;
 
-		if (!(seen & SEEN_IAT))
+		if (!(seen & SEEN_IAT) && exact)
 			append_time_member(&buf, "iat", issued, &any);
+		else if (!(seen & SEEN_IAT))
+			append_int_member(&buf, "iat", now, &any);
 		if (!(seen & SEEN_EXP))
-			append_time_member(&buf, "exp", issued + (int64) jwt_default_lifetime * USECS_PER_SEC, &any);
+			append_int_member(&buf, "exp", now + jwt_default_lifetime, &any);
 	}
 	if (jwt_add_jti && !(seen & SEEN_JTI))
 	{

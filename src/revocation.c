@@ -137,6 +137,15 @@ typedef struct SubjectSlot
 static RevocationCache revocation_cache;
 static bool revocation_cache_enabled = true;
 
+/*
+ * When this backend last learnt of a change to the subject cut-offs (or
+ * found the tables), and the latest iat jwt_sign handed out in the current
+ * statement: see jwt_revocation_issue_time().
+ */
+static TimestampTz subjects_changed_at = 0;
+static TimestampTz issued_statement = 0;
+static TimestampTz issued_latest = 0;
+
 static void
 revocation_relcache_callback(Datum arg, Oid relid)
 {
@@ -148,6 +157,8 @@ revocation_relcache_callback(Datum arg, Oid relid)
 		revocation_tables_known = false;
 		revocation_invalidations++;
 		revocation_cache.probes = 0;
+		if (relid != revocation_tables[REVOKED_TOKENS].relid)
+			subjects_changed_at = GetCurrentTimestamp();
 	}
 }
 
@@ -264,6 +275,8 @@ find_revocation_tables(void)
 	}
 	revocation_cache.load_after = Max(REVOCATION_CACHE_MIN_PROBES, (uint64) (rows / 16));
 	revocation_tables_known = true;
+	/* a change before now may not have been heard of */
+	subjects_changed_at = GetCurrentTimestamp();
 }
 
 /*
@@ -655,6 +668,29 @@ jsonb_string(Jsonb *jb, const char *name)
 }
 
 /*
+ * The cut-off of subject sub, as the latest snapshot sees it (in parallel
+ * mode, the statement's); false when it has none.
+ */
+static bool
+lookup_subject_cutoff(const char *sub, TimestampTz *cutoff)
+{
+	uint64		invalidations = revocation_invalidations;
+	bool		fresh = !IsInParallelMode();
+	Snapshot	snapshot = RegisterSnapshot(fresh ? GetLatestSnapshot() : GetActiveSnapshot());
+	Datum		before = (Datum) 0;
+	bool		before_null = true;
+	bool		found = false;
+
+	if (!table_known_empty(&revocation_tables[REVOKED_SUBJECTS], snapshot, fresh ? &invalidations : NULL))
+		found = lookup_by_key(&revocation_tables[REVOKED_SUBJECTS], sub, snapshot, &before, &before_null) &&
+			!before_null;
+	UnregisterSnapshot(snapshot);
+	if (found)
+		*cutoff = DatumGetTimestampTz(before);
+	return found;
+}
+
+/*
  * Called after the signature and the claim rules have passed.  The lists
  * hold ids in the database encoding, as jwt_revoke reads them from the
  * claims converted to it.  In a UTF-8 (or SQL_ASCII) database the strictly
@@ -770,101 +806,74 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 }
 
 /*
- * Issue times and cut-offs within one statement.  A token's iat is the start
- * of the statement that signs it, to the microsecond, the instant
- * verification calls "now" in that statement.  jwt_revoke_subject's default
- * cut-off is the moment of the call, later than that start; so that a token
- * signed after the call in the same statement (a function that revokes every
- * token of a user, then issues a fresh one) is not revoked, the backend
- * remembers the cut-offs it set in the current statement, and a token of
- * such a subject is issued at its cut-off.  A cut-off is also later than
- * every iat this backend has handed out in the statement, so a token signed
- * before the call is revoked even within the same microsecond.  Parallel
- * workers do not share this, but a statement that revokes never runs in
- * parallel mode (jwt_revoke_subject is parallel unsafe).
- */
-#define STATEMENT_CUTOFFS 16
-
-typedef struct StatementCutoff
-{
-	uint64		hash;			/* of the subject */
-	TimestampTz cutoff;
-} StatementCutoff;
-
-static TimestampTz cutoffs_statement = 0;	/* the statement they belong to */
-static TimestampTz cutoffs_latest_iat = 0;	/* latest iat handed out in it */
-static TimestampTz cutoffs_all = DT_NOBEGIN;	/* for every subject, once the list is full */
-static int	cutoffs_count = 0;
-static StatementCutoff cutoffs[STATEMENT_CUTOFFS];
-
-/* Forget what belongs to an earlier statement. */
-static void
-statement_cutoffs_current(void)
-{
-	TimestampTz start = GetCurrentStatementStartTimestamp();
-
-	if (cutoffs_statement != start)
-	{
-		cutoffs_statement = start;
-		cutoffs_latest_iat = start;
-		cutoffs_all = DT_NOBEGIN;
-		cutoffs_count = 0;
-	}
-}
-
-/*
- * The iat of a token of subject sub (NULL: none) signed now: the start of
- * the statement, or the cut-off this backend set for the subject in it.
+ * The iat jwt_sign gives a token of subject sub (NULL: none), and whether it
+ * must be written to the microsecond (*exact) or may be the whole second.
+ *
+ * iat is whole seconds, as most verifiers expect, except for a token of a
+ * subject whose cut-off lies in the current second and has passed: then its
+ * iat is the later of the statement's start and the cut-off, to the
+ * microsecond, so that the token, issued after the cut-off, is not revoked
+ * by it (a token issued before it, in the same second, has the whole second
+ * and is).  Such a cut-off is looked up only when this backend has learnt of
+ * a change to the cut-offs since the second began: a default cut-off (the
+ * moment of jwt_revoke_subject's call) precedes its commit, and so the
+ * invalidation this backend takes in.  An explicit cut-off within the second
+ * set earlier may revoke tokens issued later in that second: the safe side.
  */
 TimestampTz
-jwt_revocation_issue_time(const char *sub, size_t sub_len)
+jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact)
 {
-	TimestampTz t;
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+	TimestampTz second = start - start % USECS_PER_SEC;
+	TimestampTz t = start;
 
-	statement_cutoffs_current();
-	t = cutoffs_statement;
-	if (sub != NULL && (cutoffs_count > 0 || cutoffs_all != DT_NOBEGIN))
+	*exact = false;
+	if (sub != NULL)
 	{
-		uint64		h = key_hash(sub, sub_len);
+		AcceptInvalidationMessages();
+		if (!revocation_tables_known)
+			find_revocation_tables();
+		if (subjects_changed_at >= second)
+		{
+			char	   *key = pnstrdup(sub, sub_len);
+			TimestampTz cutoff;
 
-		t = Max(t, cutoffs_all);
-		for (int i = 0; i < cutoffs_count; i++)
-			if (cutoffs[i].hash == h)
-				t = Max(t, cutoffs[i].cutoff);
+			if (lookup_subject_cutoff(key, &cutoff) && cutoff > second && cutoff <= GetCurrentTimestamp())
+			{
+				t = Max(start, cutoff);
+				*exact = true;
+			}
+			pfree(key);
+		}
 	}
-	cutoffs_latest_iat = Max(cutoffs_latest_iat, t);
+	if (issued_statement != start)
+	{
+		issued_statement = start;
+		issued_latest = start;
+	}
+	issued_latest = Max(issued_latest, t);
 	return t;
 }
 
 /*
- * jwt_revocation_cutoff(sub text) RETURNS timestamptz: the cut-off that
- * revokes every token of sub issued before this moment and none issued
- * after it (jwt_revoke_subject's default), remembered for the statement.
+ * jwt_revocation_cutoff(sub text) RETURNS timestamptz: the cut-off
+ * jwt_revoke_subject sets without before: the moment of the call, and after
+ * every iat this backend has handed out in the statement, even when the
+ * clock has not moved since.
  */
 PG_FUNCTION_INFO_V1(jwt_revocation_cutoff);
 Datum
 jwt_revocation_cutoff(PG_FUNCTION_ARGS)
 {
-	text	   *sub = PG_GETARG_TEXT_PP(0);
-	uint64		h = key_hash(VARDATA_ANY(sub), VARSIZE_ANY_EXHDR(sub));
+	TimestampTz start = GetCurrentStatementStartTimestamp();
 	TimestampTz t = GetCurrentTimestamp();
-	int			i;
 
-	statement_cutoffs_current();
-	/* after every iat handed out so far, even when the clock has not moved */
-	if (t <= cutoffs_latest_iat)
-		t = cutoffs_latest_iat + 1;
-	for (i = 0; i < cutoffs_count; i++)
-		if (cutoffs[i].hash == h)
-			break;
-	if (i < cutoffs_count)
-		cutoffs[i].cutoff = Max(cutoffs[i].cutoff, t);
-	else if (cutoffs_count < STATEMENT_CUTOFFS)
+	if (issued_statement != start)
 	{
-		cutoffs[cutoffs_count].hash = h;
-		cutoffs[cutoffs_count++].cutoff = t;
+		issued_statement = start;
+		issued_latest = start;
 	}
-	else
-		cutoffs_all = Max(cutoffs_all, t);	/* later iats for everyone: harmless */
+	if (t <= issued_latest)
+		t = issued_latest + 1;
 	PG_RETURN_TIMESTAMPTZ(t);
 }

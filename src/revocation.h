@@ -19,6 +19,6 @@
 extern void jwt_revocation_init(void);
 extern JwtStatus jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_len,
 									   JwtError *err);
-extern TimestampTz jwt_revocation_issue_time(const char *sub, size_t sub_len);
+extern TimestampTz jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact);
 
 #endif

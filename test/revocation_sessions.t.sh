@@ -33,6 +33,9 @@ sleep 1.1   # a later second than the transaction's start
 BEFORE=$(p "SELECT jwt_sign('{\"sub\":\"bob\"}')")
 sleep 0.2
 in_session "SELECT jwt_revoke_subject('bob', reason => 'long transaction');" >/dev/null
+# (another session cannot see the cut-off before its commit: in the cut-off's
+# own second it would issue whole-second tokens, revoked too, the safe side)
+sleep 1.1
 AFTER=$(p "SELECT jwt_sign('{\"sub\":\"bob\"}')")
 in_session "COMMIT;" >/dev/null
 check "item 3: a token issued in the revoking transaction before the call is revoked" \
@@ -50,6 +53,18 @@ for i in 1 2 3 4 5; do
     [ "$(sqlstate "SELECT jwt_verify('$T')->>'sub'")" = ok:carol ] || refused=$((refused + 1))
 done
 check "item 4: tokens issued by another session right after the revocation verify" "$refused" 0
+# ... and by a session that has signed and verified before (it learns of the
+# cut-off from the invalidation the revoking commit sends)
+LONG=$("$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" 2>&1 <<SQL
+SELECT jwt_verify(jwt_sign('{"sub":"carol"}')) IS NOT NULL AS warm \gset
+SELECT pg_sleep(1.1) \gset
+\\! "$PGBIN/psql" -X -q -d "$DB" -c "SELECT jwt_revoke_subject('carol')" >/dev/null
+SELECT jwt_sign('{"sub":"carol"}') AS t1 \gset
+SELECT jwt_sign('{"sub":"carol"}') AS t2 \gset
+SELECT jwt_verify(:'t1') ->> 'sub', jwt_verify(:'t2') ->> 'sub';
+SQL
+)
+check "item 4: ... and by a session open before the revocation" "$LONG" "carol|carol"
 OLD=$(p "SELECT jwt_sign('{\"sub\":\"carol\"}')")
 in_session "SELECT jwt_revoke_subject('carol');" >/dev/null
 check "item 4: a token issued by another session right before the revocation is refused" \

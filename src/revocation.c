@@ -6,7 +6,9 @@
  * They are ordinary WAL-logged rows, so revocations survive crashes and
  * replicate to standbys.  Lookups go through the primary-key indexes directly,
  * with the latest snapshot, so a revocation committed by another session
- * counts at once; nothing is written.
+ * counts at once; nothing is written.  jwt_sign asks here for the iat of a
+ * token whose subject was cut off a moment ago, so that a token issued after
+ * a cut-off is not revoked by it.
  */
 #include "postgres.h"
 
@@ -23,8 +25,8 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_trigger.h"
 #include "common/hashfn.h"
-#include "commands/trigger.h"
 #include "common/int.h"
+#include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -32,7 +34,6 @@
 #include "utils/reltrigger.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -612,9 +613,10 @@ revocation_cache_valid(void)
 
 /*
  * Does a subject cut-off revoke the token?  Without a numeric iat the token
- * cannot show it came after the cut-off.  iat is compared to the microsecond
- * (jwt_sign writes that precision): the nearest microsecond of the double is
- * the one its decimal names, for any date before 2255.
+ * cannot show it came after the cut-off.  iat is compared to the microsecond,
+ * a cut-off's precision (jwt_sign writes it after a cut-off in the same
+ * second): the nearest microsecond of the double is the one its decimal
+ * names, for any date before 2255.
  */
 static bool
 cutoff_revokes(const JsonDoc *claims, int64 cutoff)

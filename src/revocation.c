@@ -808,6 +808,51 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 }
 
 /*
+ * The last subject jwt_sign looked up, and its cut-off: valid until a change
+ * to the lists is taken in, so that a statement signing many tokens of one
+ * subject probes once.
+ */
+static struct
+{
+	bool		valid;
+	uint64		invalidations;	/* revocation_invalidations when looked up */
+	size_t		len;
+	char		sub[JWT_REVOCABLE_MAX];
+	bool		found;
+	TimestampTz cutoff;
+}			last_subject;
+
+/* lookup_subject_cutoff() through last_subject. */
+static bool
+recent_subject_cutoff(const char *sub, size_t sub_len, TimestampTz *cutoff)
+{
+	char	   *key;
+	uint64		invalidations = revocation_invalidations;
+
+	if (last_subject.valid && last_subject.invalidations == invalidations &&
+		last_subject.len == sub_len && memcmp(last_subject.sub, sub, sub_len) == 0)
+	{
+		*cutoff = last_subject.cutoff;
+		return last_subject.found;
+	}
+	key = pnstrdup(sub, sub_len);
+	last_subject.valid = false;
+	last_subject.found = lookup_subject_cutoff(key, &last_subject.cutoff);
+	pfree(key);
+	/* kept only if no change was taken in meanwhile (opening the table takes them) */
+	if (sub_len <= sizeof(last_subject.sub) && invalidations == revocation_invalidations &&
+		!IsInParallelMode())
+	{
+		last_subject.valid = true;
+		last_subject.invalidations = invalidations;
+		last_subject.len = sub_len;
+		memcpy(last_subject.sub, sub, sub_len);
+	}
+	*cutoff = last_subject.cutoff;
+	return last_subject.found;
+}
+
+/*
  * The iat jwt_sign gives a token of subject sub (NULL: none), and whether it
  * must be written to the microsecond (*exact) or may be the whole second.
  *
@@ -837,15 +882,14 @@ jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact)
 			find_revocation_tables();
 		if (subjects_changed_at >= second)
 		{
-			char	   *key = pnstrdup(sub, sub_len);
 			TimestampTz cutoff;
 
-			if (lookup_subject_cutoff(key, &cutoff) && cutoff > second && cutoff <= GetCurrentTimestamp())
+			if (recent_subject_cutoff(sub, sub_len, &cutoff) && cutoff > second &&
+				cutoff <= GetCurrentTimestamp())
 			{
 				t = Max(start, cutoff);
 				*exact = true;
 			}
-			pfree(key);
 		}
 	}
 	if (issued_statement != start)

@@ -84,10 +84,13 @@ BEGIN
         IF FOUND THEN
             RETURN true;
         END IF;
-        UPDATE @extschema@.jwt_revoked_tokens AS t
-           SET expires_at = CASE WHEN t.expires_at IS NULL OR jwt_revoke_jti.expires_at IS NULL THEN NULL
-                                 ELSE greatest(t.expires_at, jwt_revoke_jti.expires_at) END
-         WHERE t.jti = jwt_revoke_jti.jti;
+        UPDATE @extschema@.jwt_revoked_tokens AS t SET expires_at = jwt_revoke_jti.expires_at
+         WHERE t.jti = jwt_revoke_jti.jti AND t.expires_at IS NOT NULL
+           AND (jwt_revoke_jti.expires_at IS NULL OR t.expires_at < jwt_revoke_jti.expires_at);
+        IF FOUND THEN
+            RETURN false;
+        END IF;
+        PERFORM FROM @extschema@.jwt_revoked_tokens AS t WHERE t.jti = jwt_revoke_jti.jti;
         IF FOUND THEN
             RETURN false;
         END IF;
@@ -121,10 +124,13 @@ BEGIN
         IF FOUND THEN
             RETURN true;
         END IF;
-        UPDATE @extschema@.jwt_revoked_tokens AS t
-           SET expires_at = CASE WHEN t.expires_at IS NULL OR expires IS NULL THEN NULL
-                                 ELSE greatest(t.expires_at, expires) END
-         WHERE t.jti = claims ->> 'jti';
+        UPDATE @extschema@.jwt_revoked_tokens AS t SET expires_at = expires
+         WHERE t.jti = claims ->> 'jti' AND t.expires_at IS NOT NULL
+           AND (expires IS NULL OR t.expires_at < expires);
+        IF FOUND THEN
+            RETURN false;
+        END IF;
+        PERFORM FROM @extschema@.jwt_revoked_tokens AS t WHERE t.jti = claims ->> 'jti';
         IF FOUND THEN
             RETURN false;
         END IF;

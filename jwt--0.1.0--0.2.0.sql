@@ -51,14 +51,14 @@ ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_alg_check
 -- that could still cover an unexpired token.
 -- ======================================================================
 
--- The cut-off jwt_revoke_subject sets when given none: this moment, later
--- than every iat this backend has handed out, and remembered for the rest
--- of the statement (a token of the subject signed after the call is issued
--- at it).  Internal: jwt_revoke_subject, running as its owner, calls it.
-CREATE FUNCTION jwt_revocation_cutoff(sub text) RETURNS timestamptz
+-- The cut-off jwt_revoke_subject sets when given none: this moment, and
+-- later than every iat this backend has handed out in the statement (a
+-- token signed before the call is revoked even within a microsecond).
+-- Internal: jwt_revoke_subject, running as its owner, calls it.
+CREATE FUNCTION jwt_revocation_cutoff() RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'jwt_revocation_cutoff'
-LANGUAGE C VOLATILE STRICT;
-REVOKE ALL ON FUNCTION jwt_revocation_cutoff(text) FROM PUBLIC;
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION jwt_revocation_cutoff() FROM PUBLIC;
 
 -- A revoked id or subject is at most 1024 bytes (revocation.h's
 -- JWT_REVOCABLE_MAX): the keys are indexed, and a token whose key could not
@@ -139,8 +139,8 @@ END $$;
 
 -- Without before (or with NULL), the cut-off is the moment of the call, not
 -- the transaction's start: a token issued by any session before the call
--- returns is revoked, one issued after it (even in the same statement) is
--- not.  See jwt_revocation_cutoff.
+-- returns is revoked, one jwt_sign issues after it (even in the same
+-- statement) is not: see jwt_revocation_issue_time() in revocation.c.
 CREATE OR REPLACE FUNCTION jwt_revoke_subject(sub text, before timestamptz DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -154,7 +154,7 @@ BEGIN
                   DETAIL = 'A subject longer than 1024 bytes cannot be revoked; such tokens are refused.';
     END IF;
     IF before IS NULL THEN
-        before := @extschema@.jwt_revocation_cutoff(sub);
+        before := @extschema@.jwt_revocation_cutoff();
     END IF;
     INSERT INTO @extschema@.jwt_revoked_subjects AS t (sub, revoked_before, reason)
     VALUES (jwt_revoke_subject.sub, jwt_revoke_subject.before, jwt_revoke_subject.reason)

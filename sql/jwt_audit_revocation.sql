@@ -82,7 +82,13 @@ SELECT jwt_revoke_subject('rev-erin');
 SELECT revoked_before > now() AS after_transaction_start,
        revoked_before <= clock_timestamp() AS not_after_the_call
 FROM jwt_revoked_subjects WHERE sub = 'rev-erin';
+SELECT jwt_revoke_subject('rev-erin-2', NULL);
+SELECT revoked_before > now() AS null_is_the_call FROM jwt_revoked_subjects WHERE sub = 'rev-erin-2';
 COMMIT;
+SELECT try('SELECT jwt_revocation_cutoff()') AS superuser_may_call;
+SET ROLE regress_rev_revoker;
+SELECT try('SELECT jwt_revocation_cutoff()') AS internal_not_public;
+RESET ROLE;
 
 -- Item 4: revoke every token of a subject, then issue a fresh one (the
 -- password-change flow): iat in whole seconds was before the cut-off, so the

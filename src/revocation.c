@@ -902,7 +902,7 @@ jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact)
 }
 
 /*
- * jwt_revocation_cutoff(sub text) RETURNS timestamptz: the cut-off
+ * jwt_revocation_cutoff() RETURNS timestamptz: the cut-off
  * jwt_revoke_subject sets without before: the moment of the call, and after
  * every iat this backend has handed out in the statement, even when the
  * clock has not moved since.

@@ -93,5 +93,13 @@ check "item 12: ... and the open session refuses it" \
 p "DROP EXTENSION jwt; CREATE EXTENSION jwt;" >/dev/null
 check "item 12: with the extension re-created in a transaction of the open session" \
     "$(in_session "BEGIN; SELECT jwt_is_revoked('$T2'); SELECT jwt_generate_key('HS256', 'third') IS NOT NULL; COMMIT;")" $'f\nt'
+check "item 12: ... it signs with the new keyring and authenticates" \
+    "$(in_session "BEGIN; SELECT jwt_authenticate(jwt_sign('{\"sub\":\"fay\"}')) ->> 'sub'; COMMIT;")" fay
+p "DROP EXTENSION jwt; CREATE SCHEMA IF NOT EXISTS jwt_elsewhere; CREATE EXTENSION jwt SCHEMA jwt_elsewhere;" >/dev/null
+p "SELECT jwt_elsewhere.jwt_generate_key('HS256', 'fourth')" >/dev/null
+T3=$(p "SELECT jwt_elsewhere.jwt_sign('{\"sub\":\"gil\"}')")
+p "SELECT jwt_elsewhere.jwt_revoke_subject('gil')" >/dev/null
+check "item 12: ... and follows the extension into another schema" \
+    "$(in_session "SELECT jwt_elsewhere.jwt_verify('$T3')->>'sub';")" "ERROR:  28J04"
 
 finish

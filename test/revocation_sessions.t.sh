@@ -70,6 +70,30 @@ in_session "SELECT jwt_revoke_subject('carol');" >/dev/null
 check "item 4: a token issued by another session right before the revocation is refused" \
     "$(sqlstate "SELECT jwt_verify('$OLD')->>'sub'")" 28J04
 
+# --- item 4: what other verifiers make of the iat jwt_sign writes ---
+# Whole seconds as before; to the microsecond only for a token of a subject
+# cut off earlier in the same second, which PyJWT (Debian's 2.6 compares iat
+# with a whole-second clock) accepts with a second of leeway, or a second later.
+SECRET='interop secret of at least thirty-two bytes'
+# (from /, so that "import jwt" does not find this directory's jwt.so)
+pyjwt() { (cd / && /usr/bin/python3 -c 'import sys, jwt
+try:
+    print(jwt.decode(sys.argv[1], sys.argv[2], algorithms=["HS256"], leeway=float(sys.argv[3]))["sub"])
+except jwt.PyJWTError as e:
+    print(type(e).__name__)' "$@"); }
+PLAIN=$(p "SELECT jwt_sign('{\"sub\":\"hal\"}', '$SECRET')")
+check "item 4: jwt_sign's iat is whole seconds" \
+    "$(p "SELECT (jwt_decode('$PLAIN')).payload ->> 'iat' ~ '^[0-9]+\$'")" t
+check "item 4: PyJWT accepts it at once" "$(pyjwt "$PLAIN" "$SECRET" 0)" hal
+EXACT=$(p "SELECT jwt_revoke_subject('hal'); SELECT jwt_sign('{\"sub\":\"hal\"}', '$SECRET')" | tail -n 1)
+check "item 4: after a cut-off in its second, iat has microseconds" \
+    "$(p "SELECT (jwt_decode('$EXACT')).payload ->> 'iat' ~ '^[0-9]+\.[0-9]{6}\$'")" t
+check "item 4: PyJWT accepts that with a second of leeway" "$(pyjwt "$EXACT" "$SECRET" 1)" hal
+sleep 1
+check "item 4: ... and a second later without" "$(pyjwt "$EXACT" "$SECRET" 0)" hal
+check "item 4: jwt_verify accepts it, checking revocation" \
+    "$(sqlstate "SELECT jwt_verify('$EXACT', '$SECRET', check_revoked => true)->>'sub'")" ok:hal
+
 # --- item 12: DROP EXTENSION; CREATE EXTENSION in another session ---
 # Attack: an open session kept the tables' old OIDs and failed with "could not
 # open relation with OID" until it reconnected.

@@ -3,7 +3,9 @@
 #  - jwt_revoke_subject's default cut-off is the moment of the call, not the
 #    start of the revoking transaction: a token another session issues while
 #    the revoking transaction is open, before the call, is revoked; one it
-#    issues after the call returns is not, even in the same second;
+#    issues after the call returns is not, even in the same second, whether
+#    its session is new or was open before; such a token's iat has
+#    microseconds, which PyJWT accepts (with a second of leeway in that second);
 #  - an open session keeps working after another session drops and re-creates
 #    the extension (new table OIDs): no "could not open relation with OID".
 set -euo pipefail
@@ -47,7 +49,7 @@ check "item 3: a token issued after the call returned (before its commit) is not
 # Attack: whole-second iat against a cut-off with microseconds refused every
 # token issued in the rest of the second of the revocation.
 refused=0
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
     in_session "SELECT jwt_revoke_subject('carol');" >/dev/null
     T=$(p "SELECT jwt_sign('{\"sub\":\"carol\"}')")
     [ "$(sqlstate "SELECT jwt_verify('$T')->>'sub'")" = ok:carol ] || refused=$((refused + 1))

@@ -51,6 +51,142 @@ ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_alg_check
 -- that could still cover an unexpired token.
 -- ======================================================================
 
+-- The cut-off jwt_revoke_subject sets when given none: this moment, and
+-- later than every iat this backend has handed out in the statement (a
+-- token signed before the call is revoked even within a microsecond).
+-- Internal: jwt_revoke_subject, running as its owner, calls it.
+CREATE FUNCTION jwt_revocation_cutoff() RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'jwt_revocation_cutoff'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION jwt_revocation_cutoff() FROM PUBLIC;
+
+-- A revoked id or subject is at most 1024 bytes (revocation.h's
+-- JWT_REVOCABLE_MAX): the keys are indexed, and a token whose key could not
+-- be stored could not be revoked; verification refuses such tokens (22J06).
+-- A token id revoked twice keeps the later expiry (NULL: never expires), so
+-- that a purge keeps it for every token that carries it.
+CREATE OR REPLACE FUNCTION jwt_revoke_jti(jti text, expires_at timestamptz, reason text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF jti IS NULL OR jti = '' THEN
+        RAISE EXCEPTION 'jti must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(jti) > 1024 THEN
+        RAISE EXCEPTION 'jti is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A token id longer than 1024 bytes cannot be revoked; such tokens are refused.';
+    END IF;
+    LOOP
+        INSERT INTO @extschema@.jwt_revoked_tokens AS t (jti, expires_at, reason)
+        VALUES (jwt_revoke_jti.jti, jwt_revoke_jti.expires_at, jwt_revoke_jti.reason)
+        ON CONFLICT ON CONSTRAINT jwt_revoked_tokens_pkey DO NOTHING;
+        IF FOUND THEN
+            RETURN true;
+        END IF;
+        UPDATE @extschema@.jwt_revoked_tokens AS t SET expires_at = jwt_revoke_jti.expires_at
+         WHERE t.jti = jwt_revoke_jti.jti AND t.expires_at IS NOT NULL
+           AND (jwt_revoke_jti.expires_at IS NULL OR t.expires_at < jwt_revoke_jti.expires_at);
+        IF FOUND THEN
+            RETURN false;
+        END IF;
+        PERFORM FROM @extschema@.jwt_revoked_tokens AS t WHERE t.jti = jwt_revoke_jti.jti;
+        IF FOUND THEN
+            RETURN false;
+        END IF;
+        -- purged meanwhile: insert again
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION jwt_revoke(token text, reason text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    claims jsonb := (@extschema@.jwt_decode(token)).payload;
+    expires timestamptz;
+BEGIN
+    IF jsonb_typeof(claims -> 'jti') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'token has no "jti" claim to revoke'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Revoke every token of its subject with jwt_revoke_subject().';
+    END IF;
+    IF octet_length(claims ->> 'jti') > 1024 THEN
+        RAISE EXCEPTION 'jti is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A token id longer than 1024 bytes cannot be revoked; such tokens are refused.';
+    END IF;
+    IF jsonb_typeof(claims -> 'exp') = 'number' THEN
+        expires := to_timestamp((claims ->> 'exp')::double precision);
+    END IF;
+    LOOP
+        INSERT INTO @extschema@.jwt_revoked_tokens AS t (jti, sub, expires_at, reason)
+        VALUES (claims ->> 'jti', claims ->> 'sub', expires, jwt_revoke.reason)
+        ON CONFLICT ON CONSTRAINT jwt_revoked_tokens_pkey DO NOTHING;
+        IF FOUND THEN
+            RETURN true;
+        END IF;
+        UPDATE @extschema@.jwt_revoked_tokens AS t SET expires_at = expires
+         WHERE t.jti = claims ->> 'jti' AND t.expires_at IS NOT NULL
+           AND (expires IS NULL OR t.expires_at < expires);
+        IF FOUND THEN
+            RETURN false;
+        END IF;
+        PERFORM FROM @extschema@.jwt_revoked_tokens AS t WHERE t.jti = claims ->> 'jti';
+        IF FOUND THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+END $$;
+
+-- Without before (or with NULL), the cut-off is the moment of the call, not
+-- the transaction's start: a token issued by any session before the call
+-- returns is revoked, one jwt_sign issues after it (even in the same
+-- statement) is not: see jwt_revocation_issue_time() in revocation.c.
+CREATE OR REPLACE FUNCTION jwt_revoke_subject(sub text, before timestamptz DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF sub IS NULL THEN
+        RAISE EXCEPTION 'sub must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(sub) > 1024 THEN
+        RAISE EXCEPTION 'sub is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A subject longer than 1024 bytes cannot be revoked; such tokens are refused.';
+    END IF;
+    IF before IS NULL THEN
+        before := @extschema@.jwt_revocation_cutoff();
+    END IF;
+    INSERT INTO @extschema@.jwt_revoked_subjects AS t (sub, revoked_before, reason)
+    VALUES (jwt_revoke_subject.sub, jwt_revoke_subject.before, jwt_revoke_subject.reason)
+    ON CONFLICT ON CONSTRAINT jwt_revoked_subjects_pkey DO UPDATE
+        SET revoked_before = greatest(t.revoked_before, EXCLUDED.revoked_before),
+            revoked_at = EXCLUDED.revoked_at,
+            reason = coalesce(EXCLUDED.reason, t.reason);
+END $$;
+COMMENT ON FUNCTION jwt_revoke_subject(text, timestamptz, text) IS
+'revokes every token of sub issued (iat) before before (default: the moment of the call)';
+
+-- The purge reads no setting: jwt.leeway and jwt.max_lifetime are policy a
+-- session must not choose for rows every session relies on, and a
+-- placeholder set before the library is loaded would be read as such.  A
+-- revoked id is dropped once its token has been expired for longer than
+-- the largest leeway jwt.leeway admits (one day), so no leeway setting can
+-- make it verify again.  Subject cut-offs are never dropped: a token without
+-- iat is covered by every cut-off of its subject whatever its exp, and one
+-- without exp (jwt.require_exp = off) forever, and no setting refuses
+-- either for every caller; the table holds one row per subject.
+CREATE OR REPLACE FUNCTION jwt_purge_revocations() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM @extschema@.jwt_revoked_tokens WHERE expires_at < now() - interval '1 day';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_purge_revocations() IS
+'drops revoked ids of tokens expired for more than a day (the largest jwt.leeway); subject cut-offs stay';
+
 -- (end of the revocation section)
 
 -- ======================================================================

@@ -16,6 +16,7 @@
 #include "funcapi.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "common/int.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "storage/fd.h"
@@ -322,6 +323,11 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 static double
 unix_seconds(TimestampTz ts)
 {
+	int64		us;
+
+	/* one rounding, as strtod reads the microseconds jwt_sign writes in iat */
+	if (!pg_add_s64_overflow(ts, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY, &us))
+		return (double) us / USECS_PER_SEC;
 	return (double) ts / USECS_PER_SEC +
 		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 }
@@ -417,10 +423,45 @@ append_numeric_date(StringInfo buf, const char *name, const JsonbValue *v)
 	return d;
 }
 
+/* ,"name":seconds.micros of a time after 1970 */
+static void
+append_time_member(StringInfo buf, const char *name, TimestampTz t, bool *any)
+{
+	int64		us = t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+	append_int_member(buf, name, us / USECS_PER_SEC, any);
+	appendStringInfo(buf, ".%06d", (int) (us % USECS_PER_SEC));
+}
+
+/*
+ * jti and sub no longer than revocation can store (22023; 22J06 at
+ * verification).  Returns sub when it is a string, else NULL.
+ */
+static JsonbValue *
+revocable_claims(Jsonb *claims)
+{
+	static const char *const names[] = {"jti", "sub"};
+	JsonbValue *v = NULL;
+
+	for (int i = 0; i < (int) lengthof(names); i++)
+	{
+		v = getKeyJsonValueFromContainer(&claims->root, names[i], 3, NULL);
+		if (v != NULL && v->type == jbvString && v->val.string.len > JWT_REVOCABLE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" is too long", names[i]),
+					 errdetail("A token id or subject longer than %d bytes could not be revoked.",
+							   JWT_REVOCABLE_MAX)));
+	}
+	return (v != NULL && v->type == jbvString) ? v : NULL;
+}
+
 /*
  * The claims as compact JSON, with iat and exp added per jwt.default_lifetime.
  * iat is the statement's start, the same clock verification reads, so a token
- * verified in the statement that signed it is never "issued in the future".
+ * verified in the statement that signed it is never "issued in the future";
+ * whole seconds, unless its subject was cut off earlier in the second (see
+ * jwt_revocation_issue_time).
  * Claims a verifier would refuse (NumericDates and string claims of the wrong
  * type) are refused here, in the one pass that writes the members.
  */
@@ -437,6 +478,7 @@ claims_text(Jsonb *claims, size_t *len)
 				iat = 0;
 	double		now = floor(unix_seconds(GetCurrentStatementStartTimestamp()));
 	JwtError	err;
+	JsonbValue *sub;
 
 	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
 		ereport(ERROR,
@@ -476,19 +518,29 @@ claims_text(Jsonb *claims, size_t *len)
 		else
 			jsonb_append_value(&buf, &v);
 	}
+	sub = revocable_claims(claims);
 	if (jwt_default_lifetime > 0)
 	{
+		bool		exact = false;
+		TimestampTz issued = (seen & SEEN_IAT) ? GetCurrentStatementStartTimestamp()
+			: jwt_revocation_issue_time(sub != NULL ? sub->val.string.val : NULL,
+										sub != NULL ? sub->val.string.len : 0, &exact);
+		int64		issued_s = (issued + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) /
+			USECS_PER_SEC;
 		bool		any = buf.len > 1;
 
 		if (!(seen & SEEN_IAT))
 		{
-			iat = now;
-			append_int_member(&buf, "iat", (int64) iat, &any);
+			if (exact)
+				append_time_member(&buf, "iat", issued, &any);
+			else
+				append_int_member(&buf, "iat", issued_s, &any);
+			iat = exact ? unix_seconds(issued) : (double) issued_s;
 			seen |= SEEN_IAT;
 		}
 		if (!(seen & SEEN_EXP))
 		{
-			exp = now + jwt_default_lifetime;
+			exp = (double) issued_s + jwt_default_lifetime;
 			append_int_member(&buf, "exp", (int64) exp, &any);
 			seen |= SEEN_EXP;
 		}
@@ -749,6 +801,11 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 		/* the keyring always consults revocation; an explicit key when asked */
 		req.check_revoked = PG_ARGISNULL(ARG_CHECK_REVOKED) ? req.keys == NULL
 			: PG_GETARG_BOOL(ARG_CHECK_REVOKED);
+		if (req.keys == NULL && !req.check_revoked)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("check_revoked => false is not allowed with the keyring"),
+					 errdetail("Verification with the keyring always consults revocation.")));
 	}
 	return verify_request(&req, tok, claims, err);
 }
@@ -1140,6 +1197,7 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 	JsonDoc		claims;
 	JwtError	err;
 	JsonStrictResult jr;
+	JwtStatus	st;
 
 	if (jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
 				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
@@ -1149,7 +1207,11 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 		jwt_claims_parse_failure(jr, &claims, &err);
 		jwt_raise(&err);
 	}
-	PG_RETURN_BOOL(jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err) == JWT_ERR_REVOKED);
+	st = jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err);
+	/* a jti or sub too long to be revoked is not "not revoked" */
+	if (st != JWT_OK && st != JWT_ERR_REVOKED)
+		jwt_raise(&err);
+	PG_RETURN_BOOL(st == JWT_ERR_REVOKED);
 }
 
 /*

@@ -27,7 +27,7 @@ SELECT jti = (jwt_decode(:'t1')).payload ->> 'jti' AS jti_stored, sub, reason,
        expires_at = to_timestamp(((jwt_decode(:'t1')).payload ->> 'exp')::numeric) AS expiry_recorded
 FROM jwt_revoked_tokens;
 
--- an explicit key consults revocation only when asked
+-- an explicit key consults revocation only when asked; the keyring always
 SELECT jwt_sign('{"sub":"dave","jti":"dave-1","exp":1893459600}', secret()) AS td \gset
 SELECT jwt_revoke_jti('dave-1', '2030-01-01 01:00+00');
 SELECT jwt_verify(:'td', secret(), now => '2030-01-01 00:00+00') ->> 'sub' AS explicit_key_default;
@@ -57,7 +57,8 @@ SELECT try($$SELECT jwt_revoke_jti('', now())$$) AS empty_jti;
 SELECT try($$SELECT jwt_revoke_subject(NULL)$$) AS null_subject;
 SELECT try($$SELECT jwt_is_revoked('a.b')$$) AS malformed;
 
--- purge: entries of tokens that have expired anyway
+-- purge: ids of tokens expired for more than a day (the largest jwt.leeway);
+-- subject cut-offs stay, whatever jwt.max_lifetime says (tokens without iat)
 SELECT jwt_revoke_jti('old-1', now() - interval '2 days');
 SELECT jwt_revoke_jti('old-2', now() - interval '1 minute');
 SELECT jwt_revoke_jti('no-expiry', NULL);

@@ -74,8 +74,8 @@ keyring_relcache_callback(Datum arg, Oid relid)
 	{
 		/* only mark: this may run while a caller still holds a key */
 		keyring_valid = false;
-		if (relid == InvalidOid)
-			keyring_relid = InvalidOid;
+		/* and look the table up again: DROP EXTENSION; CREATE EXTENSION gives it a new OID */
+		keyring_relid = InvalidOid;
 	}
 }
 

@@ -6,9 +6,13 @@
  * They are ordinary WAL-logged rows, so revocations survive crashes and
  * replicate to standbys.  Lookups go through the primary-key indexes directly,
  * with the latest snapshot, so a revocation committed by another session
- * counts at once; nothing is written.
+ * counts at once; nothing is written.  jwt_sign asks here for the iat of a
+ * token whose subject was cut off a moment ago, so that a token issued after
+ * a cut-off is not revoked by it.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/genam.h"
 #include "access/xact.h"
@@ -21,6 +25,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_trigger.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
@@ -120,7 +125,7 @@ typedef struct RevocationCache
 typedef struct SubjectSlot
 {
 	uint64		hash;			/* 0: empty */
-	double		cutoff;			/* Unix seconds */
+	int64		cutoff;			/* Unix microseconds */
 } SubjectSlot;
 
 /* Start fetching a cache line the check will read: hides part of a miss. */
@@ -133,6 +138,15 @@ typedef struct SubjectSlot
 static RevocationCache revocation_cache;
 static bool revocation_cache_enabled = true;
 
+/*
+ * When this backend last learnt of a change to the subject cut-offs (or
+ * found the tables), and the latest iat jwt_sign handed out in the current
+ * statement: see jwt_revocation_issue_time().
+ */
+static TimestampTz subjects_changed_at = 0;
+static TimestampTz issued_statement = 0;
+static TimestampTz issued_latest = 0;
+
 static void
 revocation_relcache_callback(Datum arg, Oid relid)
 {
@@ -144,6 +158,8 @@ revocation_relcache_callback(Datum arg, Oid relid)
 		revocation_tables_known = false;
 		revocation_invalidations++;
 		revocation_cache.probes = 0;
+		if (relid != revocation_tables[REVOKED_TOKENS].relid)
+			subjects_changed_at = GetCurrentTimestamp();
 	}
 }
 
@@ -260,6 +276,8 @@ find_revocation_tables(void)
 	}
 	revocation_cache.load_after = Max(REVOCATION_CACHE_MIN_PROBES, (uint64) (rows / 16));
 	revocation_tables_known = true;
+	/* a change before now may not have been heard of */
+	subjects_changed_at = GetCurrentTimestamp();
 }
 
 /*
@@ -410,7 +428,7 @@ bloom_maybe(const RevocationCache *c, uint64 h)
 }
 
 static void
-subject_add(RevocationCache *c, uint64 h, double cutoff)
+subject_add(RevocationCache *c, uint64 h, int64 cutoff)
 {
 	SubjectSlot *slot = &c->subjects[(uint32) h & c->subject_mask];
 
@@ -426,7 +444,7 @@ subject_add(RevocationCache *c, uint64 h, double cutoff)
  * has it.  (Any value can be a cut-off: before 1970, or -infinity.)
  */
 static bool
-subject_latest_cutoff(const RevocationCache *c, uint64 h, double *cutoff)
+subject_latest_cutoff(const RevocationCache *c, uint64 h, int64 *cutoff)
 {
 	uint32		i = (uint32) h & c->subject_mask;
 
@@ -442,11 +460,22 @@ subject_latest_cutoff(const RevocationCache *c, uint64 h, double *cutoff)
 	return false;
 }
 
-static double
-unix_seconds(TimestampTz ts)
+/*
+ * A cut-off as Unix microseconds, exact: a cut-off and the iat of a token
+ * signed a microsecond later must compare as they happened.  -infinity and
+ * +infinity (and the few finite values beyond int64 once shifted) saturate.
+ */
+static int64
+unix_micros(TimestampTz ts)
 {
-	return (double) ts / USECS_PER_SEC +
-		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	int64		us;
+
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts) ||
+		pg_add_s64_overflow(ts, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY, &us))
+		return PG_INT64_MAX;
+	return us;
 }
 
 static void
@@ -462,7 +491,7 @@ revocation_cache_free(void)
  * their cut-offs, in arrays allocated in the current context.
  */
 static int64
-read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutoffs)
+read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, int64 **cutoffs)
 {
 	Relation	rel = table_open(t->relid, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -470,7 +499,7 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutof
 	int64		n = 0,
 				cap = 1024;
 	uint64	   *h = palloc(sizeof(uint64) * cap);
-	double	   *cut = cutoffs != NULL ? palloc(sizeof(double) * cap) : NULL;
+	int64	   *cut = cutoffs != NULL ? palloc(sizeof(int64) * cap) : NULL;
 
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
@@ -486,7 +515,7 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutof
 			cap *= 2;
 			h = repalloc_huge(h, sizeof(uint64) * cap);
 			if (cut != NULL)
-				cut = repalloc_huge(cut, sizeof(double) * cap);
+				cut = repalloc_huge(cut, sizeof(int64) * cap);
 		}
 		if (cut != NULL)
 		{
@@ -494,7 +523,7 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, double **cutof
 
 			if (isnull)
 				continue;		/* a cut-off without a time revokes nothing */
-			cut[n] = unix_seconds(DatumGetTimestampTz(before));
+			cut[n] = unix_micros(DatumGetTimestampTz(before));
 		}
 		k = DatumGetTextPP(key);
 		h[n++] = key_hash(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
@@ -528,7 +557,7 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 	RevocationCache c;
 	uint64	   *ids,
 			   *subjects;
-	double	   *cutoffs;
+	int64	   *cutoffs;
 	int64		nids,
 				nsubjects;
 	uint64		slots = 16;
@@ -584,14 +613,27 @@ revocation_cache_valid(void)
 
 /*
  * Does a subject cut-off revoke the token?  Without a numeric iat the token
- * cannot show it came after the cut-off.
+ * cannot show it came after the cut-off.  iat is compared to the microsecond,
+ * a cut-off's precision (jwt_sign writes it after a cut-off in the same
+ * second): the nearest microsecond of the double is the one its decimal
+ * names, for any date before 2255.
  */
 static bool
-cutoff_revokes(const JsonDoc *claims, double cutoff)
+cutoff_revokes(const JsonDoc *claims, int64 cutoff)
 {
 	const JsonMember *iat = json_doc_get(claims, "iat");
+	double		us;
 
-	return iat == NULL || iat->value.kind != JK_NUMBER || json_number_double(&iat->value) < cutoff;
+	if (iat == NULL || iat->value.kind != JK_NUMBER)
+		return true;
+	us = rint(json_number_double(&iat->value) * USECS_PER_SEC);
+	if (isnan(us))
+		return true;
+	if (us >= (double) PG_INT64_MAX)
+		return cutoff == PG_INT64_MAX;
+	if (us <= (double) PG_INT64_MIN)
+		return cutoff > PG_INT64_MIN;
+	return (int64) us < cutoff;
 }
 
 /*
@@ -601,7 +643,7 @@ cutoff_revokes(const JsonDoc *claims, double cutoff)
 static bool
 revocation_cache_maybe(uint64 jti_hash, uint64 sub_hash, const JsonDoc *claims)
 {
-	double		cutoff;
+	int64		cutoff;
 
 	if (jti_hash != 0 && bloom_maybe(&revocation_cache, jti_hash))
 		return true;
@@ -625,6 +667,29 @@ jsonb_string(Jsonb *jb, const char *name)
 	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, name, strlen(name), NULL);
 
 	return (v != NULL && v->type == jbvString) ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+}
+
+/*
+ * The cut-off of subject sub, as the latest snapshot sees it (in parallel
+ * mode, the statement's); false when it has none.
+ */
+static bool
+lookup_subject_cutoff(const char *sub, TimestampTz *cutoff)
+{
+	uint64		invalidations = revocation_invalidations;
+	bool		fresh = !IsInParallelMode();
+	Snapshot	snapshot = RegisterSnapshot(fresh ? GetLatestSnapshot() : GetActiveSnapshot());
+	Datum		before = (Datum) 0;
+	bool		before_null = true;
+	bool		found = false;
+
+	if (!table_known_empty(&revocation_tables[REVOKED_SUBJECTS], snapshot, fresh ? &invalidations : NULL))
+		found = lookup_by_key(&revocation_tables[REVOKED_SUBJECTS], sub, snapshot, &before, &before_null) &&
+			!before_null;
+	UnregisterSnapshot(snapshot);
+	if (found)
+		*cutoff = DatumGetTimestampTz(before);
+	return found;
 }
 
 /*
@@ -667,6 +732,16 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 		jti = jsonb_string(jb, "jti");
 		sub = jsonb_string(jb, "sub");
+	}
+	if ((jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ||
+		(sub != NULL && strlen(sub) > JWT_REVOCABLE_MAX))
+	{
+		/* the lists' keys are indexed: a longer one could not be stored, so not revoked */
+		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is too long",
+				 (jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ? "jti" : "sub");
+		jwt_fail_detail(err, "A token id or subject longer than %d bytes could not be revoked.",
+						JWT_REVOCABLE_MAX);
+		return JWT_ERR_CLAIM_FORMAT;
 	}
 	if (jti == NULL && sub == NULL)
 		return JWT_OK;
@@ -723,11 +798,128 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 
 	if (revoked_id)
 		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
-	if (subject_cutoff && cutoff_revokes(claims, unix_seconds(DatumGetTimestampTz(before))))
+	if (subject_cutoff && cutoff_revokes(claims, unix_micros(DatumGetTimestampTz(before))))
 	{
 		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
 		jwt_fail_detail(err, "Every token of its subject issued before a cut-off is revoked.");
 		return JWT_ERR_REVOKED;
 	}
 	return JWT_OK;
+}
+
+/*
+ * The last subject jwt_sign looked up, and its cut-off: valid until a change
+ * to the lists is taken in, so that a statement signing many tokens of one
+ * subject probes once.
+ */
+static struct
+{
+	bool		valid;
+	uint64		invalidations;	/* revocation_invalidations when looked up */
+	size_t		len;
+	char		sub[JWT_REVOCABLE_MAX];
+	bool		found;
+	TimestampTz cutoff;
+}			last_subject;
+
+/* lookup_subject_cutoff() through last_subject. */
+static bool
+recent_subject_cutoff(const char *sub, size_t sub_len, TimestampTz *cutoff)
+{
+	char	   *key;
+	uint64		invalidations = revocation_invalidations;
+
+	if (last_subject.valid && last_subject.invalidations == invalidations &&
+		last_subject.len == sub_len && memcmp(last_subject.sub, sub, sub_len) == 0)
+	{
+		*cutoff = last_subject.cutoff;
+		return last_subject.found;
+	}
+	key = pnstrdup(sub, sub_len);
+	last_subject.valid = false;
+	last_subject.found = lookup_subject_cutoff(key, &last_subject.cutoff);
+	pfree(key);
+	/* kept only if no change was taken in meanwhile (opening the table takes them) */
+	if (sub_len <= sizeof(last_subject.sub) && invalidations == revocation_invalidations &&
+		!IsInParallelMode())
+	{
+		last_subject.valid = true;
+		last_subject.invalidations = invalidations;
+		last_subject.len = sub_len;
+		memcpy(last_subject.sub, sub, sub_len);
+	}
+	*cutoff = last_subject.cutoff;
+	return last_subject.found;
+}
+
+/*
+ * The iat jwt_sign gives a token of subject sub (NULL: none), and whether it
+ * must be written to the microsecond (*exact) or may be the whole second.
+ *
+ * iat is whole seconds, as most verifiers expect, except for a token of a
+ * subject whose cut-off lies in the current second and has passed: then its
+ * iat is the later of the statement's start and the cut-off, to the
+ * microsecond, so that the token, issued after the cut-off, is not revoked
+ * by it (a token issued before it, in the same second, has the whole second
+ * and is).  Such a cut-off is looked up only when this backend has learnt of
+ * a change to the cut-offs since the second began: a default cut-off (the
+ * moment of jwt_revoke_subject's call) precedes its commit, and so the
+ * invalidation this backend takes in.  An explicit cut-off within the second
+ * set earlier may revoke tokens issued later in that second: the safe side.
+ */
+TimestampTz
+jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact)
+{
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+	TimestampTz second = start - start % USECS_PER_SEC;
+	TimestampTz t = start;
+
+	*exact = false;
+	if (sub != NULL)
+	{
+		AcceptInvalidationMessages();
+		if (!revocation_tables_known)
+			find_revocation_tables();
+		if (subjects_changed_at >= second)
+		{
+			TimestampTz cutoff;
+
+			if (recent_subject_cutoff(sub, sub_len, &cutoff) && cutoff > second &&
+				cutoff <= GetCurrentTimestamp())
+			{
+				t = Max(start, cutoff);
+				*exact = true;
+			}
+		}
+	}
+	if (issued_statement != start)
+	{
+		issued_statement = start;
+		issued_latest = start;
+	}
+	issued_latest = Max(issued_latest, t);
+	return t;
+}
+
+/*
+ * jwt_revocation_cutoff() RETURNS timestamptz: the cut-off
+ * jwt_revoke_subject sets without before: the moment of the call, and after
+ * every iat this backend has handed out in the statement, even when the
+ * clock has not moved since.
+ */
+PG_FUNCTION_INFO_V1(jwt_revocation_cutoff);
+Datum
+jwt_revocation_cutoff(PG_FUNCTION_ARGS)
+{
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+	TimestampTz t = GetCurrentTimestamp();
+
+	if (issued_statement != start)
+	{
+		issued_statement = start;
+		issued_latest = start;
+	}
+	if (t <= issued_latest)
+		t = issued_latest + 1;
+	PG_RETURN_TIMESTAMPTZ(t);
 }

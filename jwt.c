@@ -9,8 +9,6 @@
 #include <math.h>
 
 #include "access/xact.h"
-#include "common/cryptohash.h"
-#include "common/sha2.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -1215,28 +1213,6 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
 }
 
 /*
- * The revocation id of a token without "jti": the SHA-256 of its claims (not
- * of the signature, which ECDSA lets anyone re-encode), as "sha256:" and
- * base64url.  The revocation check computes the same for such tokens.
- */
-static char *
-token_digest_id(const JwsToken *tok)
-{
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char	   *id = palloc(7 + B64URL_ENCODED_LEN(PG_SHA256_DIGEST_LENGTH) + 1);
-
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) tok->payload, tok->payload_len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute a token digest");
-	pg_cryptohash_free(ctx);
-	memcpy(id, "sha256:", 7);
-	id[7 + b64url_encode(digest, sizeof(digest), id + 7)] = '\0';
-	return id;
-}
-
-/*
  * A token refused for its transport has been seen in clear: revoke it, by
  * jti or else by digest, if it is one of ours (its signature verifies:
  * a forged token revokes nothing and so cannot fill the list).
@@ -1257,7 +1233,8 @@ revoke_exposed_token(void *arg)
 	jti = json_doc_get(&claims, "jti");
 	exp = json_doc_get(&claims, "exp");
 	jwt_transport_revoke_exposed(jti != NULL && jti->value.kind == JK_STRING
-								 ? utf8_to_server_cstring(jti->value.str) : token_digest_id(&tok),
+								 ? utf8_to_server_cstring(jti->value.str)
+								 : jwt_revocation_digest_id(tok.payload, tok.payload_len),
 								 exp != NULL && exp->value.kind == JK_NUMBER
 								 ? json_number_double(&exp->value) : -1);
 }

@@ -49,7 +49,7 @@ SELECT jwt_purge_revocations() AS purged;
 SELECT jti, expires_at IS NULL AS never_expires FROM jwt_revoked_tokens
 WHERE jti IN ('rev-twice', 'rev-never') ORDER BY jti;
 -- the same through jwt_revoke: a second token with the same jti and a later exp
-SELECT jwt_sign('{"sub":"rev-carl","jti":"rev-shared","exp":1000000000}', secret()) AS t_old_exp,
+SELECT jwt_sign('{"sub":"rev-carl","jti":"rev-shared","iat":999999000,"exp":1000000000}', secret()) AS t_old_exp,
        jwt_sign('{"sub":"rev-carl","jti":"rev-shared"}') AS t_new_exp \gset
 SELECT jwt_revoke(:'t_old_exp') AS first, jwt_revoke(:'t_new_exp') AS again;
 SELECT jwt_purge_revocations() AS purged;

@@ -505,3 +505,11 @@ jwt_verify_input(JwtKey *key, JwtAlg alg, const char *input, size_t len,
 	ERR_clear_error();
 	return ok ? JWT_OK : jwt_fail(err, JWT_ERR_SIGNATURE, "token signature is invalid");
 }
+
+bool
+jwt_sha256(const void *data, size_t len, unsigned char *out)
+{
+	unsigned int out_len = 0;
+
+	return EVP_Digest(data, len, out, &out_len, EVP_sha256(), NULL) == 1 && out_len == 32;
+}

@@ -84,6 +84,8 @@ extern JwtStatus jwt_key_check_alg(const JwtKey *key, JwtAlg alg, JwtError *err)
 extern int	jwt_hmac_min_secret(JwtAlg alg);
 extern const char *jwt_key_type_name(const JwtKey *key);
 extern bool jwt_equal_const_time(const void *a, const void *b, size_t len);
+/* SHA-256 of data into out[32]; false if OpenSSL failed. */
+extern bool jwt_sha256(const void *data, size_t len, unsigned char *out);
 
 /* Signatures: sig has room for jwt_signature_max_len(key) bytes. */
 extern int	jwt_signature_max_len(const JwtKey *key);

@@ -43,6 +43,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "b64url.h"
+#include "crypto.h"
 #include "keyring.h"
 #include "revocation.h"
 
@@ -701,6 +703,25 @@ lookup_subject_cutoff(const char *sub, TimestampTz *cutoff)
  * are read as jwt_revoke reads them: from the payload converted, as jsonb
  * (a character the encoding lacks is an error there too).
  */
+/*
+ * The revocation id of a token without "jti": "sha256:" and the base64url
+ * SHA-256 of its claims, as they travel (not of the signature, which ECDSA
+ * lets anyone re-encode).  A token revoked so (jwt.revoke_exposed_tokens)
+ * is found by its claims; tokens with the same claims go together.
+ */
+char *
+jwt_revocation_digest_id(const char *payload, size_t payload_len)
+{
+	unsigned char digest[32];
+	char	   *id = palloc(7 + B64URL_ENCODED_LEN(32) + 1);
+
+	if (!jwt_sha256(payload, payload_len, digest))
+		elog(ERROR, "could not compute a token digest");
+	memcpy(id, "sha256:", 7);
+	id[7 + b64url_encode(digest, sizeof(digest), id + 7)] = '\0';
+	return id;
+}
+
 JwtStatus
 jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_len, JwtError *err)
 {
@@ -743,8 +764,6 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 						JWT_REVOCABLE_MAX);
 		return JWT_ERR_CLAIM_FORMAT;
 	}
-	if (jti == NULL && sub == NULL)
-		return JWT_OK;
 	if (revocation_cache.cxt != NULL)
 	{
 		/* the cache lines the check reads load while invalidations are taken in */
@@ -759,6 +778,19 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 	AcceptInvalidationMessages();
 	if (!revocation_tables_known)
 		find_revocation_tables();
+	/*
+	 * A token without jti may have been revoked by its digest
+	 * (jwt.revoke_exposed_tokens), unless no id is revoked at all: asked
+	 * only now, with other sessions' changes taken in.
+	 */
+	if (jti == NULL && !revocation_tables[REVOKED_TOKENS].known_empty)
+	{
+		jti = jwt_revocation_digest_id(payload, payload_len);
+		if (revocation_cache.cxt != NULL)
+			jti_hash = key_hash(jti, strlen(jti));
+	}
+	if (jti == NULL && sub == NULL)
+		return JWT_OK;
 	if (revocation_cache_valid() && !revocation_cache_maybe(jti_hash, sub_hash, claims))
 		return JWT_OK;
 	/*

@@ -19,6 +19,7 @@
 extern void jwt_revocation_init(void);
 extern JwtStatus jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_len,
 									   JwtError *err);
+extern char *jwt_revocation_digest_id(const char *payload, size_t payload_len);
 extern TimestampTz jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact);
 
 #endif

@@ -8,6 +8,10 @@
  * behind transaction poolers) and is cleared by RESET ALL and DISCARD ALL.
  * Policies read it many times per query, so the parsed jsonb is cached until
  * the setting changes.
+ *
+ * jwt.impersonated_by, set with it and in the same way, names the role that
+ * made the identity with jwt_impersonate() ("" when a token did): it is as
+ * unforgeable as the claims, and every change of identity sets both.
  */
 #include "postgres.h"
 
@@ -18,6 +22,7 @@
 #include "identity.h"
 
 static char *claims_setting = NULL;
+static char *impersonator_setting = NULL;
 static bool session_scope = false;
 static char *role_claim = NULL;
 static bool trust_postgrest = false;
@@ -44,6 +49,11 @@ jwt_identity_init(void)
 							   NULL, &claims_setting, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							   NULL, claims_assign, NULL);
+	DefineCustomStringVariable("jwt.impersonated_by",
+							   "Role that set the identity with jwt_impersonate(); empty when a token did.",
+							   NULL, &impersonator_setting, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("jwt.session_identity",
 							 "jwt_authenticate() sets the identity for the session, not the transaction.",
 							 "Unsafe behind transaction poolers, which share sessions between clients.",
@@ -60,13 +70,19 @@ jwt_identity_init(void)
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
-/* Make claims_json (and role, when not NULL) the current identity. */
-void
-jwt_identity_set(const char *claims_json, const char *role)
+/*
+ * Make claims_json (and role, when not NULL) the current identity, set by
+ * impersonator ("" for a verified token).  The marker is set first and with
+ * the same action, so the claims never stand with another identity's marker.
+ */
+static void
+identity_set(const char *claims_json, const char *role, const char *impersonator)
 {
 	GucAction	action = session_scope ? GUC_ACTION_SET : GUC_ACTION_LOCAL;
 
-	/* PGC_SUSET: our own C code may set it whoever the user is */
+	/* PGC_SUSET: our own C code may set them whoever the user is */
+	(void) set_config_option("jwt.impersonated_by", impersonator, PGC_SUSET, PGC_S_SESSION,
+							 action, true, 0, false);
 	(void) set_config_option("jwt.claims", claims_json, PGC_SUSET, PGC_S_SESSION,
 							 action, true, 0, false);
 	/* the role GUC checks that the session user may become that role */
@@ -75,11 +91,45 @@ jwt_identity_set(const char *claims_json, const char *role)
 								 action, true, 0, false);
 }
 
+/* The identity of a verified token: never marked as impersonated. */
+void
+jwt_identity_set(const char *claims_json, const char *role)
+{
+	identity_set(claims_json, role, "");
+}
+
+/* An identity that impersonator (a role name, not empty) set without a token. */
+void
+jwt_identity_impersonate(const char *claims_json, const char *role, const char *impersonator)
+{
+	Assert(impersonator != NULL && impersonator[0] != '\0');
+	identity_set(claims_json, role, impersonator);
+}
+
 void
 jwt_identity_reset(void)
 {
+	(void) set_config_option("jwt.impersonated_by", "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
 	(void) set_config_option("jwt.claims", "", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SET, true, 0, false);
+}
+
+/* The role that impersonated the current identity, or NULL when none did. */
+const char *
+jwt_identity_impersonator(void)
+{
+	if (claims_setting == NULL || claims_setting[0] == '\0' ||
+		impersonator_setting == NULL || impersonator_setting[0] == '\0')
+		return NULL;
+	return impersonator_setting;
+}
+
+/* Whether the identity is one that jwt_authenticate() or jwt_impersonate() set. */
+bool
+jwt_identity_is_set(void)
+{
+	return claims_setting != NULL && claims_setting[0] != '\0';
 }
 
 const char *

@@ -17,6 +17,21 @@
 -- schema of its own first cannot swap in its own jwt_claims() or operator.
 -- jwt's schema is known only at install time: the bodies are built here.
 
+-- The owner of a schema may drop what is in it and create its own auth.uid()
+-- for new policies to trust: a schema auth that existed before must be a
+-- superuser's.
+DO $owner$
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_namespace n
+            JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+            WHERE n.nspname = '@extschema@') THEN
+        RAISE EXCEPTION 'schema "@extschema@" is not owned by a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Its owner could replace the functions that policies trust: ALTER SCHEMA @extschema@ OWNER TO a superuser, then CREATE EXTENSION jwt_auth.';
+    END IF;
+END
+$owner$;
+
 -- Readers of the identity are for everyone, as in Supabase.
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 

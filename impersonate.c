@@ -106,6 +106,7 @@ jwt_impersonate(PG_FUNCTION_ARGS)
 	Jsonb	   *claims;
 	const char *role_claim = jwt_identity_role_claim();
 	const char *role = NULL;
+	Oid			impersonator_id = GetUserId();
 	char	   *impersonator;
 
 	check_impersonator();
@@ -132,12 +133,20 @@ jwt_impersonate(PG_FUNCTION_ARGS)
 	}
 
 	/* the name before any role switch: the role that asked */
-	impersonator = GetUserNameFromId(GetUserId(), false);
+	impersonator = GetUserNameFromId(impersonator_id, false);
 	jwt_identity_impersonate(JsonbToCString(NULL, &claims->root, VARSIZE(claims)), role, impersonator);
-	ereport(LOG,
-			(errmsg("jwt: role \"%s\" impersonates sub %s%s%s", impersonator, sub_for_log(claims),
-					role ? " as role " : "", role ? quote_identifier(role) : ""),
-			 errhidestmt(true)));
+	/* the statement holds all the claims: the log gets the sub only */
+	if (GetSessionUserId() != impersonator_id)
+		ereport(LOG,
+				(errmsg("jwt: role \"%s\" (session user \"%s\") impersonates sub %s%s%s",
+						impersonator, GetUserNameFromId(GetSessionUserId(), false),
+						sub_for_log(claims), role ? " as role " : "", role ? quote_identifier(role) : ""),
+				 errhidestmt(true)));
+	else
+		ereport(LOG,
+				(errmsg("jwt: role \"%s\" impersonates sub %s%s%s", impersonator, sub_for_log(claims),
+						role ? " as role " : "", role ? quote_identifier(role) : ""),
+				 errhidestmt(true)));
 	PG_RETURN_JSONB_P(claims);
 }
 

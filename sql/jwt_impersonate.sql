@@ -150,6 +150,13 @@ RESET jwt.role_claim;
 SET SESSION AUTHORIZATION regress_imp_tester;
 SELECT jwt_impersonate('{"sub":"dave"}') IS NOT NULL AS logged_as_tester;
 RESET SESSION AUTHORIZATION;
+-- a role reached with SET ROLE: the log names the session user too
+GRANT regress_imp_tester TO regress_imp_mallory;
+SET SESSION AUTHORIZATION regress_imp_mallory;
+SET ROLE regress_imp_tester;
+SELECT jwt_impersonate('{"sub":"erin"}') IS NOT NULL AS logged_with_session_user;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
 RESET client_min_messages;
 
 -- Clean up.

@@ -3,9 +3,10 @@
  *
  * The claims live in the setting jwt.claims, which is PGC_SUSET: no SET,
  * set_config or ALTER ROLE ... SET by a non-superuser can change it, and only
- * jwt_authenticate() and jwt_impersonate() (which set it from C) do.  Being a setting, it reaches
- * parallel workers, is undone when its transaction ends (the default, safe
- * behind transaction poolers) and is cleared by RESET ALL and DISCARD ALL.
+ * jwt_authenticate() and jwt_impersonate() (which set it from C) do.  Being
+ * a setting, it reaches parallel workers, is undone when its transaction ends
+ * (the default, safe behind transaction poolers) and is cleared by RESET ALL
+ * and DISCARD ALL.
  * Policies read it many times per query, so the parsed jsonb is cached until
  * the setting changes.
  *

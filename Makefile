@@ -1,5 +1,6 @@
 # pgjwt: the pgjwt 0.2.0 drop-in (pgjwt_compat.c), a second extension over the same library
-EXTENSION = jwt pgjwt
+# jwt_auth: Supabase's and Neon's auth.* names over jwt's identity, in SQL
+EXTENSION = jwt pgjwt jwt_auth
 PG_CONFIG ?= pg_config
 
 MODULE_big = jwt
@@ -7,6 +8,7 @@ OBJS = \
 	jwt.o \
 	pgjwt_compat.o \
 	transport.o \
+	impersonate.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -30,8 +32,9 @@ OBJS = \
 DATA = \
 	jwt--0.1.0.sql \
 	jwt--0.1.0--0.2.0.sql \
-	pgjwt--0.2.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_audit_revocation jwt_audit_keys jwt_audit_keyring jwt_postgrest jwt_memory
+	pgjwt--0.2.0.sql \
+	jwt_auth--0.1.0.sql
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_audit_revocation jwt_audit_keys jwt_audit_keyring jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

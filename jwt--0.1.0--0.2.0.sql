@@ -501,3 +501,35 @@ AS 'MODULE_PATHNAME', 'jwt_revoke_exposed'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION _jwt_revoke_exposed(text) IS
 'revokes a token seen over plain HTTP (by jti, else by digest) when jwt.revoke_exposed_tokens is on';
+
+-- ======================================================================
+-- Impersonation (issue 16): jwt_impersonate(claims) sets the identity as
+-- jwt_authenticate() would (scope, role switch), for tests of row-level
+-- security, marked in jwt.impersonated_by (PGC_SUSET, set from C only).
+-- ======================================================================
+
+-- Impersonating anyone reads what anyone may read: it needs EXECUTE on this
+-- function (or superuser), which PUBLIC does not have.
+CREATE FUNCTION jwt_impersonator() RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT true';
+COMMENT ON FUNCTION jwt_impersonator() IS
+'GRANT EXECUTE on this function to the roles that may impersonate an identity with jwt_impersonate()';
+REVOKE ALL ON FUNCTION jwt_impersonator() FROM PUBLIC;
+
+-- Checks the grant above in C; logs each use (the role and the claims' sub).
+CREATE FUNCTION jwt_impersonate(claims jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_impersonate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_impersonate(jsonb) IS
+'makes claims the current identity without a token, as jwt_authenticate would (for superusers and roles granted jwt_impersonator())';
+
+-- STABLE like jwt_claims(): constant within a statement.
+CREATE FUNCTION jwt_identity(OUT authenticated boolean, OUT impersonated boolean,
+                             OUT impersonated_by text, OUT claims jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_identity'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION jwt_identity() IS
+'the current identity and where it comes from: a verified token (authenticated) or jwt_impersonate (impersonated, by whom)';
+
+-- (end of the impersonation section)

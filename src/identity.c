@@ -3,11 +3,16 @@
  *
  * The claims live in the setting jwt.claims, which is PGC_SUSET: no SET,
  * set_config or ALTER ROLE ... SET by a non-superuser can change it, and only
- * jwt_authenticate() (which sets it from C) does.  Being a setting, it reaches
- * parallel workers, is undone when its transaction ends (the default, safe
- * behind transaction poolers) and is cleared by RESET ALL and DISCARD ALL.
+ * jwt_authenticate() and jwt_impersonate() (which set it from C) do.  Being
+ * a setting, it reaches parallel workers, is undone when its transaction ends
+ * (the default, safe behind transaction poolers) and is cleared by RESET ALL
+ * and DISCARD ALL.
  * Policies read it many times per query, so the parsed jsonb is cached until
  * the setting changes.
+ *
+ * jwt.impersonated_by, set with it and in the same way, names the role that
+ * made the identity with jwt_impersonate() ("" when a token did): it is as
+ * unforgeable as the claims, and every change of identity sets both.
  */
 #include "postgres.h"
 
@@ -20,6 +25,7 @@
 #include "identity.h"
 
 static char *claims_setting = NULL;
+static char *impersonator_setting = NULL;
 static bool session_scope = false;
 static char *role_claim = NULL;
 static bool trust_postgrest = false;
@@ -46,6 +52,11 @@ jwt_identity_init(void)
 							   NULL, &claims_setting, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							   NULL, claims_assign, NULL);
+	DefineCustomStringVariable("jwt.impersonated_by",
+							   "Role that set the identity with jwt_impersonate(); empty when a token did.",
+							   NULL, &impersonator_setting, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("jwt.session_identity",
 							 "jwt_authenticate() sets the identity for the session, not the transaction.",
 							 "Unsafe behind transaction poolers, which share sessions between clients.",
@@ -92,16 +103,19 @@ check_token_role(const char *role)
 				 errdetail("The role named by the claim jwt.role_claim names does not exist, or the session user is not a member of it.")));
 }
 
-/* Make claims_json (and role, when not NULL) the current identity. */
-void
-jwt_identity_set(const char *claims_json, const char *role)
+/*
+ * Make claims_json (and role, when not NULL) the current identity, set by
+ * impersonator ("" for a verified token).  The marker is set first and with
+ * the same action, so the claims never stand with another identity's marker.
+ */
+static void
+identity_set(const char *claims_json, const char *role, const char *impersonator)
 {
 	GucAction	action = session_scope ? GUC_ACTION_SET : GUC_ACTION_LOCAL;
 
-	if (role != NULL)
-		check_token_role(role);
-
-	/* PGC_SUSET: our own C code may set it whoever the user is */
+	/* PGC_SUSET: our own C code may set them whoever the user is */
+	(void) set_config_option("jwt.impersonated_by", impersonator, PGC_SUSET, PGC_S_SESSION,
+							 action, true, 0, false);
 	(void) set_config_option("jwt.claims", claims_json, PGC_SUSET, PGC_S_SESSION,
 							 action, true, 0, false);
 	/* the role GUC checks that the session user may become that role */
@@ -110,11 +124,47 @@ jwt_identity_set(const char *claims_json, const char *role)
 								 action, true, 0, false);
 }
 
+/* The identity of a verified token: never marked as impersonated. */
+void
+jwt_identity_set(const char *claims_json, const char *role)
+{
+	if (role != NULL)
+		check_token_role(role);
+	identity_set(claims_json, role, "");
+}
+
+/* An identity that impersonator (a role name, not empty) set without a token. */
+void
+jwt_identity_impersonate(const char *claims_json, const char *role, const char *impersonator)
+{
+	Assert(impersonator != NULL && impersonator[0] != '\0');
+	identity_set(claims_json, role, impersonator);
+}
+
 void
 jwt_identity_reset(void)
 {
+	(void) set_config_option("jwt.impersonated_by", "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
 	(void) set_config_option("jwt.claims", "", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SET, true, 0, false);
+}
+
+/* The role that impersonated the current identity, or NULL when none did. */
+const char *
+jwt_identity_impersonator(void)
+{
+	if (claims_setting == NULL || claims_setting[0] == '\0' ||
+		impersonator_setting == NULL || impersonator_setting[0] == '\0')
+		return NULL;
+	return impersonator_setting;
+}
+
+/* Whether the identity is one that jwt_authenticate() or jwt_impersonate() set. */
+bool
+jwt_identity_is_set(void)
+{
+	return claims_setting != NULL && claims_setting[0] != '\0';
 }
 
 const char *

@@ -8,7 +8,11 @@
 
 extern void jwt_identity_init(void);
 extern void jwt_identity_set(const char *claims_json, const char *role);
+extern void jwt_identity_impersonate(const char *claims_json, const char *role,
+									 const char *impersonator);
 extern void jwt_identity_reset(void);
+extern bool jwt_identity_is_set(void);
+extern const char *jwt_identity_impersonator(void);
 extern Jsonb *jwt_identity_claims(void);
 extern uint64 jwt_identity_version(void);
 extern const char *jwt_identity_role_claim(void);

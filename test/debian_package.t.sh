@@ -167,6 +167,13 @@ BACKEND=$(in_session "SELECT pg_backend_pid();")
 check "the server runs the package's jwt.so" \
     "$(awk -v f="$PKGLIBDIR/jwt.so" '$6 == f {print $5; exit}' "/proc/$BACKEND/maps" 2>&1)" \
     "$(stat -c %i "$PKGLIBDIR/jwt.so")"
+# Every extension the Makefile lists is in the package (pgjwt, jwt_auth).
+for ext in $(sed -n 's/^EXTENSION *= *//p' Makefile); do
+    check "dpkg -L $PKG shows $ext.control" \
+        "$(grep -Fx "$EXTDIR/$ext.control" "$TMP/dpkg-L")" "$EXTDIR/$ext.control"
+done
+check "CREATE EXTENSION jwt_auth (auth.uid() over jwt's identity)" \
+    "$(in_session "CREATE EXTENSION jwt_auth; SELECT auth.uid() IS NULL;")" t
 kill "$SESSION_PSQL_PID" 2>/dev/null || true; SESSION_PSQL_PID=''
 
 # --- purge it, and put make install's files back ---

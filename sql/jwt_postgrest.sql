@@ -246,6 +246,20 @@ SET jwt.audience = 'regress-internal-audience';
 SELECT jwt_authenticate(:'t_aud');
 RESET jwt.audience;
 
+-- Review finding 3: a placeholder.  In a session that has not loaded the
+-- library yet, a non-superuser's SET jwt.anonymous_role is only a
+-- placeholder, discarded when the library loads; the helper loads it (through
+-- jwt_reset) before reading any jwt.* setting, so the placeholder never
+-- stands in for the superuser's setting.  (A new connection, as the
+-- superuser, then the authenticator without loading anything.)
+SELECT current_user AS regress_superuser \gset
+\c - :regress_superuser
+SELECT count(*) AS jwt_loaded_before FROM pg_settings WHERE name = 'jwt.anonymous_role';
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SET jwt.anonymous_role = 'regress_pgrst_admin';
+SELECT replay('regress_pgrst_admin', '{"role":"regress_pgrst_admin"}', '{"accept":"*/*"}') AS placeholder_anonymous_role;
+RESET SESSION AUTHORIZATION;
+
 RESET jwt.default_lifetime;
 DROP FUNCTION replay(text, text, text), pgrst_claims(text, text), bearer(text[]);
 DROP TABLE regress_pgrst_secrets;

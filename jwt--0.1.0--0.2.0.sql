@@ -350,16 +350,52 @@ END $$;
 -- verified (issue 13 items 1-4).
 -- ======================================================================
 
+-- The claims as PostgREST 11/12 puts them in request.jwt.claims: it re-encodes
+-- them through the jose library's ClaimsSet, which writes a one-element "aud"
+-- array as its string and drops registered claims whose value is null; "role"
+-- is left out (PostgREST rewrites it to the role it chose).
+CREATE FUNCTION _jwt_postgrest_claims(claims jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_object_agg(k, CASE WHEN k = 'aud' AND jsonb_typeof(v) = 'array'
+                                                  AND jsonb_array_length(v) = 1
+                                             THEN v -> 0 ELSE v END), '{}')
+    FROM jsonb_each(claims - 'role') AS e(k, v)
+    WHERE NOT (k IN ('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti') AND v = 'null')
+$$;
+COMMENT ON FUNCTION _jwt_postgrest_claims(jsonb) IS
+'claims as PostgREST re-encodes them (one-element aud array as a string, null registered claims dropped), without role';
+
+-- A request without a token, or with a verified token naming no role, must
+-- run as PostgREST's anonymous role: jwt.anonymous_role (read by the caller
+-- after the library loaded).  Unset, the helper cannot tell that role from one
+-- a token named, so only the connection's own role (no switch) is let through.
+CREATE FUNCTION _jwt_postgrest_anonymous(anonymous_role text, running_as text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF anonymous_role IS NULL THEN
+        IF running_as = session_user THEN
+            RETURN;
+        END IF;
+        RAISE SQLSTATE '55000' USING
+            MESSAGE = 'jwt_postgrest_pre_request: jwt.anonymous_role is not set',
+            DETAIL = 'Without it a request with no token, or with a token naming no role, cannot be told from one whose role a token chose.',
+            HINT = 'As a superuser: ALTER DATABASE ... SET jwt.anonymous_role = PostgREST''s db-anon-role.';
+    ELSIF running_as <> anonymous_role THEN
+        RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the anonymous role';
+    END IF;
+END $$;
+
 -- PostgREST verifies the first Authorization header and switches to the role
 -- it names; request.headers keeps the last one.  So the helper authenticates
 -- the bearer token of request.headers and then refuses (HTTP 401) unless that
 -- token is the one PostgREST verified: the same claims as request.jwt.claims
--- (as jsonb, apart from "role", which PostgREST rewrites), and current_user
--- the role the token names (jwt.role_claim, else "role"; PostgREST's
--- anonymous role for a token that names none).  Only a bearer token is
--- accepted, as PostgREST does.  The client sees the refusal's SQLSTATE and
--- message; the detail (which may name the configured audience or issuer)
--- goes to the server log only.
+-- (as jsonb, as PostgREST re-encodes them, apart from "role", which it
+-- rewrites), and current_user the role the token names (jwt.role_claim, else
+-- "role"; jwt.anonymous_role for a token that names none).  An Authorization
+-- header that is not a bearer token (empty included) is refused; a request
+-- without one must run as jwt.anonymous_role.  The client sees the refusal's
+-- SQLSTATE and message; the detail (which may name the configured audience or
+-- issuer) goes to the server log only.
 CREATE OR REPLACE FUNCTION jwt_postgrest_pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -369,6 +405,8 @@ DECLARE
     postgrest_role text := current_user;
     postgrest_claims jsonb;
     postgrest_verified boolean := false;   -- PostgREST verified a token
+    anonymous_role text;
+    role_claim text;
     headers jsonb;
     auth jsonb;
     token text;
@@ -378,6 +416,13 @@ DECLARE
     message text;
     detail text;
 BEGIN
+    -- Forget the identity of an earlier request on this connection (with
+    -- jwt.session_identity on it would outlive its transaction).  This also
+    -- loads the library, so the jwt.* settings read below are the real ones:
+    -- a placeholder a session set before the library loaded is dropped then.
+    PERFORM @extschema@.jwt_reset();
+    anonymous_role := nullif(current_setting('jwt.anonymous_role'), '');
+    role_claim := coalesce(nullif(current_setting('jwt.role_claim'), ''), 'role');
     BEGIN
         -- what PostgREST verified: its claims, "role" aside
         IF coalesce(claims_text, '') <> '' THEN
@@ -416,18 +461,22 @@ BEGIN
         END IF;
 
         auth := headers -> 'authorization';
-        IF auth IS NULL OR auth = 'null' OR auth = '""' THEN
-            -- anonymous: PostgREST must have verified nothing either
+        IF auth IS NULL THEN
+            -- anonymous: PostgREST must have verified nothing either ...
             IF postgrest_verified THEN
                 RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
             END IF;
-            IF postgrest_claims ? 'role' AND postgrest_claims ->> 'role' <> postgrest_role THEN
+            -- ... and the request runs as the anonymous role: a token with only
+            -- a "role" claim looks anonymous in request.jwt.claims
+            IF postgrest_claims ->> 'role' <> postgrest_role THEN
                 RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role PostgREST chose';
             END IF;
+            PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
             RETURN;
         END IF;
+        -- an empty header (a second "Authorization:" hides the first) or a non-string is no bearer token
         IF jsonb_typeof(auth) = 'string' THEN
-            -- RFC 6750: "Bearer", in any case, then the token alone
+            -- RFC 6750: "Bearer", in any case (as PostgREST), then the token alone
             token := (regexp_match(auth #>> '{}', '^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$', 'i'))[1];
         END IF;
         IF token IS NULL THEN
@@ -442,15 +491,19 @@ BEGIN
 
         verified := @extschema@.jwt_authenticate(token);
 
-        IF postgrest_claims IS NOT NULL AND (postgrest_claims - 'role') <> (verified - 'role') THEN
+        IF postgrest_claims IS NOT NULL AND @extschema@._jwt_postgrest_claims(postgrest_claims)
+                                            <> @extschema@._jwt_postgrest_claims(verified) THEN
             RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
         END IF;
-        -- read after jwt_authenticate, which loads the library and so the setting
-        named_role := verified ->> coalesce(nullif(current_setting('jwt.role_claim', true), ''), 'role');
-        IF named_role IS NULL THEN
-            named_role := postgrest_claims ->> 'role';   -- PostgREST's anonymous role
+        IF postgrest_claims ->> 'role' <> postgrest_role THEN
+            RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role the token names';
         END IF;
-        IF named_role <> postgrest_role OR postgrest_claims ->> 'role' <> postgrest_role THEN
+        named_role := verified ->> role_claim;
+        IF named_role IS NULL THEN
+            -- a token naming no role: PostgREST's anonymous role, never the one
+            -- request.jwt.claims names (that is whatever the first header said)
+            PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
+        ELSIF named_role <> postgrest_role THEN
             RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role the token names';
         END IF;
     EXCEPTION WHEN invalid_authorization_specification OR data_exception THEN

@@ -14,7 +14,10 @@ CREATE ROLE regress_pgrst_authenticator NOINHERIT;
 CREATE ROLE regress_pgrst_anon;
 CREATE ROLE regress_pgrst_user;
 CREATE ROLE regress_pgrst_admin;
+CREATE ROLE regress_pgrst_outsider;
 GRANT regress_pgrst_anon, regress_pgrst_user, regress_pgrst_admin TO regress_pgrst_authenticator;
+-- the README's setup names PostgREST's anonymous role (db-anon-role) to the database
+SET jwt.anonymous_role = 'regress_pgrst_anon';
 CREATE TABLE regress_pgrst_secrets (body text);
 INSERT INTO regress_pgrst_secrets VALUES ('launch codes');
 GRANT SELECT ON regress_pgrst_secrets TO regress_pgrst_admin;
@@ -57,6 +60,18 @@ SELECT jwt_revoke(:'t_admin', 'mallory is no admin any more');
 SELECT jwt_sign('{"sub":"mallory","role":"regress_pgrst_user"}') AS t_mallory \gset
 SELECT jwt_sign('{"sub":"alice","role":"regress_pgrst_user"}') AS t_alice \gset
 SELECT jwt_sign('{"sub":"carol"}') AS t_norole \gset
+-- roles the authenticator may not use: not granted to it, and none at all
+SELECT jwt_sign('{"sub":"alice","role":"regress_pgrst_outsider"}') AS t_outsider \gset
+SELECT jwt_sign('{"sub":"alice","role":"regress_pgrst_no_such_role"}') AS t_nosuch \gset
+-- a token with only a "role" claim (PostgREST's tutorial shape), which the database refuses (no exp)
+SET jwt.default_lifetime = 0;
+SET jwt.add_jti = off;
+SELECT jwt_sign('{"role":"regress_pgrst_admin"}') AS t_roleonly \gset
+RESET jwt.add_jti;
+SET jwt.default_lifetime = '1h';
+-- carol's claims and role admin, signed with a key PostgREST trusts (a stale jwks.json) but the keyring does not have
+SELECT jws_sign(convert_to(((SELECT payload FROM jwt_decode(:'t_norole')) || '{"role":"regress_pgrst_admin"}')::text, 'UTF8'),
+                (SELECT key FROM test_keys WHERE name = 'ec_p256'), 'ES256') AS t_foreign \gset
 SELECT payload ->> 'exp' AS alice_exp, payload ->> 'iat' AS alice_iat, payload ->> 'jti' AS alice_jti FROM jwt_decode(:'t_alice') \gset
 SET SESSION AUTHORIZATION regress_pgrst_authenticator;
 
@@ -100,8 +115,101 @@ SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user
 SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_admin', 'regress_pgrst_admin'),
               bearer('Bearer ' || :'t_admin', 'Bearer ' || :'t_mallory')) AS role_claim_two_headers;
 SELECT replay('regress_pgrst_anon', pgrst_claims(:'t_norole', 'regress_pgrst_anon'), bearer('Bearer ' || :'t_norole')) AS role_claim_none;
+-- Review finding 6d: a role the authenticator may not use, in the last header: 401 (28JR1), not a server error
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'),
+              bearer('Bearer ' || :'t_alice', 'Bearer ' || :'t_outsider')) AS role_claim_outsider_last;
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'),
+              bearer('Bearer ' || :'t_alice', 'Bearer ' || :'t_nosuch')) AS role_claim_no_such_role_last;
 RESET SESSION AUTHORIZATION;
 RESET jwt.role_claim;
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+
+-- Review of issue 13, finding 1 (high): a role-only token, then an EMPTY
+-- Authorization header.  PostgREST verifies the first and switches to
+-- regress_pgrst_admin; request.headers keeps "" and request.jwt.claims holds
+-- only "role", so the request looked anonymous and jwt_authenticate (which
+-- refuses the token: no exp) was never called.  An authorization header that
+-- is not a bearer token (empty, null, not a string) is 401 28JP3.
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_roleonly', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_roleonly', '')) AS role_only_then_empty_header;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_roleonly', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_roleonly', ' ')) AS role_only_then_blank_header;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_roleonly', 'regress_pgrst_admin'),
+              '{"accept":"*/*","authorization":null}') AS role_only_then_null_header;
+-- (the role-only token alone: the database checks it and refuses it)
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_roleonly', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_roleonly')) AS role_only_alone;
+-- finding 1: a request without a token must run as jwt.anonymous_role, whatever request.jwt.claims says
+SELECT replay('regress_pgrst_admin', '{"role":"regress_pgrst_admin"}', '{"accept":"*/*"}') AS no_token_admin_claims;
+-- finding 1: jwt.anonymous_role unset: the helper cannot tell PostgREST's
+-- anonymous role from a role a token chose, so only the connection's own role
+-- (no role switched) runs without a token; otherwise a server error says what to set
+RESET SESSION AUTHORIZATION;
+RESET jwt.anonymous_role;
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_roleonly', 'regress_pgrst_admin'), '{"accept":"*/*"}') AS unset_anonymous_role_admin;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', '{"accept":"*/*"}') AS unset_anonymous_role_anon;
+SELECT replay('regress_pgrst_authenticator', '{"role":"regress_pgrst_authenticator"}', '{"accept":"*/*"}') AS unset_anonymous_role_own_role;
+-- finding 1: a non-superuser cannot set jwt.anonymous_role
+SELECT try($$SET jwt.anonymous_role = 'regress_pgrst_admin'$$) AS set_by_authenticator;
+SELECT try($$SELECT set_config('jwt.anonymous_role', 'regress_pgrst_admin', true)$$) AS set_config_by_authenticator;
+
+-- Review finding 2: with jwt.role_claim unset, a verified token naming no
+-- role ran as whatever role request.jwt.claims named, i.e. what the FIRST
+-- header said: a token the keyring does not know (carol's claims and role
+-- admin) first, carol's genuine token naming no role last.  A token naming no
+-- role must run as jwt.anonymous_role.
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_foreign', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_foreign', 'Bearer ' || :'t_norole')) AS unset_foreign_then_no_role;
+RESET SESSION AUTHORIZATION;
+SET jwt.anonymous_role = 'regress_pgrst_anon';
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_admin', pgrst_claims(:'t_foreign', 'regress_pgrst_admin'),
+              bearer('Bearer ' || :'t_foreign', 'Bearer ' || :'t_norole')) AS foreign_then_no_role;
+
+-- Review finding 3: with jwt.session_identity = on, alice's identity
+-- outlived her request: the next request on the connection, anonymous, still
+-- had jwt_claim('sub') = alice.  The helper forgets it first.
+RESET SESSION AUTHORIZATION;
+SET jwt.session_identity = on;
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer('Bearer ' || :'t_alice')) AS session_identity_alice;
+SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', '{"accept":"*/*"}') AS session_identity_next_anonymous;
+RESET SESSION AUTHORIZATION;
+RESET jwt.session_identity;
+SELECT jwt_reset();
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+
+-- Review finding 4 (availability): PostgREST 11/12 re-encodes the claims
+-- through jose's ClaimsSet: a one-element "aud" array becomes its string and
+-- registered claims that are null are dropped.  A genuine token was 401 28JP1.
+RESET SESSION AUTHORIZATION;
+SET jwt.audience = 'api';
+SELECT jwt_sign('{"sub":"alice","role":"regress_pgrst_user","aud":["api"]}') AS t_jose \gset
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SELECT replay('regress_pgrst_user',
+              (pgrst_claims(:'t_jose', 'regress_pgrst_user')::jsonb || '{"aud":"api"}')::text,
+              bearer('Bearer ' || :'t_jose')) AS jose_reencoded_claims;
+-- a registered claim whose value is null, which jose drops: the database
+-- refuses such a token anyway (22J06), so it never reaches the comparison;
+-- the normalisation of both sides, directly
+RESET SESSION AUTHORIZATION;
+SELECT try($$SELECT jwt_sign('{"sub":"alice","jti":null}')$$) AS null_jti_signs;
+SELECT jws_sign(convert_to('{"sub":"alice","role":"regress_pgrst_user","aud":"api","exp":' || :'alice_exp' || ',"jti":null}', 'UTF8'),
+                (SELECT key FROM test_keys WHERE name = 'ec_p256'), 'ES256') AS t_nulljti \gset
+SELECT try(format('SELECT jwt_verify(%L, (SELECT key FROM test_keys WHERE name = %L), audience => %L)', :'t_nulljti', 'ec_p256', 'api')) AS null_jti_verifies;
+SELECT _jwt_postgrest_claims('{"role":"r","aud":["api"],"iss":null,"sub":"a","exp":1,"nbf":null,"iat":null,"jti":null,"tenant":null}') AS normalised,
+       _jwt_postgrest_claims('{"aud":["a","b"]}') AS two_audiences, _jwt_postgrest_claims('{"role":"r"}') AS role_only;
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+-- ... and only that: another audience, or a null that is not a registered claim, still differ
+SELECT replay('regress_pgrst_user',
+              (pgrst_claims(:'t_jose', 'regress_pgrst_user')::jsonb || '{"aud":"other"}')::text,
+              bearer('Bearer ' || :'t_jose')) AS jose_other_audience;
+SELECT replay('regress_pgrst_user',
+              (pgrst_claims(:'t_jose', 'regress_pgrst_user')::jsonb || '{"aud":"api","tenant":null}')::text,
+              bearer('Bearer ' || :'t_jose')) AS jose_extra_null_claim;
+RESET SESSION AUTHORIZATION;
+RESET jwt.audience;
 SET SESSION AUTHORIZATION regress_pgrst_authenticator;
 
 -- Item 2: a bare token, without "Bearer ": PostgREST treats the request as
@@ -112,8 +220,8 @@ SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('Bea
 SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('Bearer')) AS empty_bearer;
 -- item 2: the scheme is case-insensitive (RFC 7235) ...
 SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer(E'bearer \t' || :'t_alice' || ' ')) AS lower_case_scheme;
--- ... but PostgREST takes only "Bearer" and "bearer": for "BEARER" it sets no claims, and the two disagree
-SELECT replay('regress_pgrst_anon', '{"role":"regress_pgrst_anon"}', bearer('BEARER ' || :'t_alice')) AS upper_case_scheme_anonymous;
+-- ... as in PostgREST (wai-extra's extractBearerAuth): "BEARER" is verified there too, so the helper accepts it
+SELECT replay('regress_pgrst_user', pgrst_claims(:'t_alice', 'regress_pgrst_user'), bearer('BEARER ' || :'t_alice')) AS upper_case_scheme;
 
 -- Item 3: request.headers empty or not JSON: a clear error for a caller that
 -- is not PostgREST, a 401 where a token was attempted (never a bare 22P02).
@@ -149,8 +257,23 @@ SET jwt.audience = 'regress-internal-audience';
 SELECT jwt_authenticate(:'t_aud');
 RESET jwt.audience;
 
+-- Review finding 3: a placeholder.  In a session that has not loaded the
+-- library yet, a non-superuser's SET jwt.anonymous_role is only a
+-- placeholder, discarded when the library loads; the helper loads it (through
+-- jwt_reset) before reading any jwt.* setting, so the placeholder never
+-- stands in for the superuser's setting.  (A new connection, as the
+-- superuser, then the authenticator without loading anything.)
+SELECT current_user AS regress_superuser \gset
+\c - :regress_superuser
+SELECT count(*) AS jwt_loaded_before FROM pg_settings WHERE name = 'jwt.anonymous_role';
+SET SESSION AUTHORIZATION regress_pgrst_authenticator;
+SET jwt.anonymous_role = 'regress_pgrst_admin';
+SELECT replay('regress_pgrst_admin', '{"role":"regress_pgrst_admin"}', '{"accept":"*/*"}') AS placeholder_anonymous_role;
+RESET SESSION AUTHORIZATION;
+
 RESET jwt.default_lifetime;
 DROP FUNCTION replay(text, text, text), pgrst_claims(text, text), bearer(text[]);
 DROP TABLE regress_pgrst_secrets;
-DROP ROLE regress_pgrst_authenticator, regress_pgrst_anon, regress_pgrst_user, regress_pgrst_admin;
+DROP ROLE regress_pgrst_authenticator, regress_pgrst_anon, regress_pgrst_user, regress_pgrst_admin, regress_pgrst_outsider;
+RESET jwt.anonymous_role;
 SELECT jwt_retire_key('pgrst-test') IS NOT NULL AS retired;

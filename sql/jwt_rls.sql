@@ -159,6 +159,8 @@ RESET ROLE;
 -- settings, the pre-request function, then the query.
 SELECT jwt_sign('{"sub":"rls-bob"}') AS trevoked \gset
 SELECT jwt_revoke(:'trevoked');
+-- PostgREST's db-anon-role, told to the database: a token naming no role and an anonymous request run as it
+SET jwt.anonymous_role = 'regress_web_user';
 SET SESSION AUTHORIZATION regress_authenticator;
 -- a valid token
 BEGIN;
@@ -197,6 +199,7 @@ SELECT jwt_postgrest_pre_request();
 SELECT jwt_claims() IS NULL AS anonymous, count(*) AS rows FROM docs;
 COMMIT;
 RESET SESSION AUTHORIZATION;
+RESET jwt.anonymous_role;
 
 DROP TABLE docs;
 DROP FUNCTION workers_launched(text);

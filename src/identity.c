@@ -28,6 +28,7 @@ static char *claims_setting = NULL;
 static char *impersonator_setting = NULL;
 static bool session_scope = false;
 static char *role_claim = NULL;
+static char *anonymous_role = NULL;
 static bool trust_postgrest = false;
 
 static uint64 claims_generation = 1;
@@ -65,6 +66,12 @@ jwt_identity_init(void)
 	DefineCustomStringVariable("jwt.role_claim",
 							   "Claim naming the role jwt_authenticate() switches to; empty switches none.",
 							   NULL, &role_claim, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	/* read by jwt_postgrest_pre_request(): superuser-only so no client can name it */
+	DefineCustomStringVariable("jwt.anonymous_role",
+							   "PostgREST's anonymous role (db-anon-role), for jwt_postgrest_pre_request().",
+							   "A request without a token, or with a verified token naming no role, must run as this role; empty: only as the session user.",
+							   &anonymous_role, "",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("jwt.trust_postgrest_claims",
 							 "jwt_claims() falls back to request.jwt.claims, which any role can set.",

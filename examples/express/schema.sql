@@ -60,6 +60,23 @@ CREATE TABLE login_failures (
     window_start timestamptz NOT NULL
 );
 
+-- The key under which login() counts an address's failures: an IPv4 address,
+-- or the /64 of an IPv6 one (one site's hosts usually share a /64, and one
+-- host can pick any address in it). An IPv4-mapped IPv6 address counts as its
+-- IPv4 address, not as the one /64 that all of them share.
+CREATE FUNCTION login_address_key(address inet) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'addr:' || CASE
+        WHEN family(address) = 4 THEN host(address)
+        -- an IPv4 client of a server listening on :: (HOST=::) arrives as
+        -- ::ffff:a.b.c.d: its own IPv4 address, not one of a shared /64
+        WHEN address << '::ffff:0.0.0.0/96' THEN host('0.0.0.0'::inet + (address - '::ffff:0.0.0.0'::inet))
+        ELSE host(network(set_masklen(address, 64)))
+    END
+$$;
+
 -- login: checks the password in SQL and returns a token signed with the
 -- keyring, or no row at all for a wrong username or password (a set-returning
 -- function: a plain one would return a row of NULLs). SECURITY DEFINER because
@@ -83,8 +100,7 @@ SET search_path = public, pg_temp
 AS $$
 DECLARE
     account_key text := 'user:' || username;
-    address_key text := 'addr:' || host(CASE WHEN family(address) = 6
-                                            THEN network(set_masklen(address, 64)) ELSE address END);
+    address_key text := login_address_key(address);
     account_failures integer;
     address_failures integer;
     hash text;

@@ -105,8 +105,11 @@ app.get('/favicon.ico', (req, res) => res.status(204).end());   // no icon, and 
 // POST /login {username, password}: the password is checked in SQL, the token
 // comes back signed by the database's keyring and goes into the cookie only.
 // login() counts failures per account and per address (req.ip: the peer's
-// address; behind a proxy, set Express's "trust proxy" so that it is the
-// client's) and refuses with 54000 past its limit: 429.
+// address; behind a proxy, set Express's "trust proxy" to the number of
+// proxies, e.g. app.set('trust proxy', 1), so that it is the client's. Never
+// true: the left-most X-Forwarded-For is the client's own choice, and a new one
+// per attempt would escape the per-address limit) and refuses with 54000 past
+// its limit: 429.
 // (Express 5 passes a rejected promise of a handler on to the error handler.)
 app.post('/login', async (req, res) => {
     const username = text(req.body?.username);

@@ -4,6 +4,7 @@
 //   APP_URL    the app's address, e.g. http://localhost:41234
 //   PG*        the database, as the app's role (express_app), for the SQL replay
 //   CHROMIUM   the browser (default /usr/bin/chromium)
+//   ADMIN_PGUSER  a superuser of that database, to make logout's revocation fail once
 // Prints one "ok - ..." / "not ok - ..." line per check; exits 1 on a failure.
 //
 // The story: alice logs in and sees only her notes; the token is in an
@@ -57,9 +58,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // http://localhost:PORT they are another port of the app's host (the same
 // site, sharing its cookies); opened as http://127.0.0.1:PORT, another site.
 //   /plant?t=TOKEN   sets cookies that would make the app see TOKEN's account
+//                    and that the browser refuses (a narrower path, a Domain)
+//   /overwrite?t=TOKEN  sets __Host-token=TOKEN; Secure; Path=/, which the
+//                    browser takes: cookies are not isolated by port
 //   /logout-form     submits a form to the app's /logout, as a cross-site page can
 const attacker = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://attacker');
+    if (url.pathname === '/overwrite') {
+        res.setHeader('Set-Cookie', `${COOKIE}=${url.searchParams.get('t')}; Secure; Path=/`);
+    }
     if (url.pathname === '/plant') {
         const t = url.searchParams.get('t');
         res.setHeader('Set-Cookie', [
@@ -128,11 +135,13 @@ try {
     alice.setDefaultTimeout(10_000);
     const page = await alice.newPage();
     const pageErrors = [];
+    let expect500 = false;   // one check below makes a logout fail on purpose
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // Console errors too (a CSP violation is one), except Chromium's note of
     // each refusal (400, 401, 415, 429), which are expected here.
     page.on('console', (msg) => {
-        if (msg.type() === 'error' && !/status of (400|401|415|429)/.test(msg.text())) pageErrors.push(msg.text());
+        if (msg.type() === 'error' && !/status of (400|401|415|429)/.test(msg.text()) &&
+            !(expect500 && /status of 500/.test(msg.text()))) pageErrors.push(msg.text());
     });
 
     await page.goto(APP_URL);
@@ -241,6 +250,32 @@ try {
     check('a request carrying two __Host-token cookies (a browser without prefix support) is refused: 401',
         twoCookies.status === 401, `${twoCookies.status} ${twoCookies.body}`);
 
+    // --- the limit of cookies (README): another port of the same host name ---
+    // A page on another port of localhost is the same cookie host: it CAN set
+    // __Host-token=BOB; Secure; Path=/, replacing the victim's own cookie, and
+    // the app then serves bob's account. No cookie attribute prevents this;
+    // the fix is to serve nothing untrusted on any port of the app's host name.
+    // This check asserts that the limit exists, as the README says: if it
+    // fails, browsers changed and the README must too. (A context of its own,
+    // so that alice's cookie above is untouched.)
+    const victim = await browser.newContext();
+    victim.setDefaultTimeout(10_000);
+    const victimPage = await victim.newPage();
+    await victimPage.goto(APP_URL);
+    await victimPage.waitForSelector('#login:not([hidden])');
+    await logIn(victimPage, 'alice', 'correct horse');
+    const overwritePage = await victim.newPage();
+    await overwritePage.goto(`http://localhost:${ATTACKER_PORT}/overwrite?t=${bobToken}`);
+    await overwritePage.close();
+    await reload(victimPage);
+    const victimState = await pageState(victimPage);
+    const victimJar = (await victim.cookies()).filter((c) => c.name === COOKIE);
+    check('LIMIT of cookies, not fixable by the app: a page on another port of localhost replaces __Host-token ' +
+        '(Secure; Path=/) and the victim\'s browser shows bob\'s account',
+        victimState.user === 'bob' && victimJar.length === 1 && victimJar[0].value === bobToken,
+        `${JSON.stringify(victimState)} ${JSON.stringify(victimJar)}`);
+    await victim.close();
+
     // --- issue 13 item 6: logout CSRF ---
     // A page of another site submits a form to /logout in alice's browser. The
     // old app cleared her cookie first, without revoking anything.
@@ -273,6 +308,36 @@ try {
     const nulLogin = await loginStatus('alice', 'correct horse\u0000');
     check('a password with a NUL byte: 400, not a server error, and not cached',
         nulLogin.status === 400 && nulLogin.cacheControl === 'no-store', JSON.stringify(nulLogin));
+
+    // --- logout whose revocation fails: the cookie stays ---
+    // A superuser adds, for this one check, a deferred trigger that makes the
+    // revocation fail when its transaction commits (after logout() itself has
+    // returned). The app must not clear the cookie: the user stays logged in,
+    // knows it, and the token still works.
+    const admin = new pg.Client({ user: process.env.ADMIN_PGUSER });
+    await admin.connect();
+    try {
+        await admin.query(`CREATE FUNCTION e2e_fail_revocation() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'e2e: revocation made to fail'; END $$`);
+        await admin.query(`CREATE CONSTRAINT TRIGGER e2e_fail_revocation AFTER INSERT ON jwt_revoked_tokens
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION e2e_fail_revocation()`);
+        expect500 = true;
+        const failedLogout = page.waitForResponse((r) => r.url() === new URL('/logout', APP_URL).href);
+        await page.click('#logout');
+        const failedStatus = (await failedLogout).status();
+        await page.waitForFunction(() => document.getElementById('status').textContent !== '');
+        state = await pageState(page);
+        const kept = (await alice.cookies()).some((c) => c.name === COOKIE && c.value === token);
+        const works = await replay('/api/notes', `${COOKIE}=${token}`);
+        check('a logout whose revocation fails at commit: 500, the cookie is NOT cleared, the page says so, the token still works',
+            failedStatus === 500 && kept && state.user === 'alice' && /Logout failed/.test(state.status) &&
+            works.status === 200, `${failedStatus} kept=${kept} ${JSON.stringify(state)} then ${works.status}`);
+    } finally {
+        expect500 = false;
+        await admin.query('DROP TRIGGER IF EXISTS e2e_fail_revocation ON jwt_revoked_tokens');
+        await admin.query('DROP FUNCTION IF EXISTS e2e_fail_revocation()');
+        await admin.end();
+    }
 
     // --- alice logs out ---
     await page.click('#logout');

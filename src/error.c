@@ -109,9 +109,11 @@ jwt_status_sqlstate(JwtStatus s)
 void
 jwt_raise(const JwtError *err)
 {
+	/* a refused token's statement holds the token: keep it out of the server log */
 	ereport(ERROR,
 			(errcode(jwt_status_sqlstate(err->status)),
 			 errmsg("%s", err->message),
-			 err->detail[0] ? errdetail("%s", err->detail) : 0));
+			 err->detail[0] ? errdetail("%s", err->detail) : 0,
+			 errhidestmt(jwt_status_is_token_failure(err->status))));
 }
 #endif

@@ -781,6 +781,43 @@ flat_object_jsonb(const JsonDoc *doc)
 }
 #endif
 
+#ifndef FRONTEND
+/*
+ * Whether the text has a \u escape of a character past ASCII.  PostgreSQL's
+ * JSON lexer turns such escapes into the database encoding, while the other
+ * characters of a token stay UTF-8: in a LATIN1 database "\u00c3\u00a9"
+ * ("Ã©") would come out as the bytes of UTF-8 "é" (and SQL_ASCII cannot
+ * take them at all).  Outside strings JSON has no backslash, so every one
+ * starts an escape.
+ */
+static bool
+has_non_ascii_escape(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+	{
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len)
+		{
+			unsigned int code = 0;
+
+			for (int k = 2; k < 6; k++)
+			{
+				char		c = text[i + k];
+
+				code = code * 16 + (c >= '0' && c <= '9' ? c - '0'
+									: c >= 'a' && c <= 'f' ? c - 'a' + 10
+									: c >= 'A' && c <= 'F' ? c - 'A' + 10 : 0);
+			}
+			if (code >= 0x80)
+				return true;
+		}
+		i++;					/* the escaped character */
+	}
+	return false;
+}
+#endif
+
 /* Both parses: the strict checks, and optionally the jsonb. */
 static JsonStrictResult
 parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, void **jsonb,
@@ -800,6 +837,10 @@ parse_document(const char *text, size_t len, JsonDoc *doc, bool build_jsonb, voi
 	if (!pg_verify_mbstr(PG_UTF8, text, (int) len, true))
 #endif
 		return JSON_STRICT_BAD_UTF8;
+#ifndef FRONTEND
+	if (GetDatabaseEncoding() != PG_UTF8 && has_non_ascii_escape(text, len))
+		return JSON_STRICT_ESCAPE_ENCODING;
+#endif
 	if (fast_path)
 	{
 		if (flat_object(text, len, doc))
@@ -913,6 +954,8 @@ json_strict_result_text(JsonStrictResult r)
 			return "it is nested too deeply";
 		case JSON_STRICT_NUMBER_RANGE:
 			return "it has a number out of range";
+		case JSON_STRICT_ESCAPE_ENCODING:
+			return "it escapes a character past ASCII (\\uXXXX), which a database not encoded in UTF-8 cannot read unambiguously";
 	}
 	return "unknown";
 }

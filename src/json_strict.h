@@ -64,7 +64,8 @@ typedef enum JsonStrictResult
 	JSON_STRICT_NOT_OBJECT,
 	JSON_STRICT_DUPLICATE,
 	JSON_STRICT_TOO_DEEP,
-	JSON_STRICT_NUMBER_RANGE	/* a number PostgreSQL's numeric cannot hold */
+	JSON_STRICT_NUMBER_RANGE,	/* a number PostgreSQL's numeric cannot hold */
+	JSON_STRICT_ESCAPE_ENCODING /* a \u escape past ASCII, in a database not in UTF-8 */
 } JsonStrictResult;
 
 extern JsonStrictResult json_strict_parse(const char *text, size_t len, JsonDoc *doc);

@@ -1217,7 +1217,7 @@ jwt_is_revoked(PG_FUNCTION_ARGS)
  * jti or else by digest, if it is one of ours (its signature verifies:
  * a forged token revokes nothing and so cannot fill the list).
  */
-static void
+static bool
 revoke_exposed_token(void *arg)
 {
 	VerifyRequest quiet = *(VerifyRequest *) arg;
@@ -1229,14 +1229,17 @@ revoke_exposed_token(void *arg)
 
 	quiet.check_revoked = true;	/* revoked already: nothing to do, and no worker to start */
 	if (verify_request(&quiet, &tok, &claims, &err) != JWT_OK)
-		return;
+		return false;
 	jti = json_doc_get(&claims, "jti");
 	exp = json_doc_get(&claims, "exp");
-	jwt_transport_revoke_exposed(jti != NULL && jti->value.kind == JK_STRING
-								 ? utf8_to_server_cstring(jti->value.str)
-								 : jwt_revocation_digest_id(tok.payload, tok.payload_len),
-								 exp != NULL && exp->value.kind == JK_NUMBER
-								 ? json_number_double(&exp->value) : -1);
+	/* an empty jti cannot be revoked (jwt_revoke_jti refuses it): say so, start nothing */
+	if (jti != NULL && jti->value.kind == JK_STRING && jti->value.len == 0)
+		return false;
+	return jwt_transport_revoke_exposed(jti != NULL && jti->value.kind == JK_STRING
+										? utf8_to_server_cstring(jti->value.str)
+										: jwt_revocation_digest_id(tok.payload, tok.payload_len),
+										exp != NULL && exp->value.kind == JK_NUMBER
+										? json_number_double(&exp->value) : -1);
 }
 
 /* "Bearer <token>" or a bare token, without surrounding white space. */
@@ -1323,7 +1326,7 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 /*
  * _jwt_revoke_exposed(token text) RETURNS boolean: the PostgREST helper's
  * way to revoke a token that came over plain HTTP, when
- * jwt.revoke_exposed_tokens is on; true if it asked for the revocation.
+ * jwt.revoke_exposed_tokens is on; true if it revoked the token.
  */
 PG_FUNCTION_INFO_V1(jwt_revoke_exposed);
 Datum
@@ -1334,8 +1337,7 @@ jwt_revoke_exposed(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || !jwt_transport_revoke_exposed_enabled())
 		PG_RETURN_BOOL(false);
 	authentication_request(&req, PG_GETARG_TEXT_PP(0));
-	revoke_exposed_token(&req);
-	PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(revoke_exposed_token(&req));
 }
 
 /* jwt_reset() RETURNS void: forget the identity (and nothing else) */

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "libpq/libpq-be.h"
@@ -120,11 +121,12 @@ connection_encrypted(Port *port)
 }
 
 void
-jwt_transport_check(void (*revoke) (void *arg), void *arg)
+jwt_transport_check(bool (*revoke) (void *arg), void *arg)
 {
 	Port	   *port = MyProcPort;
 	const struct sockaddr *addr;
 	bool		unix_socket;
+	bool		revoked;
 
 	/* background workers and the like have no client connection */
 	if (transport_mode == JWT_TRANSPORT_OFF || port == NULL)
@@ -134,8 +136,7 @@ jwt_transport_check(void (*revoke) (void *arg), void *arg)
 	if (jwt_transport_allowed(transport_mode, unix_socket, connection_encrypted(port), addr))
 		return;
 
-	if (revoke_exposed && revoke != NULL)
-		revoke(arg);
+	revoked = revoke_exposed && revoke != NULL && revoke(arg);
 	/* errhidestmt: the statement holds the token, which the log must not */
 	ereport(ERROR,
 			(errcode(MAKE_SQLSTATE('2', '8', 'J', 'T', '1')),
@@ -143,12 +144,12 @@ jwt_transport_check(void (*revoke) (void *arg), void *arg)
 			 errdetail("jwt.require_secure_transport is \"%s\" and this TCP connection%s has no TLS.%s",
 					   transport_mode == JWT_TRANSPORT_ALWAYS ? "always" : "remote",
 					   transport_mode == JWT_TRANSPORT_REMOTE ? " from a non-loopback address" : "",
-					   revoke_exposed ? " The token has been revoked: it crossed the network in clear." : ""),
+					   revoked ? " The token has been revoked: it crossed the network in clear." : ""),
 			 errhint("Connect with sslmode=require (and hostssl lines in pg_hba.conf)."),
 			 errhidestmt(true)));
 }
 
-void
+bool
 jwt_transport_revoke_exposed(const char *jti, double exp)
 {
 	BackgroundWorker worker;
@@ -159,6 +160,14 @@ jwt_transport_revoke_exposed(const char *jti, double exp)
 	pid_t		pid;
 	bool		revoked;
 
+	/* a standby cannot write, and a writer would wait for the end of recovery forever */
+	if (RecoveryInProgress())
+	{
+		ereport(WARNING,
+				(errmsg("a token refused for an unencrypted connection cannot be revoked on a standby"),
+				 errhint("Revoke it on the primary.")));
+		return false;
+	}
 	seg = dsm_create(offsetof(ExposedToken, jti) + jti_len + 1, 0);
 	t = dsm_segment_address(seg);
 	t->database = MyDatabaseId;
@@ -191,6 +200,7 @@ jwt_transport_revoke_exposed(const char *jti, double exp)
 		ereport(WARNING,
 				(errmsg("a token refused for an unencrypted connection could not be revoked"),
 				 errhint("Check max_worker_processes, or revoke the token by hand.")));
+	return revoked;
 }
 
 /* The worker: revoke through jwt_revoke_jti(), as a superuser, and commit. */
@@ -213,6 +223,8 @@ jwt_revoke_exposed_main(Datum arg)
 	t = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(t->database, InvalidOid, 0);
 
+	/* the caller waits for this worker: never wait long on its locks */
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();

@@ -28,16 +28,16 @@ extern bool jwt_transport_allowed(JwtTransportMode mode, bool unix_socket, bool 
 /*
  * Refuse (raise 28JT1) when the current client connection may not carry a
  * bearer token.  Before refusing, and only when jwt.revoke_exposed_tokens is
- * on, revoke(arg) is called to revoke the token.
+ * on, revoke(arg) is called to revoke the token; it says whether it did.
  */
-extern void jwt_transport_check(void (*revoke_exposed) (void *arg), void *arg);
+extern void jwt_transport_check(bool (*revoke) (void *arg), void *arg);
 
 /*
  * Revoke a token id (or a token's digest, for tokens without one) in a
  * transaction of its own, which a refusal's rollback does not undo: a
  * background worker commits it while the caller waits.  exp < 0: unknown.
  */
-extern void jwt_transport_revoke_exposed(const char *jti, double exp);
+extern bool jwt_transport_revoke_exposed(const char *jti, double exp);
 
 /* The settings the PostgREST helper applies. */
 extern bool jwt_transport_forwarded_https_required(void);

@@ -110,6 +110,10 @@ check "a token without jti is revoked by its digest" \
     "$(printf '28JT1\n28J04')"
 check "the id is the digest of the claims: sha256:<base64url>" \
     "$(q "SELECT count(*) FROM jwt_revoked_tokens WHERE jti ~ '^sha256:[A-Za-z0-9_-]{43}\$'")" 1
+TE=$(q "SELECT jwt_sign('{\"sub\":\"eve\",\"jti\":\"\"}')")
+out=$(vtcp disable "SELECT jwt_authenticate('$TE')")
+check "an empty jti cannot be revoked: refused, and the refusal does not claim it was" \
+    "$(grep -c 'could not be revoked\|has been revoked' <<<"$out" || true)" 0
 FORGED="${T3%.*}.$(printf 'AAAA%.0s' $(seq 21))"
 check "a forged token is refused and revokes nothing" \
     "$(state tcp disable postgres "SELECT jwt_authenticate('$FORGED')"; q "SELECT count(*) FROM jwt_revoked_tokens")" \

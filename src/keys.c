@@ -1351,6 +1351,21 @@ parse_json_key(const char *text, size_t len, MemoryContext keep, JwtKeySet *set,
 	if (set->nkeys == 0)
 		return jwt_fail(err, JWT_ERR_KEY, "JWKS has no signing keys");
 
+	/*
+	 * A set of several keys only verifies (it cannot sign), and checking a
+	 * private RSA key costs a primality test of each factor: 100 private
+	 * 8192-bit keys held a backend for minutes.  Such a set must be public.
+	 */
+	if (set->nkeys > 1)
+		for (int i = 0; i < set->nkeys; i++)
+			if (set->keys[i].has_private && set->keys[i].type != JWT_KEY_HMAC)
+			{
+				jwt_fail(err, JWT_ERR_KEY, "a JWKS of several keys must hold public keys only");
+				jwt_fail_detail(err, "JWKS key %d has private members; a set of several keys only verifies.",
+								position[i]);
+				return JWT_ERR_KEY;
+			}
+
 	/* one secret must not stand in for a public key */
 	for (int i = 1; i < set->nkeys; i++)
 		if ((set->keys[i].type == JWT_KEY_HMAC) != (set->keys[0].type == JWT_KEY_HMAC))

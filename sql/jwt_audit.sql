@@ -420,7 +420,14 @@ INSERT INTO spellings VALUES
   ('base64 PKCS#1 RSA public', pem_body(k('rsa_pub_pkcs1'))),
   ('base64 PKCS#8 RSA private', pem_body(k('rsa'))),
   ('base64 SEC1 EC private', pem_body(k('ec_p256_sec1'))),
-  ('base64 DER certificate (x5c)', pem_body(k('ed25519_cert')));
+  ('base64 DER certificate (x5c)', pem_body(k('ed25519_cert'))),
+  -- found by the second review
+  ('base64 of a whole PEM (Kubernetes, env)', replace(encode(convert_to(k('rsa_pub'), 'UTF8'), 'base64'), E'\n', '')),
+  ('OpenSSH blob without its type word', split_part(ak('ssh_rsa'), ' ', 2)),
+  ('OpenSSH Ed25519 blob', split_part(ak('ssh_ed25519'), ' ', 2)),
+  ('hex DER SPKI', encode(decode(pem_body(k('rsa_pub')), 'base64'), 'hex')),
+  ('lower-case PEM', lower(k('rsa_pub'))),
+  ('PEM with four dashes', replace(k('rsa_pub'), '-----', '----'));
 SELECT name,
        outcome(forge('{"alg":"HS256","typ":"JWT"}', '{"sub":"admin","exp":1900000000}', key), key) AS verify_text,
        try(format('SELECT jwt_verify(%L, %L::bytea)',
@@ -430,6 +437,8 @@ SELECT name,
 FROM spellings ORDER BY name;
 SELECT try_detail(format('SELECT jwt_sign(''{}'', %L, ''HS256'')', ak('ssh_ed25519'))) AS sign_ssh,
        try_detail(format('SELECT jwt_sign(''{}'', %L::bytea, ''HS512'')', convert_to(pem_body(k('rsa_pub')), 'UTF8'))) AS sign_der_bytea;
+-- DER bytes themselves as a bytea secret
+SELECT try(format('SELECT jwt_verify(''a.b.c'', %L::bytea)', decode(pem_body(k('rsa_pub')), 'base64'))) AS raw_der_bytea;
 -- the keyring: jwt_add_key and a JWK "oct" whose k is a key
 SELECT try(format('SELECT jwt_add_key(%L)', ak('ssh_rsa'))) AS add_key_ssh,
        try(format('SELECT jwt_add_key(%L)', pem_body(k('rsa_pub')))) AS add_key_der,

@@ -170,6 +170,105 @@ is_openssh_key(const char *s, size_t len)
 	return false;
 }
 
+/* Do these bytes parse as a DER key (SPKI, PKCS#8, PKCS#1, SEC1) or certificate? */
+static bool
+der_is_key(const unsigned char *der, size_t n)
+{
+	EVP_PKEY   *pkey = NULL;
+	X509	   *cert;
+	const unsigned char *p;
+	bool		found = false;
+
+	if (n < 20 || n > DER_SPELLING_MAX_TEXT || der[0] != 0x30)
+		return false;
+	ERR_clear_error();
+	p = der;
+	if ((pkey = d2i_PUBKEY(NULL, &p, (long) n)) != NULL)	/* SubjectPublicKeyInfo */
+		found = true;
+	p = der;
+	if (!found && (pkey = d2i_AutoPrivateKey(NULL, &p, (long) n)) != NULL)	/* PKCS#8, PKCS#1, SEC1 */
+		found = true;
+	p = der;
+	if (!found && (pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long) n)) != NULL)	/* PKCS#1 RSAPublicKey */
+		found = true;
+	EVP_PKEY_free(pkey);
+	p = der;
+	if (!found && (cert = d2i_X509(NULL, &p, (long) n)) != NULL)
+	{
+		found = true;
+		X509_free(cert);
+	}
+	ERR_clear_error();
+	return found;
+}
+
+/*
+ * The start of an OpenSSH key blob without its type word ("AAAAB3NzaC1yc2E..."):
+ * base64 of a 4-byte length (7 to 64) and a key type name.
+ */
+static bool
+is_openssh_blob(const char *s, size_t len)
+{
+	unsigned char head[9];
+	uint32		acc = 0;
+	int			bits = 0,
+				n = 0;
+	uint32		namelen;
+
+	while (len > 0 && isspace((unsigned char) *s))
+		s++, len--;
+	if (len < 16 || memcmp(s, "AAAA", 4) != 0)
+		return false;
+	for (int i = 0; i < 12; i++)
+	{
+		int			v = b64_value((unsigned char) s[i]);
+
+		if (v < 0)
+			return false;
+		acc = (acc << 6) | (uint32) v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			head[n++] = (unsigned char) (acc >> bits);
+		}
+	}
+	namelen = ((uint32) head[0] << 24) | ((uint32) head[1] << 16) | ((uint32) head[2] << 8) | head[3];
+	return namelen >= 7 && namelen <= 64 &&
+		(memcmp(head + 4, "ssh-", 4) == 0 || memcmp(head + 4, "ecdsa", 5) == 0 ||
+		 memcmp(head + 4, "sk-", 3) == 0);
+}
+
+/* Hex of a DER key ("3082010a02820101..."), as some tools print them. */
+static bool
+is_hex_der_key(const char *s, size_t len)
+{
+	unsigned char *der;
+	size_t		n = 0;
+	bool		found;
+
+	while (len > 0 && isspace((unsigned char) s[len - 1]))
+		len--;
+	while (len > 0 && isspace((unsigned char) *s))
+		s++, len--;
+	if (len < 80 || len % 2 != 0 || len > DER_SPELLING_MAX_TEXT || s[0] != '3' || s[1] != '0')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char) s[i]))
+			return false;
+	der = palloc(len / 2);
+	for (size_t i = 0; i < len; i += 2)
+	{
+		char		pair[3] = {s[i], s[i + 1], '\0'};
+
+		der[n++] = (unsigned char) strtoul(pair, NULL, 16);
+	}
+	found = der_is_key(der, n);
+	OPENSSL_cleanse(der, n);
+	pfree(der);
+	return found;
+}
+
 /*
  * Is this text the bare base64 of a DER key or certificate, as identity
  * providers show them (x5c, "public key" fields)?  Only when OpenSSL parses
@@ -184,8 +283,7 @@ is_base64_der_key(const char *s, size_t len)
 	uint32		acc = 0;
 	int			bits = 0;
 	size_t		i = 0;
-	bool		found = false;
-	const unsigned char *p;
+	bool		found;
 
 	while (i < len && isspace((unsigned char) s[i]))
 		i++;
@@ -221,32 +319,20 @@ is_base64_der_key(const char *s, size_t len)
 			return false;
 		}
 
-	ERR_clear_error();
-	{
-		EVP_PKEY   *pkey;
-		X509	   *cert;
-
-		p = der;
-		if ((pkey = d2i_PUBKEY(NULL, &p, (long) n)) != NULL)	/* SubjectPublicKeyInfo */
-			found = true;
-		p = der;
-		if (!found && (pkey = d2i_AutoPrivateKey(NULL, &p, (long) n)) != NULL)	/* PKCS#8, PKCS#1, SEC1 */
-			found = true;
-		p = der;
-		if (!found && (pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long) n)) != NULL)	/* PKCS#1 RSAPublicKey */
-			found = true;
-		EVP_PKEY_free(pkey);
-		p = der;
-		if (!found && (cert = d2i_X509(NULL, &p, (long) n)) != NULL)
-		{
-			found = true;
-			X509_free(cert);
-		}
-	}
-	ERR_clear_error();
+	found = der_is_key(der, n);
 	OPENSSL_cleanse(der, n);
 	pfree(der);
 	return found;
+}
+
+/* A "----BEGIN" of any case and at least four dashes: a PEM someone retyped. */
+static bool
+has_pem_like_line(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 9 <= len; i++)
+		if (memcmp(s + i, "----", 4) == 0 && pg_strncasecmp(s + i + 4, "begin", 5) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -261,10 +347,16 @@ key_spelling(const char *s, size_t len)
 	JsonDoc		doc;
 	size_t		i = 0;
 
-	if (find_bytes(s, len, "-----BEGIN") != NULL)
+	if (find_bytes(s, len, "-----BEGIN") != NULL || has_pem_like_line(s, len))
 		return "PEM";
 	while (i < len && isspace((unsigned char) s[i]))
 		i++;
+	/* base64 of a PEM text (as Kubernetes secrets and environment variables hold them) */
+	if (len - i >= 14 && memcmp(s + i, "LS0tLS1CRUdJT", 13) == 0)
+		return "base64 PEM";
+	/* DER bytes themselves (a bytea secret) */
+	if (der_is_key((const unsigned char *) s, len))
+		return "DER";
 	/* random secrets start with '{' one time in 256: JSON only if it parses */
 	if (i < len && s[i] == '{' && json_strict_parse(s, len, &doc) == JSON_STRICT_OK)
 		return "JSON";
@@ -276,6 +368,10 @@ key_spelling(const char *s, size_t len)
 		return "OpenSSH";
 	if (is_base64_der_key(s, len))
 		return "base64 DER";
+	if (is_openssh_blob(s, len))
+		return "OpenSSH blob";
+	if (is_hex_der_key(s, len))
+		return "hex DER";
 	return NULL;
 }
 

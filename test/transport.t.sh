@@ -8,7 +8,8 @@
 # addresses is shown through _jwt_transport_allowed.  jwt.revoke_exposed_tokens
 # revokes a refused token (by jti, else by digest) in a transaction that the
 # refusal does not roll back.  Sessions cannot lower the setting, not even with
-# a placeholder set before the library loads.  The PostgREST helper refuses a
+# a placeholder set before the library loads, and a hot standby says at once that it
+# cannot revoke.  The PostgREST helper refuses a
 # request whose X-Forwarded-Proto is not https when jwt.require_forwarded_https
 # is on (401, 28JT2).
 set -euo pipefail
@@ -120,6 +121,17 @@ check "a forged token is refused and revokes nothing" \
     "$(printf '28JT1\n2')"
 check "the untouched token still works over TLS" \
     "$(tcp require postgres "SELECT jwt_authenticate('$T3') ->> 'sub'")" carol
+
+# a hot standby cannot write: revoking there must say so at once, not wait for a worker that
+# could only start after recovery (it held the caller, and a worker slot, for ever)
+DB=postgres
+standby_start
+wait_replay
+out=$("$PGBIN/psql" -X -q -A -t -h "$SB/sock" -p "$SB_PORT" -d postgres \
+          -c "SET statement_timeout = '20s'; SELECT _jwt_revoke_exposed('$T3')" 2>&1 || true)
+check "on a standby: no revocation, a WARNING that says why, and no wait" \
+    "$(grep -o 'cannot be revoked on a standby' <<<"$out" | head -1) $(tail -n 1 <<<"$out")" \
+    "cannot be revoked on a standby f"
 
 # --- behind PostgREST: X-Forwarded-Proto ---
 sys jwt.revoke_exposed_tokens off

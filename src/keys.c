@@ -135,6 +135,46 @@ b64_value(unsigned char c)
 }
 
 /*
+ * Decode the base64 (or base64url) text s into out, at most max bytes; with
+ * skip_space, white space between characters is allowed.  Padding ends the
+ * text: only padding and white space may follow.  The bytes decoded, or -1
+ * for anything else.
+ */
+static int
+b64_decode_text(const char *s, size_t len, bool skip_space, unsigned char *out, size_t max)
+{
+	uint32		acc = 0;
+	int			bits = 0;
+	size_t		n = 0,
+				i = 0;
+
+	for (; i < len && n < max; i++)
+	{
+		int			v = b64_value((unsigned char) s[i]);
+
+		if (v < 0)
+		{
+			if (skip_space && isspace((unsigned char) s[i]))
+				continue;
+			if (s[i] == '=')
+				break;
+			return -1;
+		}
+		acc = (acc << 6) | (uint32) v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			out[n++] = (unsigned char) (acc >> bits);
+		}
+	}
+	for (; i < len && n < max; i++)
+		if (s[i] != '=' && !(skip_space && isspace((unsigned char) s[i])))
+			return -1;
+	return (int) n;
+}
+
+/*
  * Is this text an OpenSSH public key line ("ssh-ed25519 AAAA...", also with
  * authorized_keys options before it)?  A word naming an SSH key type, then
  * blanks, then the base64 of a blob that starts with a 4-byte length: "AAAA".
@@ -210,29 +250,13 @@ static bool
 is_openssh_blob(const char *s, size_t len)
 {
 	unsigned char head[9];
-	uint32		acc = 0;
-	int			bits = 0,
-				n = 0;
 	uint32		namelen;
 
 	while (len > 0 && isspace((unsigned char) *s))
 		s++, len--;
-	if (len < 16 || memcmp(s, "AAAA", 4) != 0)
+	if (len < 16 || memcmp(s, "AAAA", 4) != 0 ||
+		b64_decode_text(s, 12, false, head, sizeof(head)) != (int) sizeof(head))
 		return false;
-	for (int i = 0; i < 12; i++)
-	{
-		int			v = b64_value((unsigned char) s[i]);
-
-		if (v < 0)
-			return false;
-		acc = (acc << 6) | (uint32) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			head[n++] = (unsigned char) (acc >> bits);
-		}
-	}
 	namelen = ((uint32) head[0] << 24) | ((uint32) head[1] << 16) | ((uint32) head[2] << 8) | head[3];
 	return namelen >= 7 && namelen <= 64 &&
 		(memcmp(head + 4, "ssh-", 4) == 0 || memcmp(head + 4, "ecdsa", 5) == 0 ||
@@ -279,9 +303,7 @@ static bool
 is_base64_der_key(const char *s, size_t len)
 {
 	unsigned char *der;
-	size_t		n = 0;
-	uint32		acc = 0;
-	int			bits = 0;
+	int			n;
 	size_t		i = 0;
 	bool		found;
 
@@ -291,36 +313,9 @@ is_base64_der_key(const char *s, size_t len)
 	if (len - i < 40 || len > DER_SPELLING_MAX_TEXT || s[i] != 'M')
 		return false;
 	der = palloc(len);
-	for (; i < len; i++)
-	{
-		int			v = b64_value((unsigned char) s[i]);
-
-		if (v < 0)
-		{
-			if (isspace((unsigned char) s[i]))
-				continue;
-			if (s[i] == '=')
-				break;
-			pfree(der);
-			return false;
-		}
-		acc = (acc << 6) | (uint32) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			der[n++] = (unsigned char) (acc >> bits);
-		}
-	}
-	for (; i < len; i++)
-		if (s[i] != '=' && !isspace((unsigned char) s[i]))
-		{
-			pfree(der);
-			return false;
-		}
-
-	found = der_is_key(der, n);
-	OPENSSL_cleanse(der, n);
+	n = b64_decode_text(s + i, len - i, true, der, len);
+	found = n > 0 && der_is_key(der, (size_t) n);
+	OPENSSL_cleanse(der, len);
 	pfree(der);
 	return found;
 }

@@ -586,3 +586,37 @@ COMMENT ON FUNCTION jwt_identity() IS
 'the current identity and where it comes from: a verified token (authenticated) or jwt_impersonate (impersonated, by whom)';
 
 -- (end of the impersonation section)
+
+-- ---------------------------------------------------------------------------
+-- Issuers: issuer-bound keys, key states and rotation, JWKS fetched from URLs.
+-- ---------------------------------------------------------------------------
+
+-- (end of the issuers section)
+
+
+-- ---------------------------------------------------------------------------
+-- Sessions: refresh-token rotation with reuse detection, single-use tokens.
+-- ---------------------------------------------------------------------------
+
+-- (end of the sessions section)
+
+
+-- ---------------------------------------------------------------------------
+-- DPoP (RFC 9449): proofs of possession and sender-constrained tokens.
+-- ---------------------------------------------------------------------------
+
+-- (end of the DPoP section)
+
+
+-- ---------------------------------------------------------------------------
+-- Statistics and authentication logging.
+-- ---------------------------------------------------------------------------
+
+-- (end of the statistics section)
+
+
+-- ---------------------------------------------------------------------------
+-- Verified-token cache.
+-- ---------------------------------------------------------------------------
+
+-- (end of the token cache section)

@@ -605,6 +605,48 @@ COMMENT ON FUNCTION jwt_identity() IS
 -- DPoP (RFC 9449): proofs of possession and sender-constrained tokens.
 -- ---------------------------------------------------------------------------
 
+-- Proofs already seen (RFC 9449 section 11.1): the SHA-256 of the proof
+-- key's thumbprint and its jti, kept until the proof would be refused as too
+-- old anyway.  The primary key makes recording atomic: of two sessions with
+-- one proof, one inserts and the other finds the row.  Private: jwt writes it
+-- from C as its owner; nobody else reads, writes or clears it.  Not dumped:
+-- its rows live minutes.
+CREATE TABLE jwt_dpop_proofs (
+    digest bytea PRIMARY KEY CHECK (octet_length(digest) = 32),
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX jwt_dpop_proofs_expires_at ON jwt_dpop_proofs (expires_at);
+REVOKE ALL ON jwt_dpop_proofs FROM PUBLIC;
+COMMENT ON TABLE jwt_dpop_proofs IS
+'DPoP proofs seen (SHA-256 of key thumbprint and jti) until they expire; private to jwt';
+
+-- IMMUTABLE: the thumbprint depends on the key alone.
+CREATE FUNCTION jwt_thumbprint(jwk jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_thumbprint'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION jwt_thumbprint(jsonb) IS
+'RFC 7638 SHA-256 thumbprint of a public JWK (RSA, EC, OKP); a JWK with private members is refused';
+
+-- VOLATILE and PARALLEL UNSAFE: it records the proof's jti.
+CREATE FUNCTION jwt_dpop_verify(proof text, method text, url text,
+                                access_token text DEFAULT NULL, nonce text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_dpop_verify'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_dpop_verify(text, text, text, text, text) IS
+'checks a DPoP proof (RFC 9449) for a request and records it as used; returns {"jkt": thumbprint, "claims": claims}';
+
+-- Deletes the rows of proofs that are refused as too old anyway; for a
+-- superuser's cron job.
+CREATE FUNCTION jwt_dpop_purge() RETURNS bigint
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (DELETE FROM @extschema@.jwt_dpop_proofs WHERE expires_at < now() RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+REVOKE ALL ON FUNCTION jwt_dpop_purge() FROM PUBLIC;
+COMMENT ON FUNCTION jwt_dpop_purge() IS
+'deletes the records of DPoP proofs past jwt.dpop_max_age (they are refused as too old anyway)';
+
 -- (end of the DPoP section)
 
 

@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "claims.h"
+#include "dpop_replay.h"
 #include "envelope.h"
 #include "identity.h"
 #include "jsonb_text.h"
@@ -122,6 +123,7 @@ _PG_init(void)
 	jwt_identity_init();
 	jwt_revocation_init();
 	jwt_transport_init();
+	jwt_dpop_init();
 	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");

@@ -36,6 +36,22 @@ typedef enum JwtStatus
 	JWT_ERR_TYPE,				/* 28J0C */
 	JWT_ERR_NO_KEY,				/* 28J0D */
 
+	/* a DPoP proof (RFC 9449) or a token's binding to one is refused: 28JDx */
+	JWT_ERR_DPOP_MALFORMED,		/* 28JD1 */
+	JWT_ERR_DPOP_TYPE,			/* 28JD2 */
+	JWT_ERR_DPOP_ALGORITHM,		/* 28JD3 */
+	JWT_ERR_DPOP_KEY,			/* 28JD4 */
+	JWT_ERR_DPOP_SIGNATURE,		/* 28JD5 */
+	JWT_ERR_DPOP_METHOD,		/* 28JD6 */
+	JWT_ERR_DPOP_URL,			/* 28JD7 */
+	JWT_ERR_DPOP_TIME,			/* 28JD8 */
+	JWT_ERR_DPOP_REPLAY,		/* 28JD9 */
+	JWT_ERR_DPOP_ATH,			/* 28JDA */
+	JWT_ERR_DPOP_NONCE,			/* 28JDB */
+	JWT_ERR_DPOP_BINDING,		/* 28JDC */
+	JWT_ERR_DPOP_SCHEME,		/* 28JDD */
+	JWT_ERR_DPOP_REQUIRED,		/* 28JDE */
+
 	/* the caller's key or option is wrong: 22023 */
 	JWT_ERR_KEY,
 	JWT_ERR_OPTION,
@@ -74,7 +90,7 @@ extern void jwt_raise(const JwtError *err);
 static inline bool
 jwt_status_is_token_failure(JwtStatus s)
 {
-	return s >= JWT_ERR_STRUCTURE && s <= JWT_ERR_NO_KEY;
+	return s >= JWT_ERR_STRUCTURE && s <= JWT_ERR_DPOP_REQUIRED;
 }
 
 #endif

@@ -1,0 +1,227 @@
+-- DPoP (RFC 9449): proofs of possession, thumbprints (RFC 7638), bound tokens.
+-- Each refusal asserts its SQLSTATE; each test names the attack it replays.
+
+-- ---------- jwt_thumbprint ----------
+
+-- RFC 7638 section 3.1: the known answer for the RFC's RSA key (extra members ignored)
+SELECT jwt_thumbprint('{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}')
+       = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' AS rfc7638_rsa_known_answer;
+-- RFC 8037 appendix A.3: the known answer for the RFC's Ed25519 key
+SELECT jwt_thumbprint('{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}')
+       = 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k' AS rfc8037_okp_known_answer;
+-- EC: crv, kty, x, y in that order, whatever the input's order and other members
+SELECT jwt_thumbprint(k('ec256_pub_jwk')::jsonb || '{"kid":"k1","use":"sig","alg":"ES256"}')
+       = b64u(digest('{"crv":"P-256","kty":"EC","x":"_ASgQBoOm1RYIgyntaEfOjDzmvJbSdf0sCa3ugfrb_c","y":"pjX8ewE07PhA-A52xmNyW3Rl8YFYEwImYcP20kHyYPE"}', 'sha256'))
+       AS ec_canonical_order;
+-- OKP: crv, kty, x
+SELECT jwt_thumbprint(k('ed25519_pub_jwk')::jsonb)
+       = b64u(digest('{"crv":"Ed25519","kty":"OKP","x":"dpvAlVzULGFLJIGmbC8JseVYWjOkLI0zKwP1jPyVSZw"}', 'sha256'))
+       AS okp_canonical_order;
+-- RSA: e, kty, n
+SELECT jwt_thumbprint(k('rsa_pub_jwk')::jsonb)
+       = b64u(digest('{"e":"AQAB","kty":"RSA","n":"' || (k('rsa_pub_jwk')::jsonb ->> 'n') || '"}', 'sha256'))
+       AS rsa_canonical_order;
+-- a private JWK is refused, never hashed (it would put the key in a statement log)
+SELECT try($$SELECT jwt_thumbprint(k('ec256_jwk')::jsonb)$$) AS private_ec;
+SELECT try($$SELECT jwt_thumbprint(k('ed25519_jwk')::jsonb)$$) AS private_okp;
+-- a symmetric key has no public thumbprint
+SELECT try($$SELECT jwt_thumbprint('{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}')$$) AS symmetric;
+-- not a key: missing members, a JWKS, an array, a key keys.c refuses
+SELECT try($$SELECT jwt_thumbprint('{"kty":"EC","crv":"P-256","x":"_ASgQBoOm1RYIgyntaEfOjDzmvJbSdf0sCa3ugfrb_c"}')$$) AS missing_y;
+SELECT try($$SELECT jwt_thumbprint(jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb)))$$) AS jwks;
+SELECT try($$SELECT jwt_thumbprint('[1]')$$) AS not_an_object;
+SELECT try($$SELECT jwt_thumbprint('{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}')$$) AS not_on_the_curve;
+
+-- ---------- proofs ----------
+
+-- dpop(claims [, signing key, header jwk, alg, typ]): a proof, by default an ES256 one
+CREATE FUNCTION dpop(claims jsonb, key text DEFAULT k('ec256_jwk'), jwk jsonb DEFAULT k('ec256_pub_jwk')::jsonb,
+                     alg text DEFAULT 'ES256', typ text DEFAULT 'dpop+jwt')
+RETURNS text LANGUAGE sql
+AS $$ SELECT jws_sign(convert_to(claims::text, 'UTF8'), key, alg, jsonb_build_object('typ', typ, 'jwk', jwk)) $$;
+-- pc([htm, htu, extra]): a proof's claims with a fresh jti, issued now
+CREATE FUNCTION pc(htm text DEFAULT 'GET', htu text DEFAULT 'https://api.example.com/things', extra jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE sql
+AS $$ SELECT jsonb_build_object('jti', gen_random_uuid()::text, 'htm', htm, 'htu', htu,
+                                'iat', floor(extract(epoch FROM statement_timestamp()))::bigint) || extra $$;
+-- v(proof [, method, url, access_token, nonce]): 'ok' or the SQLSTATE and message
+CREATE FUNCTION v(proof text, method text DEFAULT 'GET', url text DEFAULT 'https://api.example.com/things',
+                  access_token text DEFAULT NULL, nonce text DEFAULT NULL)
+RETURNS text LANGUAGE sql
+AS $$ SELECT try(format('SELECT jwt_dpop_verify(%L, %L, %L, %L, %L)', proof, method, url, access_token, nonce)) $$;
+
+-- a valid proof: its claims and its key's thumbprint
+SELECT dpop(pc()) AS proof \gset
+SELECT r ->> 'jkt' = jwt_thumbprint(k('ec256_pub_jwk')::jsonb) AS jkt_is_thumbprint,
+       r -> 'claims' ->> 'htm' AS htm, r -> 'claims' ->> 'htu' AS htu
+FROM jwt_dpop_verify(:'proof', 'GET', 'https://api.example.com/things') AS r;
+-- replayed proof: refused, across statements (the record committed) ...
+SELECT v(:'proof') AS replayed_proof;
+-- ... and within one statement
+SELECT dpop(pc()) AS proof2 \gset
+SELECT v(:'proof2') AS first_use, v(:'proof2') AS second_use;
+-- Ed25519 and RSA (RS256, PS256) proofs
+SELECT v(dpop(pc(), k('ed25519_jwk'), k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS eddsa;
+SELECT v(dpop(pc(), k('rsa'), k('rsa_pub_jwk')::jsonb, 'RS256')) AS rs256;
+SELECT v(dpop(pc(), k('rsa'), k('rsa_pub_jwk')::jsonb, 'PS256')) AS ps256;
+
+-- proof for another method
+SELECT v(dpop(pc('POST'))) AS other_method;
+-- methods are case-sensitive (RFC 9110 section 9.1)
+SELECT v(dpop(pc('get'))) AS method_case;
+-- proof for another URL: host, path, scheme, port
+SELECT v(dpop(pc(htu => 'https://evil.example.com/things'))) AS other_host;
+SELECT v(dpop(pc(htu => 'https://api.example.com/other'))) AS other_path;
+SELECT v(dpop(pc(htu => 'http://api.example.com/things'))) AS other_scheme;
+SELECT v(dpop(pc(htu => 'https://api.example.com:8443/things'))) AS other_port;
+SELECT v(dpop(pc(htu => 'https://api.example.com/things/'))) AS trailing_slash;
+-- a query-string-only difference: equal once query and fragment are stripped (RFC 9449 4.3)
+SELECT v(dpop(pc()), url => 'https://api.example.com/things?id=eq.1#top') AS query_in_request;
+SELECT v(dpop(pc(htu => 'https://api.example.com/things?id=eq.2'))) AS query_in_htu;
+-- RFC 3986 syntax- and scheme-based normalization: case, default port, percent-encoding, dot segments
+SELECT v(dpop(pc(htu => 'HTTPS://API.Example.COM:443/a/./b/../%7Euser/x%2fy')),
+         url => 'https://api.example.com/a/~user/x%2Fy') AS normalized_equal;
+SELECT v(dpop(pc(htu => 'http://api.example.com:80')), url => 'http://api.example.com/') AS empty_path_default_port;
+-- ... but an encoded reserved character is not its decoded self, nor is the path's case folded
+SELECT v(dpop(pc(htu => 'https://api.example.com/a%2Fb')), url => 'https://api.example.com/a/b') AS encoded_slash;
+SELECT v(dpop(pc(htu => 'https://api.example.com/Things'))) AS path_case;
+-- an htu that is no URL, or carries user information
+SELECT v(dpop(pc(htu => 'api.example.com/things'))) AS relative_htu;
+SELECT v(dpop(pc(htu => 'https://user@api.example.com/things'))) AS userinfo_htu;
+SELECT v(dpop(pc(htu => 'https://api.example.com/th ings'))) AS space_in_htu;
+SELECT v(dpop(pc(htu => 'https://api.example.com/%zz'))) AS bad_escape_in_htu;
+-- the caller's URL and method are checked too (22023: a caller's mistake)
+SELECT v(dpop(pc()), url => 'ftp://api.example.com/things') AS caller_url_not_http;
+SELECT v(dpop(pc()), method => 'GET /') AS caller_method_not_a_token;
+
+-- tampered proof: claims changed after signing
+SELECT v(split_part(p, '.', 1) || '.' || b64u(replace(convert_from(unb64u(split_part(p, '.', 2)), 'UTF8'), 'things', 'admin')) || '.' || split_part(p, '.', 3),
+         url => 'https://api.example.com/admin') AS tampered
+FROM dpop(pc()) AS p;
+-- proof key swapped: signed by one key, another key in the header
+-- (RFC 8037 appendix A's Ed25519 key signs; the test key is in the header)
+SELECT v(dpop(pc(), '{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}',
+              k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS signed_by_another_key;
+-- proof with jwk holding "d": private key material in the header
+SELECT v(dpop(pc(), jwk => k('ec256_jwk')::jsonb)) AS jwk_with_d;
+SELECT v(dpop(pc(), k('ed25519_jwk'), k('ed25519_jwk')::jsonb, 'EdDSA')) AS okp_jwk_with_d;
+-- proof signed by a symmetric key (HS256, with the secret as an "oct" jwk, or as it is)
+SELECT v(dpop(pc(), secret(), jsonb_build_object('kty', 'oct', 'k', b64u(secret())), 'HS256')) AS hs256_oct_jwk;
+SELECT v(dpop(pc(), secret(), k('ec256_pub_jwk')::jsonb, 'HS256')) AS hs256_ec_jwk;
+-- alg none
+SELECT v(b64u(jsonb_build_object('alg', 'none', 'typ', 'dpop+jwt', 'jwk', k('ec256_pub_jwk')::jsonb)::text)
+         || '.' || b64u(pc()::text) || '.AA') AS alg_none;
+-- alg of another key type than the jwk's
+SELECT v(b64u(jsonb_build_object('alg', 'ES384', 'typ', 'dpop+jwt', 'jwk', k('ec256_pub_jwk')::jsonb)::text)
+         || substr(p, strpos(p, '.'))) AS alg_mismatch
+FROM dpop(pc()) AS p;
+-- no jwk, jwk not an object, jwk a key set, jwk with use "enc"
+SELECT v(forge_proof) AS no_jwk FROM (SELECT jws_sign(convert_to(pc()::text, 'UTF8'), k('ec256_jwk'), 'ES256', '{"typ":"dpop+jwt"}') AS forge_proof) AS f;
+SELECT v(dpop(pc(), jwk => to_jsonb(k('ec256_pub_jwk')))) AS jwk_string;
+SELECT v(dpop(pc(), jwk => jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb)))) AS jwk_set;
+SELECT v(dpop(pc(), jwk => k('ec256_pub_jwk')::jsonb || '{"use":"enc"}')) AS jwk_use_enc;
+-- typ not dpop+jwt: an access token or ID token replayed as a proof
+SELECT v(dpop(pc(), typ => 'JWT')) AS typ_jwt;
+SELECT v(jws_sign(convert_to(pc()::text, 'UTF8'), k('ec256_jwk'), 'ES256', jsonb_build_object('jwk', k('ec256_pub_jwk')::jsonb))) AS typ_missing;
+SELECT v(dpop(pc(), typ => 'application/dpop+jwt')) AS typ_with_application;
+-- claims missing or of the wrong type
+SELECT v(dpop(pc() - 'jti')) AS no_jti;
+SELECT v(dpop(pc() - 'htm')) AS no_htm;
+SELECT v(dpop(pc() - 'htu')) AS no_htu;
+SELECT v(dpop(pc() - 'iat')) AS no_iat;
+SELECT v(dpop(pc(extra => '{"iat":"now"}'))) AS iat_string;
+SELECT v(dpop(pc(extra => '{"jti":""}'))) AS empty_jti;
+SELECT v(dpop(pc(extra => '{"jti":42}'))) AS jti_number;
+-- proof with huge jti / long htu / huge proof: bounded lengths
+SELECT v(dpop(pc(extra => jsonb_build_object('jti', repeat('j', 257))))) AS huge_jti;
+SELECT v(dpop(pc(extra => jsonb_build_object('jti', repeat('j', 256))))) AS jti_at_the_bound;
+SELECT v(dpop(pc(htu => 'https://api.example.com/' || repeat('a', 3000)))) AS long_htu;
+SELECT v(dpop(pc()), url => 'https://api.example.com/' || repeat('a', 3000)) AS long_caller_url;
+SELECT v(dpop(pc(extra => jsonb_build_object('pad', repeat('p', 9000))))) AS huge_proof;
+-- proof iat far in future/past (jwt.dpop_max_age 300 s, jwt.dpop_clock_skew 30 s)
+SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint + 3600)))) AS iat_future;
+SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past;
+SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint + 20)))) AS iat_within_skew;
+SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 320)))) AS iat_within_window;
+SELECT v(dpop(pc(extra => '{"iat":1e400}'))) AS iat_huge;
+-- ath for another token; ath missing; the right ath
+SELECT v(dpop(pc(extra => jsonb_build_object('ath', b64u(digest('token-a', 'sha256'))))), access_token => 'token-b') AS ath_for_another_token;
+SELECT v(dpop(pc()), access_token => 'token-a') AS ath_missing;
+SELECT v(dpop(pc(extra => jsonb_build_object('ath', b64u(digest('token-a', 'sha256'))))), access_token => 'token-a') AS ath_matches;
+-- nonce: another one, none, the right one
+SELECT v(dpop(pc(extra => '{"nonce":"n-1"}')), nonce => 'n-2') AS other_nonce;
+SELECT v(dpop(pc()), nonce => 'n-1') AS nonce_missing;
+SELECT v(dpop(pc(extra => '{"nonce":"n-1"}')), nonce => 'n-1') AS nonce_matches;
+-- not a JWS at all
+SELECT v('not-a-proof') AS not_a_jws;
+SELECT v(NULL) AS no_proof;
+
+-- ---------- the replay store ----------
+
+-- a proof is recorded in a read-only transaction too (PostgREST runs GET in one) ...
+BEGIN READ ONLY;
+SELECT dpop(pc()) AS ro_proof \gset
+SELECT v(:'ro_proof') AS read_only_first_use;
+COMMIT;
+BEGIN READ ONLY;
+SELECT v(:'ro_proof') AS read_only_replay;
+COMMIT;
+-- ... but not in a serializable read-only one (25006, fail closed)
+BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY;
+SELECT v(dpop(pc())) AS serializable_read_only;
+COMMIT;
+-- a proof checked in a transaction that rolls back is forgotten with it
+BEGIN;
+SELECT dpop(pc()) AS rb_proof \gset
+SELECT v(:'rb_proof') AS in_rolled_back_transaction;
+ROLLBACK;
+SELECT v(:'rb_proof') AS after_rollback;
+
+-- an unprivileged role reading/clearing the replay table: refused; checking proofs: allowed
+CREATE ROLE regress_dpop_user;
+GRANT USAGE ON SCHEMA public TO regress_dpop_user;
+SELECT dpop(pc()) AS user_proof \gset
+SET ROLE regress_dpop_user;
+SELECT v(:'user_proof') AS unprivileged_verify, v(:'user_proof') AS unprivileged_replay;
+SELECT try('SELECT count(*) FROM jwt_dpop_proofs') AS read_replay_table;
+SELECT try('DELETE FROM jwt_dpop_proofs') AS clear_replay_table;
+SELECT try('TRUNCATE jwt_dpop_proofs') AS truncate_replay_table;
+SELECT try($$INSERT INTO jwt_dpop_proofs VALUES (decode(repeat('00', 32), 'hex'), 'infinity')$$) AS fill_replay_table;
+SELECT try('SELECT jwt_dpop_purge()') AS purge;
+RESET ROLE;
+-- the settings are the superuser's
+SET ROLE regress_dpop_user;
+SELECT try('SET jwt.dpop_max_age = 86400') AS set_max_age, try('SET jwt.dpop_on_standby = skip_replay_check') AS set_standby,
+       try('SET jwt.require_dpop = off') AS set_require;
+RESET ROLE;
+
+-- purge: only rows past their expiry go
+SELECT count(*) > 0 AS rows_recorded FROM jwt_dpop_proofs;
+SELECT jwt_dpop_purge() AS purged_fresh;
+UPDATE jwt_dpop_proofs SET expires_at = now() - interval '1 second';
+SELECT jwt_dpop_purge() > 0 AS purged_expired;
+SELECT count(*) AS left_over FROM jwt_dpop_proofs;
+
+-- a stale setting widened by the superuser works (and is the superuser's alone)
+SET jwt.dpop_max_age = 7200;
+SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past_window_widened;
+RESET jwt.dpop_max_age;
+
+-- a session setting a placeholder GUC (jwt.dpop_*) before the library loads:
+-- discarded when it loads, so the superuser's window stands.  (A new
+-- connection, as the superuser, then the unprivileged role without loading anything.)
+CREATE TABLE regress_dpop_stale AS SELECT dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600))) AS p;
+GRANT SELECT ON regress_dpop_stale TO regress_dpop_user;
+SELECT current_user AS regress_superuser \gset
+\c - :regress_superuser
+SET SESSION AUTHORIZATION regress_dpop_user;
+SET jwt.dpop_max_age = 86400;
+SET jwt.dpop_clock_skew = 3600;
+SELECT v(p) AS placeholder_max_age FROM regress_dpop_stale;
+SELECT current_setting('jwt.dpop_max_age') AS max_age_in_force;
+RESET SESSION AUTHORIZATION;
+
+DROP TABLE regress_dpop_stale;
+REVOKE USAGE ON SCHEMA public FROM regress_dpop_user;
+DROP ROLE regress_dpop_user;
+DELETE FROM jwt_dpop_proofs;

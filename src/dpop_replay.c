@@ -106,6 +106,7 @@ relation_owner(Oid relid)
 /*
  * Record a proof as seen until expires (Unix seconds): false when it was
  * seen already (or is being recorded by a transaction that then commits).
+ * look_only (a standby): only whether it was seen, as far as replayed.
  *
  * In a read-only transaction on a primary (PostgREST runs GET requests in
  * one) the row is written all the same: it is the extension's bookkeeping,
@@ -113,7 +114,7 @@ relation_owner(Oid relid)
  * whose read-only promise the serializable snapshot relies on.
  */
 static bool
-record_proof(const char *jkt, const char *jti, double expires)
+record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 {
 	Oid			nsp = jwt_extension_schema();
 	Oid			relid = get_relname_relid("jwt_dpop_proofs", nsp);
@@ -133,7 +134,7 @@ record_proof(const char *jkt, const char *jti, double expires)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the jwt extension's DPoP tables are not installed"),
 				 errhint("ALTER EXTENSION jwt UPDATE.")));
-	if (XactReadOnly && IsolationIsSerializable())
+	if (!look_only && XactReadOnly && IsolationIsSerializable())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay in a read-only serializable transaction"),
@@ -147,21 +148,35 @@ record_proof(const char *jkt, const char *jti, double expires)
 	memcpy(VARDATA(digest_datum), digest, sizeof(digest));
 	values[0] = PointerGetDatum(digest_datum);
 	values[1] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) ceil(expires)));
-	sql = psprintf("INSERT INTO %s.jwt_dpop_proofs (digest, expires_at) VALUES ($1, $2) "
-				   "ON CONFLICT (digest) DO NOTHING",
-				   quote_identifier(get_namespace_name(nsp)));
+	if (look_only)
+		sql = psprintf("SELECT 1 FROM %s.jwt_dpop_proofs WHERE digest = $1",
+					   quote_identifier(get_namespace_name(nsp)));
+	else
+		sql = psprintf("INSERT INTO %s.jwt_dpop_proofs (digest, expires_at) VALUES ($1, $2) "
+					   "ON CONFLICT (digest) DO NOTHING",
+					   quote_identifier(get_namespace_name(nsp)));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(relation_owner(relid),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		XactReadOnly = false;
+		if (!look_only)
+			XactReadOnly = false;
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record a DPoP proof");
-		fresh = SPI_processed == 1;
+		if (look_only)
+		{
+			if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not look up a DPoP proof");
+			fresh = SPI_processed == 0;
+		}
+		else
+		{
+			if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not record a DPoP proof");
+			fresh = SPI_processed == 1;
+		}
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -204,15 +219,17 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 
 	if (RecoveryInProgress())
 	{
+		/* proofs recorded on the primary (and replayed here) are still refused */
 		if (dpop_on_standby == DPOP_STANDBY_SKIP_REPLAY_CHECK)
-			return JWT_OK;
+			return record_proof(result->jkt, result->jti, 0, true) ? JWT_OK
+				: jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay on a standby"),
 				 errdetail("Proofs are single-use: their jti is recorded, and a standby cannot write."),
 				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check.")));
 	}
-	if (!record_proof(result->jkt, result->jti, result->iat + dpop_max_age + dpop_clock_skew + 1))
+	if (!record_proof(result->jkt, result->jti, result->iat + dpop_max_age + dpop_clock_skew + 1, false))
 		return jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
 	return JWT_OK;
 }

@@ -202,6 +202,12 @@ UPDATE jwt_dpop_proofs SET expires_at = now() - interval '1 second';
 SELECT jwt_dpop_purge() > 0 AS purged_expired;
 SELECT count(*) AS left_over FROM jwt_dpop_proofs;
 
+-- recording purges expired rows as it goes: 128 proofs delete up to 256 of them
+INSERT INTO jwt_dpop_proofs SELECT digest(i::text, 'sha256'), now() - interval '1 hour' FROM generate_series(1, 200) AS i;
+SELECT count(*) FILTER (WHERE v(dpop(pc())) = 'ok') AS recorded FROM generate_series(1, 128);
+SELECT count(*) FILTER (WHERE expires_at < now()) AS expired_left, count(*) AS fresh_rows FROM jwt_dpop_proofs;
+DELETE FROM jwt_dpop_proofs;
+
 -- a stale setting widened by the superuser works (and is the superuser's alone)
 SET jwt.dpop_max_age = 7200;
 SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past_window_widened;

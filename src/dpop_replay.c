@@ -5,7 +5,8 @@
  * thumbprint and its jti goes into jwt_dpop_proofs, whose primary key makes
  * the first INSERT win and every other one find the row, across sessions and
  * atomically.  A row is kept until the proof would be refused as too old
- * anyway; jwt_dpop_purge() deletes rows past that.  The table is private:
+ * anyway; recording purges a few expired rows now and then, and
+ * jwt_dpop_purge() deletes all of them.  The table is private:
  * rows are written as its owner (as a SECURITY DEFINER function would),
  * with a fixed statement, so no caller can read or clear it.
  *
@@ -88,6 +89,16 @@ jwt_dpop_base_url(void)
 {
 	return dpop_base_url != NULL && dpop_base_url[0] != '\0' ? dpop_base_url : NULL;
 }
+
+/*
+ * Every DPOP_PURGE_EVERY proofs a backend records, it deletes up to
+ * DPOP_PURGE_ROWS expired rows (skipping rows another backend is deleting):
+ * twice the rows it added, so expired rows cannot pile up while proofs come
+ * in, whatever the cron job does.
+ */
+#define DPOP_PURGE_EVERY 128
+#define DPOP_PURGE_ROWS 256
+static int	records_since_purge = 0;
 
 /* The owner of a relation. */
 static Oid
@@ -176,6 +187,17 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 			if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not record a DPoP proof");
 			fresh = SPI_processed == 1;
+			/* every so often, a bounded purge: the table keeps itself small */
+			if (fresh && ++records_since_purge >= DPOP_PURGE_EVERY)
+			{
+				records_since_purge = 0;
+				if (SPI_execute(psprintf("DELETE FROM %1$s.jwt_dpop_proofs WHERE ctid = ANY (ARRAY("
+										 "SELECT ctid FROM %1$s.jwt_dpop_proofs WHERE expires_at < now() "
+										 "LIMIT %2$d FOR UPDATE SKIP LOCKED))",
+										 quote_identifier(get_namespace_name(nsp)), DPOP_PURGE_ROWS),
+								false, 0) != SPI_OK_DELETE)
+					elog(ERROR, "could not purge DPoP proofs");
+			}
 		}
 		SPI_finish();
 	}

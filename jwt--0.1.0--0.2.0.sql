@@ -410,6 +410,8 @@ DECLARE
     headers jsonb;
     auth jsonb;
     token text;
+    scheme text;
+    scheme_token text[];
     verified jsonb;
     named_role text;
     state text;
@@ -476,8 +478,11 @@ BEGIN
         END IF;
         -- an empty header (a second "Authorization:" hides the first) or a non-string is no bearer token
         IF jsonb_typeof(auth) = 'string' THEN
-            -- RFC 6750: "Bearer", in any case (as PostgREST), then the token alone
-            token := (regexp_match(auth #>> '{}', '^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$', 'i'))[1];
+            -- RFC 6750: "Bearer", in any case (as PostgREST), then the token alone;
+            -- RFC 9449: "DPoP" for a token bound to a key (see the DPoP section)
+            scheme_token := regexp_match(auth #>> '{}', '^[ \t]*(bearer|dpop)[ \t]+([^ \t]+)[ \t]*$', 'i');
+            scheme := lower(scheme_token[1]);
+            token := scheme_token[2];
         END IF;
         IF token IS NULL THEN
             RAISE SQLSTATE '28JP3' USING MESSAGE = 'authorization is not a bearer token';
@@ -489,7 +494,21 @@ BEGIN
             RAISE SQLSTATE '28JT2' USING MESSAGE = 'bearer token refused: the request did not come over HTTPS';
         END IF;
 
-        verified := @extschema@.jwt_authenticate(token);
+        -- DPoP (RFC 9449): PostgREST reads only "Bearer", so it saw no token and runs the
+        -- request as its anonymous role; the database checks the token and its proof
+        -- (jwt.role_claim switches to the token's role)
+        IF scheme = 'dpop' THEN
+            IF postgrest_verified THEN
+                RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
+            END IF;
+            PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
+            PERFORM @extschema@.jwt_authenticate('DPoP ' || token, headers ->> 'dpop',
+                current_setting('request.method', true),
+                @extschema@._jwt_dpop_request_url(current_setting('request.path', true)));
+            RETURN;
+        END IF;
+        -- a bearer token: one bound to a DPoP key is refused (28JDD)
+        verified := @extschema@.jwt_authenticate('Bearer ' || token, NULL, NULL, NULL);
 
         IF postgrest_claims IS NOT NULL AND @extschema@._jwt_postgrest_claims(postgrest_claims)
                                             <> @extschema@._jwt_postgrest_claims(verified) THEN
@@ -520,7 +539,11 @@ BEGIN
             USING MESSAGE = json_build_object('code', state, 'message', message,
                                               'details', NULL, 'hint', NULL)::text,
                   DETAIL = json_build_object('status', 401, 'headers', json_build_object(
-                               'WWW-Authenticate', CASE WHEN state = '28JP3'
+                               'WWW-Authenticate', CASE WHEN state IN ('28JDC', '28JDD', '28JDE')
+                                   THEN 'DPoP error="invalid_token"'
+                                   WHEN state LIKE '28JD_'
+                                   THEN 'DPoP error="invalid_dpop_proof"'
+                                   WHEN state = '28JP3'
                                    THEN 'Bearer error="invalid_request"'
                                    WHEN state IN ('28JT1', '28JT2')
                                    THEN 'Bearer error="invalid_request", error_description="HTTPS required"'
@@ -646,6 +669,37 @@ $$;
 REVOKE ALL ON FUNCTION jwt_dpop_purge() FROM PUBLIC;
 COMMENT ON FUNCTION jwt_dpop_purge() IS
 'deletes the records of DPoP proofs past jwt.dpop_max_age (they are refused as too old anyway)';
+
+-- jwt_authenticate with a DPoP proof: a token bound to a key (cnf.jkt) is
+-- accepted only with a valid proof by that key, for this token and request.
+-- The one-argument jwt_authenticate(token) stays as it was (same C function):
+-- dropping it would break, or make ALTER EXTENSION UPDATE fail on, whatever
+-- calls it (jwt_auth's functions, PostgREST helpers, users' own functions);
+-- dpop_proof has no default so that a one-argument call still matches it
+-- alone.  VOLATILE and PARALLEL UNSAFE like it, and it records the proof.
+CREATE FUNCTION jwt_authenticate(token text, dpop_proof text, method text DEFAULT NULL,
+                                 url text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_authenticate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_authenticate(text, text, text, text) IS
+'jwt_authenticate(token) for DPoP (RFC 9449): a token with cnf.jkt needs a valid proof by that key for this method and url; "Bearer" is refused for it';
+
+-- What jwt_postgrest_pre_request passes as the request URL: jwt.dpop_base_url
+-- (superuser-only) and request.path; fails closed (55000) when it is unset.
+CREATE FUNCTION _jwt_dpop_request_url(path text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    base text := nullif(current_setting('jwt.dpop_base_url'), '');
+BEGIN
+    IF base IS NULL THEN
+        RAISE SQLSTATE '55000' USING
+            MESSAGE = 'jwt_postgrest_pre_request: jwt.dpop_base_url is not set',
+            DETAIL = 'A DPoP proof names the URL the client used, which the database cannot know.',
+            HINT = 'As a superuser: ALTER DATABASE ... SET jwt.dpop_base_url = ''https://api.example.com''.';
+    END IF;
+    RETURN rtrim(base, '/') || coalesce(path, '/');
+END $$;
 
 -- (end of the DPoP section)
 

@@ -13,6 +13,7 @@
 
 #include "b64url.h"
 #include "dpop.h"
+#include "keycache.h"
 
 /* JWK members that make a key private (RFC 7518 sections 6.2.2, 6.3.2, 6.4; RFC 8037). */
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
@@ -27,19 +28,21 @@ static const char *const okp_members[] = {"crv", "kty", "x", NULL};
 
 /*
  * A JWK that may be thumbprinted or carry a proof: a single public
- * asymmetric key, parsed and checked by keys.c.  On success set holds the
- * key (the caller frees it) and *members the thumbprint's member list.
- * code is the status of a refusal.
+ * asymmetric key, parsed and checked by keys.c through the per-backend key
+ * cache (a client signs its proofs with one key, so it is parsed once; the
+ * cache frees it, also when an error or a cancel ends the parse).  On
+ * success *set holds the key, valid until the next key cache lookup, and
+ * *members the thumbprint's member list.  code is the status of a refusal.
  */
 static JwtStatus
-public_jwk(const char *json, size_t len, JwtStatus code, JsonDoc *doc, JwtKeySet *set,
+public_jwk(const char *json, size_t len, JwtStatus code, JsonDoc *doc, JwtKeySet **set,
 		   const char *const **members, JwtError *err)
 {
 	const JsonMember *kty;
 	JsonStrictResult jr;
 	JwtStatus	st;
 
-	memset(set, 0, sizeof(*set));
+	*set = NULL;
 	if ((jr = json_strict_parse(json, len, doc)) != JSON_STRICT_OK)
 	{
 		jwt_fail(err, code, "JWK is not valid");
@@ -73,18 +76,14 @@ public_jwk(const char *json, size_t len, JwtStatus code, JsonDoc *doc, JwtKeySet
 		return code;
 	}
 	/* the strict parser of every other key: a key it refuses is no proof key */
-	if ((st = jwt_keyset_parse(json, len, false, CurrentMemoryContext, set, err)) != JWT_OK)
+	if ((st = jwt_keycache_get(json, len, false, set, err)) != JWT_OK)
 	{
-		jwt_keyset_free(set);
 		err->status = code;
 		return code;
 	}
-	if (set->nkeys != 1 || set->is_jwks || set->keys[0].has_private ||
-		set->keys[0].type == JWT_KEY_HMAC)
-	{
-		jwt_keyset_free(set);
+	if ((*set)->nkeys != 1 || (*set)->is_jwks || (*set)->keys[0].has_private ||
+		(*set)->keys[0].type == JWT_KEY_HMAC)
 		return jwt_fail(err, code, "JWK is not a single public key");
-	}
 	return JWT_OK;
 }
 
@@ -141,13 +140,12 @@ JwtStatus
 jwt_jwk_thumbprint(const char *json, size_t len, char *jkt, JwtError *err)
 {
 	JsonDoc		doc;
-	JwtKeySet	set;
+	JwtKeySet  *set;
 	const char *const *members;
 	JwtStatus	st;
 
 	if ((st = public_jwk(json, len, JWT_ERR_KEY, &doc, &set, &members, err)) != JWT_OK)
 		return st;
-	jwt_keyset_free(&set);
 	return thumbprint_of(&doc, members, JWT_ERR_KEY, jkt, err);
 }
 
@@ -487,7 +485,7 @@ jwt_dpop_check(const DpopCheck *req, DpopProof *proof, JwtError *err)
 	JwsToken   *tok = &proof->tok;
 	const JsonMember *jwk;
 	JsonDoc		jwkdoc;
-	JwtKeySet	set;
+	JwtKeySet  *set;
 	const char *const *members;
 	const char *htm,
 			   *htu,
@@ -552,8 +550,7 @@ jwt_dpop_check(const DpopCheck *req, DpopProof *proof, JwtError *err)
 	if ((st = public_jwk(jwk->value.str, jwk->value.len, JWT_ERR_DPOP_KEY, &jwkdoc, &set,
 						 &members, err)) != JWT_OK)
 		return st;
-	st = jws_verify_key(tok, &set.keys[0], dpop_algs, err);
-	jwt_keyset_free(&set);
+	st = jws_verify_key(tok, &set->keys[0], dpop_algs, err);
 	if (st == JWT_ERR_ALGORITHM)
 		return err->status = JWT_ERR_DPOP_ALGORITHM;
 	if (st == JWT_ERR_SIGNATURE)

@@ -494,21 +494,11 @@ BEGIN
             RAISE SQLSTATE '28JT2' USING MESSAGE = 'bearer token refused: the request did not come over HTTPS';
         END IF;
 
-        -- DPoP (RFC 9449): PostgREST reads only "Bearer", so it saw no token and runs the
-        -- request as its anonymous role; the database checks the token and its proof
-        -- (jwt.role_claim switches to the token's role)
-        IF scheme = 'dpop' THEN
-            IF postgrest_verified THEN
-                RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
-            END IF;
-            PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
-            PERFORM @extschema@.jwt_authenticate('DPoP ' || token, headers ->> 'dpop',
-                current_setting('request.method', true),
-                @extschema@._jwt_dpop_request_url(current_setting('request.path', true)));
+        IF scheme = 'dpop' THEN   -- RFC 9449, see the DPoP section
+            PERFORM @extschema@._jwt_postgrest_dpop(token, headers ->> 'dpop', postgrest_verified, anonymous_role, postgrest_role);
             RETURN;
         END IF;
-        -- a bearer token: one bound to a DPoP key is refused (28JDD)
-        verified := @extschema@.jwt_authenticate('Bearer ' || token, NULL, NULL, NULL);
+        verified := @extschema@.jwt_authenticate('Bearer ' || token, NULL, NULL, NULL);   -- a DPoP-bound one: 28JDD
 
         IF postgrest_claims IS NOT NULL AND @extschema@._jwt_postgrest_claims(postgrest_claims)
                                             <> @extschema@._jwt_postgrest_claims(verified) THEN
@@ -685,20 +675,33 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION jwt_authenticate(text, text, text, text) IS
 'jwt_authenticate(token) for DPoP (RFC 9449): a token with cnf.jkt needs a valid proof by that key for this method and url; "Bearer" is refused for it';
 
--- What jwt_postgrest_pre_request passes as the request URL: jwt.dpop_base_url
--- (superuser-only) and request.path; fails closed (55000) when it is unset.
-CREATE FUNCTION _jwt_dpop_request_url(path text) RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+-- jwt_postgrest_pre_request for "Authorization: DPoP <token>".  PostgREST
+-- reads only "Bearer", so it verified nothing and runs the request as its
+-- anonymous role: the request must say so (else 28JP1, 28JP2), and the
+-- database checks the token and the DPoP header's proof for request.method
+-- and jwt.dpop_base_url || request.path; jwt.role_claim then switches to the
+-- token's role.  jwt.dpop_base_url (superuser-only, read after the caller
+-- loaded the library) unset: fails closed (55000).  Refusals propagate to the
+-- caller's handler (401).
+CREATE FUNCTION _jwt_postgrest_dpop(token text, proof text, postgrest_verified boolean,
+                                    anonymous_role text, postgrest_role text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     base text := nullif(current_setting('jwt.dpop_base_url'), '');
 BEGIN
+    IF postgrest_verified THEN
+        RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
+    END IF;
+    PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
     IF base IS NULL THEN
         RAISE SQLSTATE '55000' USING
             MESSAGE = 'jwt_postgrest_pre_request: jwt.dpop_base_url is not set',
             DETAIL = 'A DPoP proof names the URL the client used, which the database cannot know.',
             HINT = 'As a superuser: ALTER DATABASE ... SET jwt.dpop_base_url = ''https://api.example.com''.';
     END IF;
-    RETURN rtrim(base, '/') || coalesce(path, '/');
+    PERFORM @extschema@.jwt_authenticate('DPoP ' || token, proof, current_setting('request.method', true),
+                                         rtrim(base, '/') || coalesce(current_setting('request.path', true), '/'));
 END $$;
 
 -- (end of the DPoP section)

@@ -227,6 +227,133 @@ SELECT v(p) AS placeholder_max_age FROM regress_dpop_stale;
 SELECT current_setting('jwt.dpop_max_age') AS max_age_in_force;
 RESET SESSION AUTHORIZATION;
 
+-- ---------- bound tokens: jwt_authenticate(token, dpop_proof, method, url) ----------
+SELECT jwt_generate_key('ES256', 'dpop-test') IS NOT NULL AS key;
+SET jwt.default_lifetime = '1h';
+SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
+                header => '{"kid":"dpop-test"}') AS bound \gset
+SELECT jwt_sign('{"sub":"bob"}', header => '{"kid":"dpop-test"}') AS unbound \gset
+-- ath(token): the claim that binds a proof to a token
+CREATE FUNCTION ath(token text) RETURNS jsonb LANGUAGE sql
+AS $$ SELECT jsonb_build_object('ath', b64u(digest(token, 'sha256'))) $$;
+-- a(token, proof [, method, url]): jwt_authenticate's verdict: the sub, or the SQLSTATE and message
+CREATE FUNCTION a(token text, proof text, method text DEFAULT 'GET', url text DEFAULT 'https://api.example.com/things')
+RETURNS text LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN 'sub ' || (jwt_authenticate(token, proof, method, url) ->> 'sub');
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- the bound token with its proof: under the DPoP scheme, and bare
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS dpop_scheme;
+SELECT a(:'bound', dpop(pc(extra => ath(:'bound')))) AS bare_token;
+SELECT a('dpop   ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS scheme_any_case;
+-- proof key ≠ cnf.jkt: a valid proof, by another key
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound')), k('ed25519_jwk'), k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS proof_key_not_cnf_jkt;
+-- token stolen without the key: as a bearer token (with or without a proof), or with no proof
+SELECT a('Bearer ' || :'bound', NULL, NULL, NULL) AS stolen_bearer;
+SELECT a('Bearer ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS stolen_bearer_with_proof;
+SELECT a(:'bound', NULL, NULL, NULL) AS stolen_no_proof;
+SELECT try(format('SELECT jwt_authenticate(%L)', :'bound')) AS stolen_one_argument;
+SELECT try(format('SELECT jwt_authenticate(%L)', 'Bearer ' || :'bound')) AS stolen_one_argument_bearer;
+-- ath for another token, and no ath
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'unbound')))) AS ath_for_another_token;
+SELECT a('DPoP ' || :'bound', dpop(pc())) AS no_ath;
+-- the proof's other checks apply: replay, URL, method
+SELECT dpop(pc(extra => ath(:'bound'))) AS bound_proof \gset
+SELECT a('DPoP ' || :'bound', :'bound_proof') AS first_use, a('DPoP ' || :'bound', :'bound_proof') AS replayed;
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound'))), url => 'https://api.example.com/admin') AS other_url;
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound'))), method => 'DELETE') AS other_method;
+-- a proof without the request to check it against: the caller's mistake
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound'))), NULL, NULL) AS no_method_or_url;
+-- a refused token sets no identity
+SELECT jwt_claims() IS NULL AS no_identity_after_refusals;
+-- bound otherwise (mTLS's x5t#S256): nothing here checks that binding, so it is refused
+SELECT a(jwt_sign('{"sub":"carol","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}', header => '{"kid":"dpop-test"}'),
+         dpop(pc())) AS cnf_without_jkt;
+SELECT a(jwt_sign('{"sub":"carol","cnf":"jkt"}', header => '{"kid":"dpop-test"}'), dpop(pc())) AS cnf_not_an_object;
+SELECT a(jwt_sign('{"sub":"carol","cnf":{"jkt":1}}', header => '{"kid":"dpop-test"}'), dpop(pc())) AS jkt_not_a_string;
+-- an unbound token: unaffected as a bearer token; refused under the DPoP scheme
+SELECT a('Bearer ' || :'unbound', NULL, NULL, NULL) AS unbound_bearer, jwt_authenticate(:'unbound') ->> 'sub' AS unbound_one_argument;
+SELECT a('DPoP ' || :'unbound', dpop(pc(extra => ath(:'unbound')))) AS unbound_dpop_scheme;
+-- jwt.require_dpop: only bound tokens
+SET jwt.require_dpop = on;
+SELECT a('Bearer ' || :'unbound', NULL, NULL, NULL) AS require_dpop_unbound;
+SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS require_dpop_bound;
+RESET jwt.require_dpop;
+
+-- ---------- PostgREST: jwt_postgrest_pre_request with the DPoP scheme ----------
+CREATE ROLE regress_dpop_authenticator NOINHERIT;
+CREATE ROLE regress_dpop_anon;
+CREATE ROLE regress_dpop_reader;
+GRANT regress_dpop_anon, regress_dpop_reader TO regress_dpop_authenticator;
+SET jwt.anonymous_role = 'regress_dpop_anon';
+SET jwt.role_claim = 'role';
+SET jwt.dpop_base_url = 'https://api.example.com/rest/';
+SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'role', 'regress_dpop_reader',
+                                   'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
+                header => '{"kid":"dpop-test"}') AS pbound \gset
+-- pgrst(role, claims, authorization, dpop [, method, path]): PostgREST 12's statements, then the helper
+CREATE FUNCTION pgrst(role text, claims text, authorization text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things')
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    PERFORM set_config('role', role, true),
+            set_config('request.jwt.claims', claims, true),
+            set_config('request.method', method, true),
+            set_config('request.path', path, true),
+            set_config('request.headers', json_strip_nulls(json_build_object('authorization', authorization, 'dpop', dpop))::text, true);
+    PERFORM jwt_postgrest_pre_request();
+    RETURN format('ran as %s, sub %s', current_user, coalesce(jwt_claim('sub'), '-'));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    IF SQLSTATE = 'PGRST' THEN
+        RETURN format('%s %s %s', detail::json ->> 'status', SQLERRM::json ->> 'code', detail::json -> 'headers');
+    END IF;
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT dpop(pc(htu => 'https://api.example.com/rest/things', extra => ath(:'pbound'))) AS pproof \gset
+SELECT dpop(pc(htu => 'https://api.example.com/rest/other', extra => ath(:'pbound'))) AS pproof_other \gset
+SELECT dpop(pc(htu => 'https://api.example.com/rest/things', extra => ath(:'pbound'))) AS pproof2 \gset
+SELECT dpop(pc(htu => 'https://api.example.com/rest/things', extra => ath(:'pbound'))) AS pproof3 \gset
+SET SESSION AUTHORIZATION regress_dpop_authenticator;
+-- the bound token with its proof: PostgREST saw no bearer token (anonymous); the database switches role
+SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS dpop_request;
+-- replayed proof: 401 with WWW-Authenticate: DPoP error="invalid_dpop_proof"
+SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS replayed_proof;
+-- proof for another URL
+SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof_other') AS other_url;
+-- no DPoP header
+SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', NULL) AS no_proof;
+-- token stolen without the key, as a bearer token PostgREST verified and switched for
+SELECT pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
+             'Bearer ' || :'pbound', NULL) AS stolen_bearer;
+-- a DPoP request PostgREST says it verified a (bearer) token for: not this token
+SELECT pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
+             'DPoP ' || :'pbound', :'pproof2') AS postgrest_verified_another;
+-- a DPoP request that does not run as the anonymous role
+SELECT pgrst('regress_dpop_reader', '{"role":"regress_dpop_reader"}', 'DPoP ' || :'pbound', :'pproof2') AS not_anonymous;
+RESET SESSION AUTHORIZATION;
+-- jwt.dpop_base_url unset: fails closed (500), the proof unused
+RESET jwt.dpop_base_url;
+SET SESSION AUTHORIZATION regress_dpop_authenticator;
+SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof3') AS no_base_url;
+RESET SESSION AUTHORIZATION;
+SET jwt.dpop_base_url = 'https://API.example.com:443/rest';
+SET SESSION AUTHORIZATION regress_dpop_authenticator;
+SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof3') AS base_url_normalized;
+RESET SESSION AUTHORIZATION;
+RESET jwt.dpop_base_url;
+RESET jwt.role_claim;
+RESET jwt.anonymous_role;
+DROP FUNCTION pgrst(text, text, text, text, text, text);
+DROP ROLE regress_dpop_authenticator, regress_dpop_anon, regress_dpop_reader;
+SELECT jwt_retire_key('dpop-test') IS NOT NULL AS retired;
+RESET jwt.default_lifetime;
+
 DROP TABLE regress_dpop_stale;
 REVOKE USAGE ON SCHEMA public FROM regress_dpop_user;
 DROP ROLE regress_dpop_user;

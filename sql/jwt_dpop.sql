@@ -189,6 +189,24 @@ SELECT try('TRUNCATE jwt_dpop_proofs') AS truncate_replay_table;
 SELECT try($$INSERT INTO jwt_dpop_proofs VALUES (decode(repeat('00', 32), 'hex'), 'infinity')$$) AS fill_replay_table;
 SELECT try('SELECT jwt_dpop_purge()') AS purge;
 RESET ROLE;
+-- a search_path hijack: the replay store's statements run as the table's owner, so the
+-- caller's operators and functions (here a "<" and a now() of its own, first in its
+-- search_path) must not be the ones they run; 130 proofs make the backend purge too
+CREATE SCHEMA regress_dpop_evil AUTHORIZATION regress_dpop_user;
+CREATE TABLE regress_dpop_proofs AS SELECT dpop(pc()) AS p FROM generate_series(1, 130);
+GRANT SELECT ON regress_dpop_proofs TO regress_dpop_user;
+SET ROLE regress_dpop_user;
+CREATE FUNCTION regress_dpop_evil.lt(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql
+AS $$ BEGIN RAISE NOTICE 'hijacked, running as %', current_user; RETURN a OPERATOR(pg_catalog.<) b; END $$;
+CREATE OPERATOR regress_dpop_evil.< (FUNCTION = regress_dpop_evil.lt, LEFTARG = timestamptz, RIGHTARG = timestamptz);
+CREATE FUNCTION regress_dpop_evil.now() RETURNS timestamptz LANGUAGE plpgsql
+AS $$ BEGIN RAISE NOTICE 'hijacked, running as %', current_user; RETURN pg_catalog.now(); END $$;
+SET search_path = regress_dpop_evil, pg_catalog, public;
+SELECT count(*) FILTER (WHERE v(p) = 'ok') AS verified_under_hijack FROM regress_dpop_proofs;
+RESET search_path;
+RESET ROLE;
+DROP SCHEMA regress_dpop_evil CASCADE;
+DROP TABLE regress_dpop_proofs;
 -- the settings are the superuser's
 SET ROLE regress_dpop_user;
 SELECT try('SET jwt.dpop_max_age = 86400') AS set_max_age, try('SET jwt.dpop_on_standby = skip_replay_check') AS set_standby,

@@ -134,6 +134,7 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 	bytea	   *digest_datum;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	bool		save_read_only = XactReadOnly;
 	bool		fresh = false;
 	char	   *sql;
@@ -167,11 +168,19 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 					   "ON CONFLICT (digest) DO NOTHING",
 					   quote_identifier(get_namespace_name(nsp)));
 
+	/*
+	 * As the table's owner, with the search_path of a SECURITY DEFINER
+	 * function: the caller's search_path must not pick the operators and
+	 * functions that the owner's statements run.
+	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(relation_owner(relid),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		if (!look_only)
 			XactReadOnly = false;
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -200,6 +209,7 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 			}
 		}
 		SPI_finish();
+		AtEOXact_GUC(true, save_nestlevel);
 	}
 	PG_FINALLY();
 	{

@@ -1,0 +1,315 @@
+# Run by test/readme.t.sh: every ```sql block of README.md, in order, in ONE psql session,
+# after test/readme_preamble.sql, with the results the README shows compared.
+#
+#   python3 test/readme.py README.md test/readme_preamble.sql   (PG* name the database)
+#
+# The README's convention (documented in README "Tests"):
+#   - a comment starting with "-->" shows what psql prints for the statement that ends just
+#     before it: on the statement's last line (SELECT 1;  --> 1), or on the lines that follow
+#     it (one "-->" line per printed line, or a long one wrapped over several);
+#   - compared ignoring all whitespace; "…" (or "...") matches any text (tokens, times, jtis,
+#     key material); column headers are compared only when the dashed line under them is shown;
+#   - errors as psql prints them (ERROR:, DETAIL:, HINT: ...); the SQLSTATE after "ERROR:  "
+#     (\set VERBOSITY verbose) is compared when shown; LOCATION lines never are; DETAIL, HINT,
+#     CONTEXT, WARNING and NOTICE lines only when the expected output shows one of that kind;
+#   - a statement without "-->" may print anything but an ERROR or a WARNING.
+# Prints "ok - ..." / "not ok - ..." per block, and "#" lines saying what differs.
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+MARK = '@@readme-mark@@'
+SEVERITIES = ('ERROR', 'WARNING', 'NOTICE', 'INFO', 'LOG', 'DEBUG', 'FATAL', 'PANIC')
+KINDS = SEVERITIES + ('DETAIL', 'HINT', 'CONTEXT', 'LOCATION', 'QUERY', 'STATEMENT')
+ALWAYS = ('ERROR', 'FATAL', 'PANIC')          # compared whether shown or not
+KIND_RE = re.compile(r'^(%s):\s' % '|'.join(KINDS))
+CODE_RE = re.compile(r'^([A-Z]+):\s+([0-9A-Z]{5}):\s')
+PSQL_PREFIX = re.compile(r'^psql:.*?:\d+: ')
+SEPARATOR = re.compile(r'^\s*-+(\+-+)*\s*$')
+ENDS_QUERY = ('g', 'gx', 'gset', 'gexec', 'gdesc', ';')
+
+
+class Unit:
+    """Statements ending on one README line, with the output the README shows for them."""
+
+    def __init__(self, block, line):
+        self.block, self.line = block, line
+        self.expected, self.expected_lines = [], []
+        self.actual = []
+
+
+class Block:
+    def __init__(self, line, section):
+        self.line, self.section = line, section
+        self.units, self.problems = [], []
+        self.body = []          # (README line number, text)
+
+
+def read_blocks(path):
+    blocks, section, block, indent, other = [], '(top)', None, '', False
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().split('\n')
+    for n, text in enumerate(lines, 1):
+        if other:                 # inside a fence of another language
+            other = not re.match(r'^\s*```\s*$', text)
+        elif block is None:
+            m = re.match(r'^(\s*)```sql\s*$', text)
+            if m:
+                block, indent = Block(n, section), m.group(1)
+            elif re.match(r'^\s*```', text):
+                other = True
+            elif text.startswith('#'):
+                section = text.lstrip('#').strip()
+        elif re.match(r'^\s*```\s*$', text):
+            blocks.append(block)
+            block = None
+        else:
+            block.body.append((n, text[len(indent):] if text.startswith(indent) else text))
+    if block is not None:
+        block.problems.append('the block is not closed')
+        blocks.append(block)
+    return blocks
+
+
+def scan(block):
+    """Split a block into units with psql's rules, close enough for README SQL: quotes,
+    dollar quotes, comments, statements ending at ';' or at a \\g-style meta-command."""
+    st = {'q': None, 'dollar': None, 'cdepth': 0}
+    buf_open = False          # the query buffer holds something
+    last = None               # the unit the next "-->" lines belong to
+    pending_merge = None      # statements ended on a line that left the buffer non-empty
+    marks = set()
+    for n, text in block.body:
+        ended, comment, i, meta = False, None, 0, None
+        while i < len(text):
+            c = text[i]
+            if st['cdepth']:
+                if text.startswith('*/', i):
+                    st['cdepth'] -= 1
+                    i += 2
+                    continue
+                if text.startswith('/*', i):
+                    st['cdepth'] += 1
+                    i += 2
+                    continue
+                i += 1
+                continue
+            if st['dollar']:
+                if text.startswith(st['dollar'], i):
+                    i += len(st['dollar'])
+                    st['dollar'] = None
+                else:
+                    i += 1
+                continue
+            if st['q']:
+                if c == st['q']:
+                    if text[i + 1:i + 2] == st['q']:
+                        i += 2
+                        continue
+                    st['q'] = None
+                i += 1
+                continue
+            if text.startswith('--', i):
+                comment = text[i + 2:]
+                break
+            if text.startswith('/*', i):
+                st['cdepth'] = 1
+                buf_open = True
+                i += 2
+                continue
+            if c in ("'", '"'):
+                st['q'] = c
+                buf_open = True
+                i += 1
+                continue
+            if c == '$':
+                m = re.match(r'\$([A-Za-z_][A-Za-z0-9_]*)?\$', text[i:])
+                if m and not (i > 0 and re.match(r'[A-Za-z0-9_]', text[i - 1])):
+                    st['dollar'] = m.group(0)
+                    buf_open = True
+                    i += len(m.group(0))
+                    continue
+            if c == '\\':
+                meta = text[i + 1:]
+                break
+            if c == ';':
+                ended, buf_open = True, False
+                i += 1
+                continue
+            if not c.isspace():
+                buf_open = True
+            i += 1
+        if meta is not None:
+            name = re.match(r'[A-Za-z;!?]*', meta).group(0)
+            if name in ENDS_QUERY and buf_open:
+                ended, buf_open = True, False
+            elif not buf_open:
+                ended = True      # a meta-command of its own (\set, \echo ...)
+            if name in ENDS_QUERY and re.search(r'(^|\s)--', meta):
+                block.problems.append(
+                    'line %d: psql passes what follows \\%s to it as arguments, a comment '
+                    'included: put the comment on a line of its own' % (n, name))
+        stripped = text.strip()
+        if stripped.startswith('-->') and not buf_open and not ended and not st['q'] \
+                and not st['dollar'] and not st['cdepth']:
+            if last is None:
+                block.problems.append('line %d: "-->" output with no statement before it' % n)
+            else:
+                last.expected.append(stripped[3:])
+                last.expected_lines.append(n)
+            continue
+        if ended and not buf_open and not st['q'] and not st['dollar'] and not st['cdepth']:
+            unit = pending_merge or Unit(block, n)
+            unit.line = n
+            pending_merge = None
+            block.units.append(unit)
+            marks.add(n)
+            last = unit
+            if comment is not None and comment.startswith('>'):
+                unit.expected.append(comment[1:])
+                unit.expected_lines.append(n)
+        else:
+            if ended:
+                pending_merge = pending_merge or Unit(block, n)
+            if stripped and not stripped.startswith('--'):
+                last = None       # output shown after this line would be another statement's
+            if comment is not None and comment.startswith('>'):
+                block.problems.append(
+                    'line %d: "-->" on a line where no statement ends' % n)
+    if buf_open or st['q'] or st['dollar'] or st['cdepth']:
+        block.problems.append('the block ends inside a statement (a missing ";"?)')
+    return marks
+
+
+def classify(lines):
+    """(kind, text) for each line psql printed: a message kind, LINE, or ROW."""
+    out, prev = [], None
+    for raw in lines:
+        text = raw.rstrip()
+        m = PSQL_PREFIX.match(text)
+        if m:
+            text = text[m.end():]
+            k = KIND_RE.match(text)
+            kind = k.group(1) if k else 'ERROR'   # psql's own errors (invalid command ...)
+        else:
+            k = KIND_RE.match(text)
+            if k:
+                kind = k.group(1)
+            elif re.match(r'^LINE \d+: ', text) or (prev == 'LINE' and re.match(r'^\s*\^$', text)):
+                kind = 'LINE'
+            elif prev not in (None, 'ROW', 'LINE') and text and not text[0].isspace() \
+                    and not SEPARATOR.match(text):
+                kind = prev                           # a message's next line
+            else:
+                kind = 'ROW'
+        out.append((kind, text))
+        prev = kind
+    return out
+
+
+def normalise(unit_lines, expected):
+    """The lines of psql's output the expected output is compared with."""
+    exp = classify(expected)
+    shown = {k for k, _ in exp}
+    coded = {k for k, t in exp if CODE_RE.match(t)}
+    headers = any(k == 'ROW' and SEPARATOR.match(t) for k, t in exp)
+    rows = []
+    for kind, text in classify(unit_lines):
+        if kind == 'ROW':
+            if not text.strip() or re.match(r'^\(\d+ rows?\)$', text):
+                continue
+            if SEPARATOR.match(text) and not headers:
+                if rows and rows[-1][0] == 'ROW':
+                    rows.pop()            # the header above it
+                continue
+        elif kind not in ALWAYS and kind not in shown:
+            continue
+        if kind in KINDS and kind not in coded:
+            text = re.sub(r'^([A-Z]+):\s+[0-9A-Z]{5}:\s', r'\1:  ', text)
+        rows.append((kind, text))
+    return [t for _, t in rows]
+
+
+def matches(expected, actual):
+    squash = lambda s: re.sub(r'\s+', '', s)
+    pattern = ''
+    for part in re.split(r'(…|\.\.\.)', squash(''.join(expected))):
+        pattern += '.*?' if part in ('…', '...') else re.escape(part)
+    return re.fullmatch(pattern, squash(''.join(actual)), re.S) is not None
+
+
+def main():
+    readme, preamble = sys.argv[1], sys.argv[2]
+    blocks = read_blocks(readme)
+    script = ['\\set ON_ERROR_STOP 0', '\\i ' + preamble, '\\echo %s preamble' % MARK]
+    for b in blocks:
+        marks = scan(b)
+        for n, text in b.body:
+            script.append(text)
+            if n in marks:
+                script.append('\\echo %s %d' % (MARK, n))
+        script.append('\\r')            # an unfinished statement must not run into the next block
+        script.append('\\echo %s end-%d' % (MARK, b.line))
+    with tempfile.NamedTemporaryFile('w', suffix='.sql', delete=False) as f:
+        f.write('\n'.join(script) + '\n')
+        path = f.name
+    try:
+        proc = subprocess.run(['psql', '-X', '-q', '-f', path], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              timeout=120)
+    finally:
+        os.unlink(path)
+    segments, current = {}, []
+    for line in proc.stdout.decode('utf-8', 'replace').split('\n'):
+        if line.startswith(MARK + ' '):
+            segments[line[len(MARK) + 1:]] = current
+            current = []
+        else:
+            current.append(line)
+
+    failed = 0
+    pre = segments.get('preamble')
+    bad = [t for k, t in classify(pre or []) if k in ALWAYS + ('WARNING',)]
+    if pre is None or bad:
+        failed += 1
+        print('not ok - %s ran' % preamble)
+        for t in bad or ['psql did not get through it']:
+            print('#   ' + t)
+    for b in blocks:
+        name = 'README.md block at line %d (%s)' % (b.line, b.section)
+        notes = list(b.problems)
+        if 'end-%d' % b.line not in segments:
+            notes.append('psql stopped before the end of this block (exit status %d); its '
+                         'last output:' % proc.returncode)
+            notes.extend('  ' + l for l in current[-10:])
+        for u in b.units:
+            out = segments.get(str(u.line))
+            if out is None:
+                continue
+            if u.expected:
+                actual = normalise(out, u.expected)
+                if not matches(u.expected, actual):
+                    notes.append('line %d: the output differs from the "-->" lines %s'
+                                 % (u.line, '-'.join(map(str, sorted({u.expected_lines[0], u.expected_lines[-1]})))))
+                    notes.extend('  README: ' + e.strip() for e in u.expected)
+                    notes.extend('  psql:   ' + a for a in actual or ['(nothing)'])
+            else:
+                bad = [t for k, t in classify(out) if k in ALWAYS + ('WARNING',)]
+                if bad:
+                    notes.append('line %d: the statement fails (show the message with "-->" '
+                                 'if that is the point):' % u.line)
+                    notes.extend('  psql:   ' + t for t in bad)
+        if notes:
+            failed += 1
+            print('not ok - ' + name)
+            for n in notes:
+                print('#   ' + n)
+        else:
+            print('ok - ' + name)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

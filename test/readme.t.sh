@@ -38,7 +38,7 @@ readme_cleanup() {
         "$PGBIN/psql" -X -q -d postgres >/dev/null 2>&1 || true
 }
 at_exit readme_cleanup
-"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS app" -c "CREATE DATABASE app" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS app" -c "CREATE DATABASE app" >/dev/null
 
 while IFS= read -r line; do
     case $line in

@@ -49,6 +49,7 @@ class Block:
 
 def read_blocks(path):
     blocks, section, block, indent, other = [], '(top)', None, '', False
+    heading, marker = '(top)', ''
     with open(path, encoding='utf-8') as f:
         lines = f.read().split('\n')
     for n, text in enumerate(lines, 1):
@@ -61,7 +62,14 @@ def read_blocks(path):
             elif re.match(r'^\s*```', text):
                 other = True
             elif text.startswith('#'):
-                section = text.lstrip('#').strip()
+                heading = text.lstrip('#').strip()
+                section = heading + marker
+            elif re.match(r'^<!-- \(end of ', text):
+                marker = ''
+                section = heading
+            elif re.match(r'^<!-- \(.* section', text):
+                marker = ', in the %s' % re.match(r'^<!-- \((.*? section)', text).group(1)
+                section = heading + marker
         elif re.match(r'^\s*```\s*$', text):
             blocks.append(block)
             block = None
@@ -81,7 +89,10 @@ def scan(block):
     last = None               # the unit the next "-->" lines belong to
     pending_merge = None      # statements ended on a line that left the buffer non-empty
     marks = set()
+    opened_at = None
     for n, text in block.body:
+        if not buf_open:
+            opened_at = n
         ended, comment, i, meta = False, None, 0, None
         while i < len(text):
             c = text[i]
@@ -179,7 +190,8 @@ def scan(block):
                 block.problems.append(
                     'line %d: "-->" on a line where no statement ends' % n)
     if buf_open or st['q'] or st['dollar'] or st['cdepth']:
-        block.problems.append('the block ends inside a statement (a missing ";"?)')
+        block.problems.append('the statement at line %s does not end in the block (a '
+                              'missing ";"?); psql would run it with the next block' % opened_at)
     return marks
 
 
@@ -246,6 +258,12 @@ def matches(expected, actual):
     return re.fullmatch(pattern, squash(actual), re.S) is not None
 
 
+def preamble_variables(path):
+    with open(path, encoding='utf-8') as f:
+        return [':' + m.group(1) for m in re.finditer(r'^\\set\s+(\w+)', f.read(), re.M)
+                if m.group(1) != 'VERBOSITY']
+
+
 def main():
     readme, preamble = sys.argv[1], sys.argv[2]
     blocks = read_blocks(readme)
@@ -307,6 +325,10 @@ def main():
                     notes.append('line %d: the statement fails (show the message with "-->" '
                                  'if that is the point):' % u.line)
                     notes.extend('  psql:   ' + t for t in bad)
+                    if any('syntax error at or near ":"' in t for t in bad):
+                        notes.append('  (an undefined psql variable? test/readme_preamble.sql '
+                                     'sets %s; set others with \\gset in the README)'
+                                     % ', '.join(preamble_variables(preamble)))
         if notes:
             failed += 1
             print('not ok - ' + name)

@@ -48,5 +48,5 @@ while IFS= read -r line; do
         "readme.py exit "*) notok "test/readme.py ran to the end (${line#readme.py })" ;;
         *) echo "$line" ;;
     esac
-done < <(PGDATABASE=app /usr/bin/python3 test/readme.py README.md test/readme_preamble.sql; echo "readme.py exit $?")
+done < <(PGDATABASE=app /usr/bin/python3 test/readme.py "${JWT_README:-README.md}" test/readme_preamble.sql; echo "readme.py exit $?")
 finish

@@ -48,33 +48,36 @@ class Block:
 
 
 def read_blocks(path):
-    blocks, section, block, indent, other = [], '(top)', None, '', False
+    """The ```sql blocks, found as CommonMark finds fences: a line of three or more backticks
+    (indented or not) and an info string without backticks, closed by as many backticks."""
+    blocks, section, block, indent, fence = [], '(top)', None, '', None
     heading, marker = '(top)', ''
     with open(path, encoding='utf-8') as f:
         lines = f.read().split('\n')
     for n, text in enumerate(lines, 1):
-        if other:                 # inside a fence of another language
-            other = not re.match(r'^\s*```\s*$', text)
-        elif block is None:
-            m = re.match(r'^(\s*)```sql\s*$', text)
-            if m:
-                block, indent = Block(n, section), m.group(1)
-            elif re.match(r'^\s*```', text):
-                other = True
-            elif text.startswith('#'):
-                heading = text.lstrip('#').strip()
-                section = heading + marker
-            elif re.match(r'^<!-- \(end of ', text):
-                marker = ''
-                section = heading
-            elif re.match(r'^<!-- \(.* section', text):
-                marker = ', in the %s' % re.match(r'^<!-- \((.*? section)', text).group(1)
-                section = heading + marker
-        elif re.match(r'^\s*```\s*$', text):
-            blocks.append(block)
-            block = None
-        else:
-            block.body.append((n, text[len(indent):] if text.startswith(indent) else text))
+        if fence is not None:
+            m = re.match(r'^\s*(`{3,})\s*$', text)
+            if m and len(m.group(1)) >= len(fence):
+                if block is not None:
+                    blocks.append(block)
+                block, fence = None, None
+            elif block is not None:
+                block.body.append((n, text[len(indent):] if text.startswith(indent) else text))
+            continue
+        m = re.match(r'^(\s*)(`{3,})\s*([^`\s]*)[^`]*$', text)
+        if m:
+            indent, fence = m.group(1), m.group(2)
+            if m.group(3).lower() == 'sql':
+                block = Block(n, section)
+        elif text.startswith('#'):
+            heading = text.lstrip('#').strip()
+            section = heading + marker
+        elif re.match(r'^<!-- \(end of ', text):
+            marker = ''
+            section = heading
+        elif re.match(r'^<!-- \(.* section', text):
+            marker = ', in the %s' % re.match(r'^<!-- \((.*? section)', text).group(1)
+            section = heading + marker
     if block is not None:
         block.problems.append('the block is not closed')
         blocks.append(block)

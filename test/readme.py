@@ -279,6 +279,16 @@ def main():
                 script.append('\\echo %s %d' % (MARK, n))
         script.append('\\r')            # an unfinished statement must not run into the next block
         script.append('\\echo %s end-%d' % (MARK, b.line))
+        # A transaction left open (now() is its start, not this statement's; in a failed one
+        # the query fails): reported, and rolled back so that later blocks run as they would.
+        script.append('\\set readme_txn_open true')
+        script.append('SELECT now() <> statement_timestamp() AS readme_txn_open \\gset')
+        script.append('\\if :readme_txn_open')
+        script.append('\\echo %s txn-%d open' % (MARK, b.line))
+        script.append('ROLLBACK;')
+        script.append('\\else')
+        script.append('\\echo %s txn-%d closed' % (MARK, b.line))
+        script.append('\\endif')
     with tempfile.NamedTemporaryFile('w', suffix='.sql', delete=False) as f:
         f.write('\n'.join(script) + '\n')
         path = f.name
@@ -297,6 +307,9 @@ def main():
             current.append(line)
 
     failed = 0
+    if not blocks:
+        failed += 1
+        print('not ok - %s has sql blocks' % readme)
     pre = segments.get('preamble')
     bad = [t for k, t in classify(pre or []) if k in ALWAYS + ('WARNING',)]
     if pre is None or bad:
@@ -307,6 +320,10 @@ def main():
     for b in blocks:
         name = 'README.md block at line %d (%s)' % (b.line, b.section)
         notes = list(b.problems)
+        txn = [k for k in segments if k.startswith('txn-%d ' % b.line)]
+        if txn and txn[0].endswith(' open'):
+            notes.append('the block leaves a transaction open (a BEGIN without COMMIT or '
+                         'ROLLBACK); rolled back here so that later blocks do not run in it')
         if 'end-%d' % b.line not in segments:
             notes.append('psql stopped before the end of this block (exit status %d); its '
                          'last output:' % proc.returncode)

@@ -34,7 +34,7 @@ ROLES_BEFORE=$("$PGBIN/psql" -X -A -t -d postgres -c "SELECT string_agg(quote_li
 readme_cleanup() {
     "$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS app WITH (FORCE)" >/dev/null 2>&1 || true
     "$PGBIN/psql" -X -q -A -t -d postgres -c \
-        "SELECT format('DROP ROLE %I', rolname) FROM pg_roles WHERE rolname NOT IN ($ROLES_BEFORE)" 2>/dev/null |
+        "SELECT format('DROP ROLE %I;', rolname) FROM pg_roles WHERE rolname NOT IN ($ROLES_BEFORE)" 2>/dev/null |
         "$PGBIN/psql" -X -q -d postgres >/dev/null 2>&1 || true
 }
 at_exit readme_cleanup
@@ -49,4 +49,8 @@ while IFS= read -r line; do
         *) echo "$line" ;;
     esac
 done < <(PGDATABASE=app /usr/bin/python3 test/readme.py "${JWT_README:-README.md}" test/readme_preamble.sql; echo "readme.py exit $?")
+readme_cleanup
+check "the database app and the roles the README created are dropped" \
+    "$("$PGBIN/psql" -X -A -t -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'app'") $("$PGBIN/psql" -X -A -t -d postgres -c "SELECT string_agg(rolname, ' ') FROM pg_roles WHERE rolname NOT IN ($ROLES_BEFORE)")" \
+    "0 "
 finish

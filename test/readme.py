@@ -318,7 +318,7 @@ def main():
         for t in bad or ['psql did not get through it']:
             print('#   ' + t)
     for b in blocks:
-        name = 'README.md block at line %d (%s)' % (b.line, b.section)
+        name = '%s block at line %d (%s)' % (os.path.basename(readme), b.line, b.section)
         notes = list(b.problems)
         txn = [k for k in segments if k.startswith('txn-%d ' % b.line)]
         if txn and txn[0].endswith(' open'):

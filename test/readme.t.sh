@@ -5,7 +5,8 @@
 # "-->" comments are compared with what psql prints (test/readme.py says how). A failure
 # names the block and the line of README.md, with the README's and psql's text.
 # The keys the preamble reads are made here with openssl; roles the README creates are
-# dropped at exit with the database.
+# dropped at exit with the database. test/readme_fixture.md checks the comparison first.
+# JWT_README=other.md runs another file the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/suite.sh
@@ -39,6 +40,17 @@ readme_cleanup() {
 }
 at_exit readme_cleanup
 PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS app" -c "CREATE DATABASE app" >/dev/null
+
+# The comparison itself, on test/readme_fixture.md: each block must pass or fail as its
+# heading says, in a database of its own.
+PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS readme_selftest" \
+    -c "CREATE DATABASE readme_selftest" >/dev/null
+drop_at_exit "DROP DATABASE IF EXISTS readme_selftest"
+selftest=$(PGDATABASE=readme_selftest /usr/bin/python3 test/readme.py test/readme_fixture.md test/readme_preamble.sql || true)
+got=$(sed -n 's/^ok - .*(\(passes\|fails\):.*/\1 ok/p; s/^not ok - .*(\(passes\|fails\):.*/\1 not ok/p' <<<"$selftest" |
+      sed 's/^passes ok$/as its heading says/; s/^fails not ok$/as its heading says/' | sort | uniq -c | sed 's/^ *//')
+check "test/readme.py passes and fails the blocks of test/readme_fixture.md as their headings say" "$got" "11 as its heading says"
+if [ "$got" != "11 as its heading says" ]; then sed 's/^/#   /' <<<"$selftest"; fi
 
 while IFS= read -r line; do
     case $line in

@@ -87,7 +87,7 @@ def read_blocks(path):
 def scan(block):
     """Split a block into units with psql's rules, close enough for README SQL: quotes,
     dollar quotes, comments, statements ending at ';' or at a \\g-style meta-command."""
-    st = {'q': None, 'dollar': None, 'cdepth': 0}
+    st = {'q': None, 'e': False, 'dollar': None, 'cdepth': 0}
     buf_open = False          # the query buffer holds something
     last = None               # the unit the next "-->" lines belong to
     pending_merge = None      # statements ended on a line that left the buffer non-empty
@@ -118,6 +118,9 @@ def scan(block):
                     i += 1
                 continue
             if st['q']:
+                if c == '\\' and st['e']:      # E'...': a backslash escapes the next character
+                    i += 2
+                    continue
                 if c == st['q']:
                     if text[i + 1:i + 2] == st['q']:
                         i += 2
@@ -135,6 +138,7 @@ def scan(block):
                 continue
             if c in ("'", '"'):
                 st['q'] = c
+                st['e'] = c == "'" and re.search(r'(^|[^A-Za-z0-9_])[Ee]$', text[:i]) is not None
                 buf_open = True
                 i += 1
                 continue

@@ -34,10 +34,9 @@ ENDS_QUERY = ('g', 'gx', 'gset', 'gexec', 'gdesc', ';')
 class Unit:
     """Statements ending on one README line, with the output the README shows for them."""
 
-    def __init__(self, block, line):
-        self.block, self.line = block, line
-        self.expected, self.expected_lines = [], []
-        self.actual = []
+    def __init__(self, line):
+        self.line = line
+        self.expected, self.expected_lines = [], []   # the "-->" texts, their README lines
 
 
 class Block:
@@ -179,7 +178,7 @@ def scan(block):
                 last.expected_lines.append(n)
             continue
         if ended and not buf_open and not st['q'] and not st['dollar'] and not st['cdepth']:
-            unit = pending_merge or Unit(block, n)
+            unit = pending_merge or Unit(n)
             unit.line = n
             pending_merge = None
             block.units.append(unit)
@@ -190,7 +189,7 @@ def scan(block):
                 unit.expected_lines.append(n)
         else:
             if ended:
-                pending_merge = pending_merge or Unit(block, n)
+                pending_merge = pending_merge or Unit(n)
             if stripped and not stripped.startswith('--'):
                 last = None       # output shown after this line would be another statement's
             if comment is not None and comment.startswith('>'):
@@ -274,7 +273,8 @@ def preamble_variables(path):
 def main():
     readme, preamble = sys.argv[1], sys.argv[2]
     blocks = read_blocks(readme)
-    script = ['\\set ON_ERROR_STOP 0', '\\i ' + preamble, '\\echo %s preamble' % MARK]
+    script = ['\\set ON_ERROR_STOP 0', '\\i ' + os.path.abspath(preamble),
+              '\\echo %s preamble' % MARK]
     for b in blocks:
         marks = scan(b)
         for n, text in b.body:
@@ -300,10 +300,13 @@ def main():
         proc = subprocess.run(['psql', '-X', '-q', '-f', path], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               timeout=120)
+        output, status = proc.stdout, 'exit status %d' % proc.returncode
+    except subprocess.TimeoutExpired as e:
+        output, status = e.stdout or b'', 'killed after 120 s'
     finally:
         os.unlink(path)
     segments, current = {}, []
-    for line in proc.stdout.decode('utf-8', 'replace').split('\n'):
+    for line in output.decode('utf-8', 'replace').split('\n'):
         if line.startswith(MARK + ' '):
             segments[line[len(MARK) + 1:]] = current
             current = []
@@ -321,6 +324,7 @@ def main():
         print('not ok - %s ran' % preamble)
         for t in bad or ['psql did not get through it']:
             print('#   ' + t)
+    stopped = False
     for b in blocks:
         name = '%s block at line %d (%s)' % (os.path.basename(readme), b.line, b.section)
         notes = list(b.problems)
@@ -329,9 +333,12 @@ def main():
             notes.append('the block leaves a transaction open (a BEGIN without COMMIT or '
                          'ROLLBACK); rolled back here so that later blocks do not run in it')
         if 'end-%d' % b.line not in segments:
-            notes.append('psql stopped before the end of this block (exit status %d); its '
-                         'last output:' % proc.returncode)
-            notes.extend('  ' + l for l in current[-10:])
+            if stopped:
+                notes.append('not run: psql stopped in an earlier block')
+            else:
+                notes.append('psql stopped in this block (%s); its last output:' % status)
+                notes.extend('  ' + l for l in current[-10:])
+            stopped = True
         for u in b.units:
             out = segments.get(str(u.line))
             if out is None:
@@ -339,15 +346,16 @@ def main():
             if u.expected:
                 actual = normalise(out, u.expected)
                 if not matches(u.expected, actual):
+                    shown = sorted({u.expected_lines[0], u.expected_lines[-1]})
                     notes.append('line %d: the output differs from the "-->" lines %s'
-                                 % (u.line, '-'.join(map(str, sorted({u.expected_lines[0], u.expected_lines[-1]})))))
+                                 % (u.line, '-'.join(map(str, shown))))
                     notes.extend('  README: ' + e.strip() for e in u.expected)
                     notes.extend('  psql:   ' + a for a in actual or ['(nothing)'])
             else:
                 bad = [t for k, t in classify(out) if k in ALWAYS + ('WARNING',)]
                 if bad:
-                    notes.append('line %d: the statement fails (show the message with "-->" '
-                                 'if that is the point):' % u.line)
+                    notes.append('line %d: the statement fails or warns (show the message '
+                                 'with "-->" if that is the point):' % u.line)
                     notes.extend('  psql:   ' + t for t in bad)
                     if any('syntax error at or near ":"' in t for t in bad):
                         notes.append('  (an undefined psql variable? test/readme_preamble.sql '

@@ -313,8 +313,8 @@ SET jwt.dpop_base_url = 'https://api.example.com/rest/';
 SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'role', 'regress_dpop_reader',
                                    'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
                 header => '{"kid":"dpop-test"}') AS pbound \gset
--- pgrst(role, claims, authorization, dpop [, method, path]): PostgREST 12's statements, then the helper
-CREATE FUNCTION pgrst(role text, claims text, authorization text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things')
+-- pgrst(role, claims, auth, dpop [, method, path]): PostgREST 12's statements, then the helper
+CREATE FUNCTION pgrst(role text, claims text, auth text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     detail text;
@@ -323,7 +323,7 @@ BEGIN
             set_config('request.jwt.claims', claims, true),
             set_config('request.method', method, true),
             set_config('request.path', path, true),
-            set_config('request.headers', json_strip_nulls(json_build_object('authorization', authorization, 'dpop', dpop))::text, true);
+            set_config('request.headers', json_strip_nulls(json_build_object('authorization', auth, 'dpop', dpop))::text, true);
     PERFORM jwt_postgrest_pre_request();
     RETURN format('ran as %s, sub %s', current_user, coalesce(jwt_claim('sub'), '-'));
 EXCEPTION WHEN OTHERS THEN

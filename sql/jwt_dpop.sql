@@ -34,155 +34,155 @@ SELECT try($$SELECT jwt_thumbprint('{"kty":"EC","crv":"P-256","x":"AAAA","y":"AA
 
 -- ---------- proofs ----------
 
--- dpop(claims [, signing key, header jwk, alg, typ]): a proof, by default an ES256 one
-CREATE FUNCTION dpop(claims jsonb, key text DEFAULT k('ec256_jwk'), jwk jsonb DEFAULT k('ec256_pub_jwk')::jsonb,
+-- dpop_proof(claims [, signing key, header jwk, alg, typ]): a proof, by default an ES256 one
+CREATE FUNCTION dpop_proof(claims jsonb, key text DEFAULT k('ec256_jwk'), jwk jsonb DEFAULT k('ec256_pub_jwk')::jsonb,
                      alg text DEFAULT 'ES256', typ text DEFAULT 'dpop+jwt')
 RETURNS text LANGUAGE sql
 AS $$ SELECT jws_sign(convert_to(claims::text, 'UTF8'), key, alg, jsonb_build_object('typ', typ, 'jwk', jwk)) $$;
--- pc([htm, htu, extra]): a proof's claims with a fresh jti, issued now
-CREATE FUNCTION pc(htm text DEFAULT 'GET', htu text DEFAULT 'https://api.example.com/things', extra jsonb DEFAULT '{}')
+-- dpop_claims([htm, htu, extra]): a proof's claims with a fresh jti, issued now
+CREATE FUNCTION dpop_claims(htm text DEFAULT 'GET', htu text DEFAULT 'https://api.example.com/things', extra jsonb DEFAULT '{}')
 RETURNS jsonb LANGUAGE sql
 AS $$ SELECT jsonb_build_object('jti', gen_random_uuid()::text, 'htm', htm, 'htu', htu,
                                 'iat', floor(extract(epoch FROM statement_timestamp()))::bigint) || extra $$;
--- v(proof [, method, url, access_token, nonce]): 'ok' or the SQLSTATE and message
-CREATE FUNCTION v(proof text, method text DEFAULT 'GET', url text DEFAULT 'https://api.example.com/things',
+-- dpop_v(proof [, method, url, access_token, nonce]): 'ok' or the SQLSTATE and message
+CREATE FUNCTION dpop_v(proof text, method text DEFAULT 'GET', url text DEFAULT 'https://api.example.com/things',
                   access_token text DEFAULT NULL, nonce text DEFAULT NULL)
 RETURNS text LANGUAGE sql
 AS $$ SELECT try(format('SELECT jwt_dpop_verify(%L, %L, %L, %L, %L)', proof, method, url, access_token, nonce)) $$;
 
 -- a valid proof: its claims and its key's thumbprint
-SELECT dpop(pc()) AS proof \gset
+SELECT dpop_proof(dpop_claims()) AS proof \gset
 SELECT r ->> 'jkt' = jwt_thumbprint(k('ec256_pub_jwk')::jsonb) AS jkt_is_thumbprint,
        r -> 'claims' ->> 'htm' AS htm, r -> 'claims' ->> 'htu' AS htu
 FROM jwt_dpop_verify(:'proof', 'GET', 'https://api.example.com/things') AS r;
 -- replayed proof: refused, across statements (the record committed) ...
-SELECT v(:'proof') AS replayed_proof;
+SELECT dpop_v(:'proof') AS replayed_proof;
 -- ... and within one statement
-SELECT dpop(pc()) AS proof2 \gset
-SELECT v(:'proof2') AS first_use, v(:'proof2') AS second_use;
+SELECT dpop_proof(dpop_claims()) AS proof2 \gset
+SELECT dpop_v(:'proof2') AS first_use, dpop_v(:'proof2') AS second_use;
 -- Ed25519 and RSA (RS256, PS256) proofs
-SELECT v(dpop(pc(), k('ed25519_jwk'), k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS eddsa;
-SELECT v(dpop(pc(), k('rsa'), k('rsa_pub_jwk')::jsonb, 'RS256')) AS rs256;
-SELECT v(dpop(pc(), k('rsa'), k('rsa_pub_jwk')::jsonb, 'PS256')) AS ps256;
+SELECT dpop_v(dpop_proof(dpop_claims(), k('ed25519_jwk'), k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS eddsa;
+SELECT dpop_v(dpop_proof(dpop_claims(), k('rsa'), k('rsa_pub_jwk')::jsonb, 'RS256')) AS rs256;
+SELECT dpop_v(dpop_proof(dpop_claims(), k('rsa'), k('rsa_pub_jwk')::jsonb, 'PS256')) AS ps256;
 
 -- proof for another method
-SELECT v(dpop(pc('POST'))) AS other_method;
+SELECT dpop_v(dpop_proof(dpop_claims('POST'))) AS other_method;
 -- methods are case-sensitive (RFC 9110 section 9.1)
-SELECT v(dpop(pc('get'))) AS method_case;
+SELECT dpop_v(dpop_proof(dpop_claims('get'))) AS method_case;
 -- proof for another URL: host, path, scheme, port
-SELECT v(dpop(pc(htu => 'https://evil.example.com/things'))) AS other_host;
-SELECT v(dpop(pc(htu => 'https://api.example.com/other'))) AS other_path;
-SELECT v(dpop(pc(htu => 'http://api.example.com/things'))) AS other_scheme;
-SELECT v(dpop(pc(htu => 'https://api.example.com:8443/things'))) AS other_port;
-SELECT v(dpop(pc(htu => 'https://api.example.com/things/'))) AS trailing_slash;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://evil.example.com/things'))) AS other_host;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/other'))) AS other_path;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'http://api.example.com/things'))) AS other_scheme;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com:8443/things'))) AS other_port;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/things/'))) AS trailing_slash;
 -- a query-string-only difference: equal once query and fragment are stripped (RFC 9449 4.3)
-SELECT v(dpop(pc()), url => 'https://api.example.com/things?id=eq.1#top') AS query_in_request;
-SELECT v(dpop(pc(htu => 'https://api.example.com/things?id=eq.2'))) AS query_in_htu;
+SELECT dpop_v(dpop_proof(dpop_claims()), url => 'https://api.example.com/things?id=eq.1#top') AS query_in_request;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/things?id=eq.2'))) AS query_in_htu;
 -- RFC 3986 syntax- and scheme-based normalization: case, default port, percent-encoding, dot segments
-SELECT v(dpop(pc(htu => 'HTTPS://API.Example.COM:443/a/./b/../%7Euser/x%2fy')),
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'HTTPS://API.Example.COM:443/a/./b/../%7Euser/x%2fy')),
          url => 'https://api.example.com/a/~user/x%2Fy') AS normalized_equal;
-SELECT v(dpop(pc(htu => 'http://api.example.com:80')), url => 'http://api.example.com/') AS empty_path_default_port;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'http://api.example.com:80')), url => 'http://api.example.com/') AS empty_path_default_port;
 -- ... but an encoded reserved character is not its decoded self, nor is the path's case folded
-SELECT v(dpop(pc(htu => 'https://api.example.com/a%2Fb')), url => 'https://api.example.com/a/b') AS encoded_slash;
-SELECT v(dpop(pc(htu => 'https://api.example.com/Things'))) AS path_case;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/a%2Fb')), url => 'https://api.example.com/a/b') AS encoded_slash;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/Things'))) AS path_case;
 -- an htu that is no URL, or carries user information
-SELECT v(dpop(pc(htu => 'api.example.com/things'))) AS relative_htu;
-SELECT v(dpop(pc(htu => 'https://user@api.example.com/things'))) AS userinfo_htu;
-SELECT v(dpop(pc(htu => 'https://api.example.com/th ings'))) AS space_in_htu;
-SELECT v(dpop(pc(htu => 'https://api.example.com/%zz'))) AS bad_escape_in_htu;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'api.example.com/things'))) AS relative_htu;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://user@api.example.com/things'))) AS userinfo_htu;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/th ings'))) AS space_in_htu;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/%zz'))) AS bad_escape_in_htu;
 -- the caller's URL and method are checked too (22023: a caller's mistake)
-SELECT v(dpop(pc()), url => 'ftp://api.example.com/things') AS caller_url_not_http;
-SELECT v(dpop(pc()), method => 'GET /') AS caller_method_not_a_token;
+SELECT dpop_v(dpop_proof(dpop_claims()), url => 'ftp://api.example.com/things') AS caller_url_not_http;
+SELECT dpop_v(dpop_proof(dpop_claims()), method => 'GET /') AS caller_method_not_a_token;
 
 -- tampered proof: claims changed after signing
-SELECT v(split_part(p, '.', 1) || '.' || b64u(replace(convert_from(unb64u(split_part(p, '.', 2)), 'UTF8'), 'things', 'admin')) || '.' || split_part(p, '.', 3),
+SELECT dpop_v(split_part(p, '.', 1) || '.' || b64u(replace(convert_from(unb64u(split_part(p, '.', 2)), 'UTF8'), 'things', 'admin')) || '.' || split_part(p, '.', 3),
          url => 'https://api.example.com/admin') AS tampered
-FROM dpop(pc()) AS p;
+FROM dpop_proof(dpop_claims()) AS p;
 -- proof key swapped: signed by one key, another key in the header
 -- (RFC 8037 appendix A's Ed25519 key signs; the test key is in the header)
-SELECT v(dpop(pc(), '{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}',
+SELECT dpop_v(dpop_proof(dpop_claims(), '{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}',
               k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS signed_by_another_key;
 -- proof with jwk holding "d": private key material in the header
-SELECT v(dpop(pc(), jwk => k('ec256_jwk')::jsonb)) AS jwk_with_d;
-SELECT v(dpop(pc(), k('ed25519_jwk'), k('ed25519_jwk')::jsonb, 'EdDSA')) AS okp_jwk_with_d;
+SELECT dpop_v(dpop_proof(dpop_claims(), jwk => k('ec256_jwk')::jsonb)) AS jwk_with_d;
+SELECT dpop_v(dpop_proof(dpop_claims(), k('ed25519_jwk'), k('ed25519_jwk')::jsonb, 'EdDSA')) AS okp_jwk_with_d;
 -- proof signed by a symmetric key (HS256, with the secret as an "oct" jwk, or as it is)
-SELECT v(dpop(pc(), secret(), jsonb_build_object('kty', 'oct', 'k', b64u(secret())), 'HS256')) AS hs256_oct_jwk;
-SELECT v(dpop(pc(), secret(), k('ec256_pub_jwk')::jsonb, 'HS256')) AS hs256_ec_jwk;
+SELECT dpop_v(dpop_proof(dpop_claims(), secret(), jsonb_build_object('kty', 'oct', 'k', b64u(secret())), 'HS256')) AS hs256_oct_jwk;
+SELECT dpop_v(dpop_proof(dpop_claims(), secret(), k('ec256_pub_jwk')::jsonb, 'HS256')) AS hs256_ec_jwk;
 -- alg none
-SELECT v(b64u(jsonb_build_object('alg', 'none', 'typ', 'dpop+jwt', 'jwk', k('ec256_pub_jwk')::jsonb)::text)
-         || '.' || b64u(pc()::text) || '.AA') AS alg_none;
+SELECT dpop_v(b64u(jsonb_build_object('alg', 'none', 'typ', 'dpop+jwt', 'jwk', k('ec256_pub_jwk')::jsonb)::text)
+         || '.' || b64u(dpop_claims()::text) || '.AA') AS alg_none;
 -- alg of another key type than the jwk's
-SELECT v(b64u(jsonb_build_object('alg', 'ES384', 'typ', 'dpop+jwt', 'jwk', k('ec256_pub_jwk')::jsonb)::text)
+SELECT dpop_v(b64u(jsonb_build_object('alg', 'ES384', 'typ', 'dpop+jwt', 'jwk', k('ec256_pub_jwk')::jsonb)::text)
          || substr(p, strpos(p, '.'))) AS alg_mismatch
-FROM dpop(pc()) AS p;
+FROM dpop_proof(dpop_claims()) AS p;
 -- no jwk, jwk not an object, jwk a key set, jwk with use "enc"
-SELECT v(forge_proof) AS no_jwk FROM (SELECT jws_sign(convert_to(pc()::text, 'UTF8'), k('ec256_jwk'), 'ES256', '{"typ":"dpop+jwt"}') AS forge_proof) AS f;
-SELECT v(dpop(pc(), jwk => to_jsonb(k('ec256_pub_jwk')))) AS jwk_string;
-SELECT v(dpop(pc(), jwk => jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb)))) AS jwk_set;
-SELECT v(dpop(pc(), jwk => k('ec256_pub_jwk')::jsonb || '{"use":"enc"}')) AS jwk_use_enc;
+SELECT dpop_v(forge_proof) AS no_jwk FROM (SELECT jws_sign(convert_to(dpop_claims()::text, 'UTF8'), k('ec256_jwk'), 'ES256', '{"typ":"dpop+jwt"}') AS forge_proof) AS f;
+SELECT dpop_v(dpop_proof(dpop_claims(), jwk => to_jsonb(k('ec256_pub_jwk')))) AS jwk_string;
+SELECT dpop_v(dpop_proof(dpop_claims(), jwk => jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb)))) AS jwk_set;
+SELECT dpop_v(dpop_proof(dpop_claims(), jwk => k('ec256_pub_jwk')::jsonb || '{"use":"enc"}')) AS jwk_use_enc;
 -- typ not dpop+jwt: an access token or ID token replayed as a proof
-SELECT v(dpop(pc(), typ => 'JWT')) AS typ_jwt;
-SELECT v(jws_sign(convert_to(pc()::text, 'UTF8'), k('ec256_jwk'), 'ES256', jsonb_build_object('jwk', k('ec256_pub_jwk')::jsonb))) AS typ_missing;
-SELECT v(dpop(pc(), typ => 'application/dpop+jwt')) AS typ_with_application;
+SELECT dpop_v(dpop_proof(dpop_claims(), typ => 'JWT')) AS typ_jwt;
+SELECT dpop_v(jws_sign(convert_to(dpop_claims()::text, 'UTF8'), k('ec256_jwk'), 'ES256', jsonb_build_object('jwk', k('ec256_pub_jwk')::jsonb))) AS typ_missing;
+SELECT dpop_v(dpop_proof(dpop_claims(), typ => 'application/dpop+jwt')) AS typ_with_application;
 -- claims missing or of the wrong type
-SELECT v(dpop(pc() - 'jti')) AS no_jti;
-SELECT v(dpop(pc() - 'htm')) AS no_htm;
-SELECT v(dpop(pc() - 'htu')) AS no_htu;
-SELECT v(dpop(pc() - 'iat')) AS no_iat;
-SELECT v(dpop(pc(extra => '{"iat":"now"}'))) AS iat_string;
-SELECT v(dpop(pc(extra => '{"jti":""}'))) AS empty_jti;
-SELECT v(dpop(pc(extra => '{"jti":42}'))) AS jti_number;
+SELECT dpop_v(dpop_proof(dpop_claims() - 'jti')) AS no_jti;
+SELECT dpop_v(dpop_proof(dpop_claims() - 'htm')) AS no_htm;
+SELECT dpop_v(dpop_proof(dpop_claims() - 'htu')) AS no_htu;
+SELECT dpop_v(dpop_proof(dpop_claims() - 'iat')) AS no_iat;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => '{"iat":"now"}'))) AS iat_string;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => '{"jti":""}'))) AS empty_jti;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => '{"jti":42}'))) AS jti_number;
 -- proof with huge jti / long htu / huge proof: bounded lengths
-SELECT v(dpop(pc(extra => jsonb_build_object('jti', repeat('j', 257))))) AS huge_jti;
-SELECT v(dpop(pc(extra => jsonb_build_object('jti', repeat('j', 256))))) AS jti_at_the_bound;
-SELECT v(dpop(pc(htu => 'https://api.example.com/' || repeat('a', 3000)))) AS long_htu;
-SELECT v(dpop(pc()), url => 'https://api.example.com/' || repeat('a', 3000)) AS long_caller_url;
-SELECT v(dpop(pc(extra => jsonb_build_object('pad', repeat('p', 9000))))) AS huge_proof;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('jti', repeat('j', 257))))) AS huge_jti;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('jti', repeat('j', 256))))) AS jti_at_the_bound;
+SELECT dpop_v(dpop_proof(dpop_claims(htu => 'https://api.example.com/' || repeat('a', 3000)))) AS long_htu;
+SELECT dpop_v(dpop_proof(dpop_claims()), url => 'https://api.example.com/' || repeat('a', 3000)) AS long_caller_url;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('pad', repeat('p', 9000))))) AS huge_proof;
 -- proof iat far in future/past (jwt.dpop_max_age 300 s, jwt.dpop_clock_skew 30 s)
-SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint + 3600)))) AS iat_future;
-SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past;
-SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint + 20)))) AS iat_within_skew;
-SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 320)))) AS iat_within_window;
-SELECT v(dpop(pc(extra => '{"iat":1e400}'))) AS iat_huge;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint + 3600)))) AS iat_future;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint + 20)))) AS iat_within_skew;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 320)))) AS iat_within_window;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => '{"iat":1e400}'))) AS iat_huge;
 -- ath for another token; ath missing; the right ath
-SELECT v(dpop(pc(extra => jsonb_build_object('ath', b64u(digest('token-a', 'sha256'))))), access_token => 'token-b') AS ath_for_another_token;
-SELECT v(dpop(pc()), access_token => 'token-a') AS ath_missing;
-SELECT v(dpop(pc(extra => jsonb_build_object('ath', b64u(digest('token-a', 'sha256'))))), access_token => 'token-a') AS ath_matches;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('ath', b64u(digest('token-a', 'sha256'))))), access_token => 'token-b') AS ath_for_another_token;
+SELECT dpop_v(dpop_proof(dpop_claims()), access_token => 'token-a') AS ath_missing;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('ath', b64u(digest('token-a', 'sha256'))))), access_token => 'token-a') AS ath_matches;
 -- nonce: another one, none, the right one
-SELECT v(dpop(pc(extra => '{"nonce":"n-1"}')), nonce => 'n-2') AS other_nonce;
-SELECT v(dpop(pc()), nonce => 'n-1') AS nonce_missing;
-SELECT v(dpop(pc(extra => '{"nonce":"n-1"}')), nonce => 'n-1') AS nonce_matches;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => '{"nonce":"n-1"}')), nonce => 'n-2') AS other_nonce;
+SELECT dpop_v(dpop_proof(dpop_claims()), nonce => 'n-1') AS nonce_missing;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => '{"nonce":"n-1"}')), nonce => 'n-1') AS nonce_matches;
 -- not a JWS at all
-SELECT v('not-a-proof') AS not_a_jws;
-SELECT v(NULL) AS no_proof;
+SELECT dpop_v('not-a-proof') AS not_a_jws;
+SELECT dpop_v(NULL) AS no_proof;
 
 -- ---------- the replay store ----------
 
 -- a proof is recorded in a read-only transaction too (PostgREST runs GET in one) ...
 BEGIN READ ONLY;
-SELECT dpop(pc()) AS ro_proof \gset
-SELECT v(:'ro_proof') AS read_only_first_use;
+SELECT dpop_proof(dpop_claims()) AS ro_proof \gset
+SELECT dpop_v(:'ro_proof') AS read_only_first_use;
 COMMIT;
 BEGIN READ ONLY;
-SELECT v(:'ro_proof') AS read_only_replay;
+SELECT dpop_v(:'ro_proof') AS read_only_replay;
 COMMIT;
 -- ... but not in a serializable read-only one (25006, fail closed)
 BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY;
-SELECT v(dpop(pc())) AS serializable_read_only;
+SELECT dpop_v(dpop_proof(dpop_claims())) AS serializable_read_only;
 COMMIT;
 -- a proof checked in a transaction that rolls back is forgotten with it
 BEGIN;
-SELECT dpop(pc()) AS rb_proof \gset
-SELECT v(:'rb_proof') AS in_rolled_back_transaction;
+SELECT dpop_proof(dpop_claims()) AS rb_proof \gset
+SELECT dpop_v(:'rb_proof') AS in_rolled_back_transaction;
 ROLLBACK;
-SELECT v(:'rb_proof') AS after_rollback;
+SELECT dpop_v(:'rb_proof') AS after_rollback;
 
 -- an unprivileged role reading/clearing the replay table: refused; checking proofs: allowed
 CREATE ROLE regress_dpop_user;
 GRANT USAGE ON SCHEMA public TO regress_dpop_user;
-SELECT dpop(pc()) AS user_proof \gset
+SELECT dpop_proof(dpop_claims()) AS user_proof \gset
 SET ROLE regress_dpop_user;
-SELECT v(:'user_proof') AS unprivileged_verify, v(:'user_proof') AS unprivileged_replay;
+SELECT dpop_v(:'user_proof') AS unprivileged_verify, dpop_v(:'user_proof') AS unprivileged_replay;
 SELECT try('SELECT count(*) FROM jwt_dpop_proofs') AS read_replay_table;
 SELECT try('DELETE FROM jwt_dpop_proofs') AS clear_replay_table;
 SELECT try('TRUNCATE jwt_dpop_proofs') AS truncate_replay_table;
@@ -193,7 +193,7 @@ RESET ROLE;
 -- caller's operators and functions (here a "<" and a now() of its own, first in its
 -- search_path) must not be the ones they run; 130 proofs make the backend purge too
 CREATE SCHEMA regress_dpop_evil AUTHORIZATION regress_dpop_user;
-CREATE TABLE regress_dpop_proofs AS SELECT dpop(pc()) AS p FROM generate_series(1, 130);
+CREATE TABLE regress_dpop_proofs AS SELECT dpop_proof(dpop_claims()) AS p FROM generate_series(1, 130);
 GRANT SELECT ON regress_dpop_proofs TO regress_dpop_user;
 SET ROLE regress_dpop_user;
 CREATE FUNCTION regress_dpop_evil.lt(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql
@@ -202,7 +202,7 @@ CREATE OPERATOR regress_dpop_evil.< (FUNCTION = regress_dpop_evil.lt, LEFTARG = 
 CREATE FUNCTION regress_dpop_evil.now() RETURNS timestamptz LANGUAGE plpgsql
 AS $$ BEGIN RAISE NOTICE 'hijacked, running as %', current_user; RETURN pg_catalog.now(); END $$;
 SET search_path = regress_dpop_evil, pg_catalog, public;
-SELECT count(*) FILTER (WHERE v(p) = 'ok') AS verified_under_hijack FROM regress_dpop_proofs;
+SELECT count(*) FILTER (WHERE dpop_v(p) = 'ok') AS verified_under_hijack FROM regress_dpop_proofs;
 RESET search_path;
 RESET ROLE;
 DROP SCHEMA regress_dpop_evil CASCADE;
@@ -222,26 +222,26 @@ SELECT count(*) AS left_over FROM jwt_dpop_proofs;
 
 -- recording purges expired rows as it goes: 128 proofs delete up to 256 of them
 INSERT INTO jwt_dpop_proofs SELECT digest(i::text, 'sha256'), now() - interval '1 hour' FROM generate_series(1, 200) AS i;
-SELECT count(*) FILTER (WHERE v(dpop(pc())) = 'ok') AS recorded FROM generate_series(1, 128);
+SELECT count(*) FILTER (WHERE dpop_v(dpop_proof(dpop_claims())) = 'ok') AS recorded FROM generate_series(1, 128);
 SELECT count(*) FILTER (WHERE expires_at < now()) AS expired_left, count(*) AS fresh_rows FROM jwt_dpop_proofs;
 DELETE FROM jwt_dpop_proofs;
 
 -- a stale setting widened by the superuser works (and is the superuser's alone)
 SET jwt.dpop_max_age = 7200;
-SELECT v(dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past_window_widened;
+SELECT dpop_v(dpop_proof(dpop_claims(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600)))) AS iat_past_window_widened;
 RESET jwt.dpop_max_age;
 
 -- a session setting a placeholder GUC (jwt.dpop_*) before the library loads:
 -- discarded when it loads, so the superuser's window stands.  (A new
 -- connection, as the superuser, then the unprivileged role without loading anything.)
-CREATE TABLE regress_dpop_stale AS SELECT dpop(pc(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600))) AS p;
+CREATE TABLE regress_dpop_stale AS SELECT dpop_proof(dpop_claims(extra => jsonb_build_object('iat', floor(extract(epoch FROM statement_timestamp()))::bigint - 3600))) AS p;
 GRANT SELECT ON regress_dpop_stale TO regress_dpop_user;
 SELECT current_user AS regress_superuser \gset
 \c - :regress_superuser
 SET SESSION AUTHORIZATION regress_dpop_user;
 SET jwt.dpop_max_age = 86400;
 SET jwt.dpop_clock_skew = 3600;
-SELECT v(p) AS placeholder_max_age FROM regress_dpop_stale;
+SELECT dpop_v(p) AS placeholder_max_age FROM regress_dpop_stale;
 SELECT current_setting('jwt.dpop_max_age') AS max_age_in_force;
 RESET SESSION AUTHORIZATION;
 
@@ -251,11 +251,11 @@ SET jwt.default_lifetime = '1h';
 SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
                 header => '{"kid":"dpop-test"}') AS bound \gset
 SELECT jwt_sign('{"sub":"bob"}', header => '{"kid":"dpop-test"}') AS unbound \gset
--- ath(token): the claim that binds a proof to a token
-CREATE FUNCTION ath(token text) RETURNS jsonb LANGUAGE sql
+-- dpop_ath(token): the claim that binds a proof to a token
+CREATE FUNCTION dpop_ath(token text) RETURNS jsonb LANGUAGE sql
 AS $$ SELECT jsonb_build_object('ath', b64u(digest(token, 'sha256'))) $$;
--- a(token, proof [, method, url]): jwt_authenticate's verdict: the sub, or the SQLSTATE and message
-CREATE FUNCTION a(token text, proof text, method text DEFAULT 'GET', url text DEFAULT 'https://api.example.com/things')
+-- dpop_auth(token, proof [, method, url]): jwt_authenticate's verdict: the sub, or the SQLSTATE and message
+CREATE FUNCTION dpop_auth(token text, proof text, method text DEFAULT 'GET', url text DEFAULT 'https://api.example.com/things')
 RETURNS text LANGUAGE plpgsql
 AS $$
 BEGIN
@@ -265,41 +265,41 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 -- the bound token with its proof: under the DPoP scheme, and bare
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS dpop_scheme;
-SELECT a(:'bound', dpop(pc(extra => ath(:'bound')))) AS bare_token;
-SELECT a('dpop   ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS scheme_any_case;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound')))) AS dpop_scheme;
+SELECT dpop_auth(:'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound')))) AS bare_token;
+SELECT dpop_auth('dpop   ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound')))) AS scheme_any_case;
 -- proof key ≠ cnf.jkt: a valid proof, by another key
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound')), k('ed25519_jwk'), k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS proof_key_not_cnf_jkt;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound')), k('ed25519_jwk'), k('ed25519_pub_jwk')::jsonb, 'EdDSA')) AS proof_key_not_cnf_jkt;
 -- token stolen without the key: as a bearer token (with or without a proof), or with no proof
-SELECT a('Bearer ' || :'bound', NULL, NULL, NULL) AS stolen_bearer;
-SELECT a('Bearer ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS stolen_bearer_with_proof;
-SELECT a(:'bound', NULL, NULL, NULL) AS stolen_no_proof;
+SELECT dpop_auth('Bearer ' || :'bound', NULL, NULL, NULL) AS stolen_bearer;
+SELECT dpop_auth('Bearer ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound')))) AS stolen_bearer_with_proof;
+SELECT dpop_auth(:'bound', NULL, NULL, NULL) AS stolen_no_proof;
 SELECT try(format('SELECT jwt_authenticate(%L)', :'bound')) AS stolen_one_argument;
 SELECT try(format('SELECT jwt_authenticate(%L)', 'Bearer ' || :'bound')) AS stolen_one_argument_bearer;
 -- ath for another token, and no ath
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'unbound')))) AS ath_for_another_token;
-SELECT a('DPoP ' || :'bound', dpop(pc())) AS no_ath;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'unbound')))) AS ath_for_another_token;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims())) AS no_ath;
 -- the proof's other checks apply: replay, URL, method
-SELECT dpop(pc(extra => ath(:'bound'))) AS bound_proof \gset
-SELECT a('DPoP ' || :'bound', :'bound_proof') AS first_use, a('DPoP ' || :'bound', :'bound_proof') AS replayed;
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound'))), url => 'https://api.example.com/admin') AS other_url;
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound'))), method => 'DELETE') AS other_method;
+SELECT dpop_proof(dpop_claims(extra => dpop_ath(:'bound'))) AS bound_proof \gset
+SELECT dpop_auth('DPoP ' || :'bound', :'bound_proof') AS first_use, dpop_auth('DPoP ' || :'bound', :'bound_proof') AS replayed;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound'))), url => 'https://api.example.com/admin') AS other_url;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound'))), method => 'DELETE') AS other_method;
 -- a proof without the request to check it against: the caller's mistake
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound'))), NULL, NULL) AS no_method_or_url;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound'))), NULL, NULL) AS no_method_or_url;
 -- a refused token sets no identity
 SELECT jwt_claims() IS NULL AS no_identity_after_refusals;
 -- bound otherwise (mTLS's x5t#S256): nothing here checks that binding, so it is refused
-SELECT a(jwt_sign('{"sub":"carol","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}', header => '{"kid":"dpop-test"}'),
-         dpop(pc())) AS cnf_without_jkt;
-SELECT a(jwt_sign('{"sub":"carol","cnf":"jkt"}', header => '{"kid":"dpop-test"}'), dpop(pc())) AS cnf_not_an_object;
-SELECT a(jwt_sign('{"sub":"carol","cnf":{"jkt":1}}', header => '{"kid":"dpop-test"}'), dpop(pc())) AS jkt_not_a_string;
+SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}', header => '{"kid":"dpop-test"}'),
+         dpop_proof(dpop_claims())) AS cnf_without_jkt;
+SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":"jkt"}', header => '{"kid":"dpop-test"}'), dpop_proof(dpop_claims())) AS cnf_not_an_object;
+SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":{"jkt":1}}', header => '{"kid":"dpop-test"}'), dpop_proof(dpop_claims())) AS jkt_not_a_string;
 -- an unbound token: unaffected as a bearer token; refused under the DPoP scheme
-SELECT a('Bearer ' || :'unbound', NULL, NULL, NULL) AS unbound_bearer, jwt_authenticate(:'unbound') ->> 'sub' AS unbound_one_argument;
-SELECT a('DPoP ' || :'unbound', dpop(pc(extra => ath(:'unbound')))) AS unbound_dpop_scheme;
+SELECT dpop_auth('Bearer ' || :'unbound', NULL, NULL, NULL) AS unbound_bearer, jwt_authenticate(:'unbound') ->> 'sub' AS unbound_one_argument;
+SELECT dpop_auth('DPoP ' || :'unbound', dpop_proof(dpop_claims(extra => dpop_ath(:'unbound')))) AS unbound_dpop_scheme;
 -- jwt.require_dpop: only bound tokens
 SET jwt.require_dpop = on;
-SELECT a('Bearer ' || :'unbound', NULL, NULL, NULL) AS require_dpop_unbound;
-SELECT a('DPoP ' || :'bound', dpop(pc(extra => ath(:'bound')))) AS require_dpop_bound;
+SELECT dpop_auth('Bearer ' || :'unbound', NULL, NULL, NULL) AS require_dpop_unbound;
+SELECT dpop_auth('DPoP ' || :'bound', dpop_proof(dpop_claims(extra => dpop_ath(:'bound')))) AS require_dpop_bound;
 RESET jwt.require_dpop;
 
 -- ---------- PostgREST: jwt_postgrest_pre_request with the DPoP scheme ----------
@@ -313,8 +313,8 @@ SET jwt.dpop_base_url = 'https://api.example.com/rest/';
 SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'role', 'regress_dpop_reader',
                                    'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
                 header => '{"kid":"dpop-test"}') AS pbound \gset
--- pgrst(role, claims, auth, dpop [, method, path]): PostgREST 12's statements, then the helper
-CREATE FUNCTION pgrst(role text, claims text, auth text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things')
+-- dpop_pgrst(role, claims, auth, dpop [, method, path]): PostgREST 12's statements, then the helper
+CREATE FUNCTION dpop_pgrst(role text, claims text, auth text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     detail text;
@@ -333,41 +333,41 @@ EXCEPTION WHEN OTHERS THEN
     END IF;
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-SELECT dpop(pc(htu => 'https://api.example.com/rest/things', extra => ath(:'pbound'))) AS pproof \gset
-SELECT dpop(pc(htu => 'https://api.example.com/rest/other', extra => ath(:'pbound'))) AS pproof_other \gset
-SELECT dpop(pc(htu => 'https://api.example.com/rest/things', extra => ath(:'pbound'))) AS pproof2 \gset
-SELECT dpop(pc(htu => 'https://api.example.com/rest/things', extra => ath(:'pbound'))) AS pproof3 \gset
+SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/things', extra => dpop_ath(:'pbound'))) AS pproof \gset
+SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/other', extra => dpop_ath(:'pbound'))) AS pproof_other \gset
+SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/things', extra => dpop_ath(:'pbound'))) AS pproof2 \gset
+SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/things', extra => dpop_ath(:'pbound'))) AS pproof3 \gset
 SET SESSION AUTHORIZATION regress_dpop_authenticator;
 -- the bound token with its proof: PostgREST saw no bearer token (anonymous); the database switches role
-SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS dpop_request;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS dpop_request;
 -- replayed proof: 401 with WWW-Authenticate: DPoP error="invalid_dpop_proof"
-SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS replayed_proof;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS replayed_proof;
 -- proof for another URL
-SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof_other') AS other_url;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof_other') AS other_url;
 -- no DPoP header
-SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', NULL) AS no_proof;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', NULL) AS no_proof;
 -- token stolen without the key, as a bearer token PostgREST verified and switched for
-SELECT pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
+SELECT dpop_pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
              'Bearer ' || :'pbound', NULL) AS stolen_bearer;
 -- a DPoP request PostgREST says it verified a (bearer) token for: not this token
-SELECT pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
+SELECT dpop_pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
              'DPoP ' || :'pbound', :'pproof2') AS postgrest_verified_another;
 -- a DPoP request that does not run as the anonymous role
-SELECT pgrst('regress_dpop_reader', '{"role":"regress_dpop_reader"}', 'DPoP ' || :'pbound', :'pproof2') AS not_anonymous;
+SELECT dpop_pgrst('regress_dpop_reader', '{"role":"regress_dpop_reader"}', 'DPoP ' || :'pbound', :'pproof2') AS not_anonymous;
 RESET SESSION AUTHORIZATION;
 -- jwt.dpop_base_url unset: fails closed (500), the proof unused
 RESET jwt.dpop_base_url;
 SET SESSION AUTHORIZATION regress_dpop_authenticator;
-SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof3') AS no_base_url;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof3') AS no_base_url;
 RESET SESSION AUTHORIZATION;
 SET jwt.dpop_base_url = 'https://API.example.com:443/rest';
 SET SESSION AUTHORIZATION regress_dpop_authenticator;
-SELECT pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof3') AS base_url_normalized;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof3') AS base_url_normalized;
 RESET SESSION AUTHORIZATION;
 RESET jwt.dpop_base_url;
 RESET jwt.role_claim;
 RESET jwt.anonymous_role;
-DROP FUNCTION pgrst(text, text, text, text, text, text);
+DROP FUNCTION dpop_pgrst(text, text, text, text, text, text);
 DROP ROLE regress_dpop_authenticator, regress_dpop_anon, regress_dpop_reader;
 SELECT jwt_retire_key('dpop-test') IS NOT NULL AS retired;
 RESET jwt.default_lifetime;
@@ -376,3 +376,5 @@ DROP TABLE regress_dpop_stale;
 REVOKE USAGE ON SCHEMA public FROM regress_dpop_user;
 DROP ROLE regress_dpop_user;
 DELETE FROM jwt_dpop_proofs;
+DROP FUNCTION dpop_auth(text, text, text, text), dpop_ath(text), dpop_v(text, text, text, text, text),
+              dpop_claims(text, text, jsonb), dpop_proof(jsonb, text, jsonb, text, text);

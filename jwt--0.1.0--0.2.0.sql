@@ -603,23 +603,59 @@ COMMENT ON FUNCTION jwt_identity() IS
 -- revoked (refused at once, kept so that no refresh brings it back).  The
 -- 0.1.0 model maps onto it: retired_at set = retired (or revoked), and
 -- verify_until stays the end of the grace.
-ALTER TABLE jwt_keys ADD COLUMN issuer text COLLATE "C"
-    CHECK (issuer IS NULL OR (length(issuer) BETWEEN 1 AND 2048 AND issuer !~ '[[:cntrl:]]'));
-ALTER TABLE jwt_keys ADD COLUMN state text NOT NULL DEFAULT 'active'
-    CHECK (state IN ('standby', 'active', 'retired', 'revoked'));
+ALTER TABLE jwt_keys ADD COLUMN issuer text COLLATE "C";
+ALTER TABLE jwt_keys ADD COLUMN state text NOT NULL DEFAULT 'active';
 ALTER TABLE jwt_keys ADD COLUMN activated_at timestamptz;
 UPDATE jwt_keys SET state = 'retired' WHERE retired_at IS NOT NULL;
 UPDATE jwt_keys SET activated_at = created_at WHERE state = 'active';
 -- a key stored by _jwt_store_key signs from the moment it is stored
 ALTER TABLE jwt_keys ALTER COLUMN activated_at SET DEFAULT clock_timestamp();
-ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_state_check_times CHECK (
-    CASE state WHEN 'standby' THEN retired_at IS NULL AND activated_at IS NULL
-               WHEN 'active' THEN retired_at IS NULL AND activated_at IS NOT NULL
-               WHEN 'retired' THEN retired_at IS NOT NULL
-               ELSE retired_at IS NOT NULL AND verify_until IS NULL END);
--- only this database's keys wait in standby: a provider signs with its own
-ALTER TABLE jwt_keys ADD CONSTRAINT jwt_keys_standby_is_local
-    CHECK (state <> 'standby' OR origin <> 'jwks');
+
+-- The state and its times agree whoever writes the row: a 0.1.0-style
+-- "UPDATE jwt_keys SET retired_at = now()" retires the key, a state change
+-- sets the times.  Checked here rather than by CHECK constraints, whose
+-- violation would print the failing row, private key included.
+CREATE FUNCTION _jwt_keys_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.state IS NULL OR NEW.state NOT IN ('standby', 'active', 'retired', 'revoked') THEN
+        RAISE EXCEPTION 'a key''s state is standby, active, retired or revoked' USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.issuer IS NOT NULL AND (length(NEW.issuer) NOT BETWEEN 1 AND 2048 OR NEW.issuer ~ '[[:cntrl:]]') THEN
+        RAISE EXCEPTION 'an issuer must be 1 to 2048 characters without control characters'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state AND NEW.retired_at IS DISTINCT FROM OLD.retired_at THEN
+        -- the 0.1.0 way: retired_at says it
+        IF NEW.retired_at IS NULL AND NEW.state IN ('retired', 'revoked') THEN
+            NEW.state := 'active';
+        ELSIF NEW.retired_at IS NOT NULL AND NEW.state IN ('standby', 'active') THEN
+            NEW.state := 'retired';
+        END IF;
+    ELSIF TG_OP = 'INSERT' AND NEW.retired_at IS NOT NULL AND NEW.state IN ('standby', 'active') THEN
+        NEW.state := 'retired';
+    END IF;
+    CASE NEW.state
+        WHEN 'standby' THEN
+            NEW.retired_at := NULL; NEW.verify_until := NULL; NEW.activated_at := NULL;
+        WHEN 'active' THEN
+            NEW.retired_at := NULL; NEW.verify_until := NULL;
+            NEW.activated_at := coalesce(NEW.activated_at, clock_timestamp());
+        WHEN 'retired' THEN
+            NEW.retired_at := coalesce(NEW.retired_at, clock_timestamp());
+        ELSE
+            NEW.retired_at := coalesce(NEW.retired_at, clock_timestamp()); NEW.verify_until := NULL;
+    END CASE;
+    -- only this database's keys wait in standby: a provider signs with its own
+    IF NEW.state = 'standby' AND NEW.origin = 'jwks' THEN
+        RAISE EXCEPTION 'a key imported from a JWKS cannot be in standby' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_keys_row() FROM PUBLIC;
+CREATE TRIGGER jwt_keys_row
+    BEFORE INSERT OR UPDATE ON jwt_keys
+    FOR EACH ROW EXECUTE FUNCTION _jwt_keys_row();
 COMMENT ON COLUMN jwt_keys.issuer IS 'the iss of every token the key verifies; NULL: this database (jwt.issuer)';
 COMMENT ON COLUMN jwt_keys.state IS 'standby, active, retired (verifies until verify_until) or revoked';
 COMMENT ON COLUMN jwt_keys.activated_at IS 'when the key began to sign: the latest activated active key signs';

@@ -1066,11 +1066,16 @@ CREATE FUNCTION jwt_jwks(include_imported boolean) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('keys', coalesce(jsonb_agg(
                jsonb_strip_nulls(public_jwk || jsonb_build_object('kid', kid, 'alg', alg, 'use', 'sig'))
-               ORDER BY origin = 'jwks', issuer, created_at DESC, kid), '[]'::jsonb))
-    FROM @extschema@.jwt_keys
-    WHERE public_jwk IS NOT NULL
-      AND (CASE WHEN origin = 'jwks' THEN coalesce(include_imported, false) ELSE private_key IS NOT NULL END)
-      AND (state IN ('standby', 'active') OR (state = 'retired' AND verify_until > now()))
+               ORDER BY imported, issuer, created_at DESC, kid), '[]'::jsonb))
+    FROM (SELECT t.*, t.origin = 'jwks' AS imported,
+                 count(*) OVER (PARTITION BY t.kid) AS uses
+          FROM @extschema@.jwt_keys AS t
+          WHERE t.public_jwk IS NOT NULL
+            AND (CASE WHEN t.origin = 'jwks' THEN coalesce(include_imported, false) ELSE t.private_key IS NOT NULL END)
+            AND (t.state IN ('standby', 'active') OR (t.state = 'retired' AND t.verify_until > now()))) AS k
+    -- one set cannot tell two issuers' keys with one kid apart: a provider's
+    -- key whose kid another published key has is left out (ours stays)
+    WHERE NOT (imported AND uses > 1)
 $$;
 COMMENT ON FUNCTION jwt_jwks(boolean) IS
 'the public keys that verify: this database''s (standby keys too), and with include_imported the providers'' keys';

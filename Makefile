@@ -9,6 +9,7 @@ OBJS = \
 	pgjwt_compat.o \
 	transport.o \
 	impersonate.o \
+	issuers.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -23,6 +24,8 @@ OBJS = \
 	src/identity.o \
 	src/keyring.o \
 	src/revocation.o \
+	src/jspath.o \
+	src/roleclaim.o \
 	src/pgjwt.o \
 	src/transport.o
 

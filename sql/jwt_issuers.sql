@@ -137,7 +137,8 @@ SELECT try($$SELECT jwt_sign('{"sub":"s"}', header => '{"kid":"iss-next"}')$$) A
 SELECT jwt_sign('{"sub":"before","iss":"https://api.example"}') AS token_before \gset
 -- one call rotates: standby -> active, active -> retired with grace, a new standby
 SELECT jwt_rotate_keys('1 hour') AS now_signing;
-SELECT kid, state, verifies, verify_until > now() + interval '59 minutes' AS grace_hour
+SELECT CASE WHEN kid IN ('iss-local', 'iss-next') THEN kid ELSE '(generated)' END AS kid,
+       state, verifies, verify_until > now() + interval '59 minutes' AS grace_hour
 FROM jwt_key_list WHERE issuer IS NULL AND state <> 'retired' OR kid = 'iss-local' ORDER BY state, kid = 'iss-local' DESC;
 SELECT count(*) AS one_new_standby FROM jwt_key_list WHERE issuer IS NULL AND state = 'standby';
 -- Attack: the old key (or the new standby) still signs after the rotation

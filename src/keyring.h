@@ -21,7 +21,10 @@ typedef void (*jwt_keyring_kid_miss_hook_type) (const char *iss, const char *kid
 extern jwt_keyring_kid_miss_hook_type jwt_keyring_kid_miss_hook;
 extern JwtKey *jwt_keyring_signing_key(const char *kid);
 
-/* jwt.c: the key-encryption key setting, NULL when unset */
+/* jwt.key_encryption_key, registered over this variable by _PG_init */
+extern char *jwt_key_encryption_key;
+
+/* The key-encryption key (64 hex digits), NULL when unset; raises if malformed */
 extern const char *jwt_kek(void);
 
 #endif

@@ -36,6 +36,7 @@
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
+#include "issuers.h"
 #include "keyring.h"
 #include "revocation.h"
 #include "transport.h"
@@ -118,6 +119,7 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
+	jwt_issuers_init();
 	jwt_revocation_init();
 	jwt_transport_init();
 	pgjwt_compat_init();

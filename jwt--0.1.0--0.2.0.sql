@@ -1170,6 +1170,28 @@ BEGIN
     END IF;
 END $$;
 
+-- Key-encryption key rotation: seals every private key and secret under
+-- jwt.key_encryption_key, bound to its row: plain ones (stored before a KEK
+-- was set), 0.1.0 envelopes, and envelopes of jwt.previous_key_encryption_key.
+-- All or nothing: a key that neither key opens stops it (55J01) before any
+-- row changes.  Rows already sealed under the current key are not rewritten.
+CREATE FUNCTION jwt_reseal_keys() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    UPDATE @extschema@.jwt_keys AS t SET private_key = s.sealed
+      FROM (SELECT k.ctid AS tid, k.private_key AS before,
+                   @extschema@._jwt_key_seal(k.kid, k.alg, k.kty, k.created_at, k.private_key) AS sealed
+              FROM @extschema@.jwt_keys AS k WHERE k.private_key IS NOT NULL) AS s
+     WHERE t.ctid = s.tid AND s.sealed <> s.before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_reseal_keys() IS
+'seals every private key and secret of the keyring under jwt.key_encryption_key (also those sealed under jwt.previous_key_encryption_key); returns how many it rewrote';
+REVOKE ALL ON FUNCTION jwt_reseal_keys() FROM PUBLIC;
+
 -- The role jwt.role_claim (a claim name or PostgREST's JSPath) names in
 -- verified claims; NULL when the setting is empty or the claims name none.
 -- The setting is read in C after the library is loaded.

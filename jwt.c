@@ -117,6 +117,12 @@ _PG_init(void)
 							   NULL, &jwt_key_encryption_key, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	/* during a KEK rotation: keys sealed under it still open until jwt_reseal_keys() */
+	DefineCustomStringVariable("jwt.previous_key_encryption_key",
+							   "The key-encryption key before jwt.key_encryption_key, while jwt_reseal_keys() moves the keyring to the new one.",
+							   NULL, &jwt_previous_key_encryption_key, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
 	jwt_issuers_init();

@@ -26,5 +26,8 @@ extern char *jwt_key_encryption_key;
 
 /* The key-encryption key (64 hex digits), NULL when unset; raises if malformed */
 extern const char *jwt_kek(void);
+/* jwt.previous_key_encryption_key (a KEK rotation), registered by _PG_init; NULL when unset */
+extern char *jwt_previous_key_encryption_key;
+extern const char *jwt_previous_kek(void);
 
 #endif

@@ -753,7 +753,12 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
 										  req->is_jwt ? tok->payload : NULL, tok->payload_len,
 										  &key, &req->rules.key_issuer, err)) == JWT_OK)
+	{
 		st = jws_verify_key(tok, key, req->allowed, err);
+		/* a key of this database never verifies a token of a provider's issuer */
+		if (req->rules.key_issuer == NULL)
+			req->rules.issuer_bound_elsewhere = jwt_keyring_issuer_is_bound;
+	}
 	if (st != JWT_OK)
 		return st;
 	if (!req->is_jwt)

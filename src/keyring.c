@@ -828,6 +828,19 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, const char *payload, size_t 
 }
 
 /*
+ * Is iss the issuer of any key bound to it (in any state)?  Read from the
+ * keyring as the last lookup loaded it, right after that lookup.
+ */
+bool
+jwt_keyring_issuer_is_bound(const char *iss)
+{
+	for (int i = 0; i < keyring_count; i++)
+		if (entry_of_issuer(&keyring[i], iss))
+			return true;
+	return false;
+}
+
+/*
  * The key to sign with: the one named by kid, or the active key activated
  * last that has private material.  Never a key imported from a JWKS, whatever
  * it holds: a provider's key verifies the provider's tokens, it does not sign

@@ -640,8 +640,10 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 	c.probes = revocation_cache.probes;
 	c.load_after = revocation_cache.load_after;
 	revocation_cache = c;
-	elog(DEBUG1, "jwt: revocation lists cached: " INT64_FORMAT " ids, " INT64_FORMAT " subjects, "
-		 INT64_FORMAT " sessions", nids, nsubjects, nsids);
+	elog(DEBUG1, "jwt: revocation lists cached: " INT64_FORMAT " ids, " INT64_FORMAT " subjects",
+		 nids, nsubjects);
+	if (nsids > 0)
+		elog(DEBUG1, "jwt: revocation lists cached: " INT64_FORMAT " ended sessions", nsids);
 	elog(DEBUG2, "jwt: loading the revocation cache took %.1f ms, %zu bytes",
 		 (double) (GetCurrentTimestamp() - start) / 1000.0, MemoryContextMemAllocated(cxt, true));
 }

@@ -94,8 +94,8 @@ jwt_session_revoke_detached(const char *sid, const char *reason)
 	t = dsm_segment_address(seg);
 	memset(t, 0, sizeof(*t));
 	t->database = MyDatabaseId;
-	strlcpy(t->sid, sid, sizeof(t->sid));
-	strlcpy(t->reason, reason, sizeof(t->reason));
+	memcpy(t->sid, sid, strlen(sid) + 1);
+	memcpy(t->reason, reason, strlen(reason) + 1);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

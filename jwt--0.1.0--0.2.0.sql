@@ -813,7 +813,8 @@ BEGIN
                               ELSE greatest(r.expires_at, EXCLUDED.expires_at) END
         WHERE r.expires_at IS NOT NULL
           AND (EXCLUDED.expires_at IS NULL OR r.expires_at < EXCLUDED.expires_at);
-    RETURN ended OR NOT known;
+    -- a sid of no family here: true if it was not revoked (for ever) already
+    RETURN ended OR (NOT known AND FOUND);
 END $$;
 REVOKE ALL ON FUNCTION _jwt_session_revoke(text, text) FROM PUBLIC;
 

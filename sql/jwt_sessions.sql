@@ -107,6 +107,7 @@ SELECT jwt_revoke_session(:'qs', 'admin') AS revoked, jwt_revoke_session(:'qs') 
 SELECT authn(:'qa') AS access, try(format('SELECT jwt_session_refresh(%L)', :'qr')) AS refresh;
 SELECT jwt_sign('{"sub":"ext","sid":"idp-session-7"}') AS ext \gset
 SELECT authn(:'ext') AS ext_before, jwt_revoke_session('idp-session-7') AS ext_revoked, authn(:'ext') AS ext_after;
+SELECT jwt_revoke_session('idp-session-7') AS ext_again;
 SELECT expires_at IS NULL AS kept_for_ever, reason FROM jwt_revoked_sessions WHERE sid = 'idp-session-7';
 SELECT jwt_is_revoked(:'ext') AS is_revoked;
 SELECT try($$SELECT jwt_revoke_session('')$$) AS empty_sid, try($$SELECT jwt_revoke_session(repeat('x', 1025))$$) AS long_sid;

@@ -13,7 +13,9 @@
 #  - on a hot standby: access tokens of a session authenticate; once its end
 #    (logout, or reuse detection) is replayed they are refused (28J04), also
 #    in a standby session that authenticated them before; refreshing and
-#    consuming there are refused (25006).
+#    consuming there are refused (25006);
+#  - pg_dump / pg_restore keeps open sessions open, ended ones ended and
+#    consumed tokens consumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/suite.sh
@@ -115,6 +117,28 @@ check "... and its access token is not verified there (28J0D)" \
     "$(sqlstate "SELECT jwt_authenticate('$A') ->> 'sub'" "$DB2")" 28J0D
 check "... it still refreshes where it was issued" \
     "$(sqlstate "SELECT session_id FROM jwt_session_refresh('$R')")" "ok:$S"
+
+# --- pg_dump / pg_restore ---
+# The session tables are dumped with the extension (config tables, the refresh
+# digests after the sessions they reference): a restored database refreshes
+# what was open, and what had ended stays ended.
+IFS='|' read -r A R S <<<"$(start '{"sub":"gil"}')"
+IFS='|' read -r EA ER ES <<<"$(start '{"sub":"gwen"}')"
+p "SELECT jwt_session_end('$ER')" >/dev/null
+T=$(p "SELECT jwt_sign('{\"sub\":\"gil\",\"purpose\":\"reset\"}')")
+p "SELECT jwt_consume('$T')" >/dev/null
+DB3=jwt_sessions3_$$
+own_database "$DB3"
+"$PGBIN/pg_dump" -Fc -d "$DB" -f "$TMP/dump"
+"$PGBIN/pg_restore" --exit-on-error -d "$DB3" "$TMP/dump"
+check "restored: the open session refreshes" \
+    "$(sqlstate "SELECT session_id FROM jwt_session_refresh('$R')" "$DB3")" "ok:$S"
+check "restored: the ended session's refresh token is refused (28JS4)" \
+    "$(sqlstate "SELECT session_id FROM jwt_session_refresh('$ER')" "$DB3")" 28JS4
+check "restored: its access token is refused (28J04)" \
+    "$(sqlstate "SELECT jwt_authenticate('$EA') ->> 'sub'" "$DB3")" 28J04
+check "restored: the consumed token stays consumed (28JS5)" \
+    "$(sqlstate "SELECT jwt_consume('$T')" "$DB3")" 28JS5
 
 # --- placeholders set before the library is loaded ---
 # Attack: a non-superuser sets jwt.leeway (superuser-only) in a new backend

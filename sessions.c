@@ -24,8 +24,10 @@
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "b64url.h"
@@ -55,6 +57,55 @@ extension_function(const char *name, int nargs, const Oid *types)
 }
 
 /*
+ * The internal functions' OIDs, looked up once per backend: finding the
+ * extension's schema and the function by name on every call cost more than
+ * a refresh's own statements.  Any change to pg_proc (DROP EXTENSION, an
+ * update) forgets them.
+ */
+#define INTERNAL_CACHE_SIZE 8
+static struct
+{
+	const char *name;			/* a string constant */
+	Oid			oid;
+}			internal_cache[INTERNAL_CACHE_SIZE];
+static int	internal_cached = 0;
+static bool internal_callback_registered = false;
+
+static void
+internal_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	internal_cached = 0;
+}
+
+static Oid
+internal_function(const char *name, int nargs, const Oid *types)
+{
+	Oid			oid;
+
+	if (!internal_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, internal_cache_reset, (Datum) 0);
+		internal_callback_registered = true;
+	}
+	/* a change committed by another session since this backend looked */
+	AcceptInvalidationMessages();
+	for (int i = 0; i < internal_cached; i++)
+		if (strcmp(internal_cache[i].name, name) == 0)
+			return internal_cache[i].oid;
+	oid = extension_function(name, nargs, types);
+	if (internal_cached < INTERNAL_CACHE_SIZE)
+	{
+		internal_cache[internal_cached].name = name;
+		internal_cache[internal_cached].oid = oid;
+		internal_cached++;
+	}
+	return oid;
+}
+
+/*
  * Call an internal function of the install script directly (its own
  * SECURITY DEFINER and search_path apply; EXECUTE is not checked, which is
  * the point: the caller was checked here).  At most 7 arguments.
@@ -68,7 +119,7 @@ call_internal(const char *name, int nargs, const Oid *types, const Datum *values
 	Datum		result;
 
 	Assert(nargs <= 7);
-	fmgr_info(extension_function(name, nargs, types), &flinfo);
+	fmgr_info(internal_function(name, nargs, types), &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, nargs, InvalidOid, NULL, NULL);
 	for (int i = 0; i < nargs; i++)
 	{
@@ -235,7 +286,7 @@ Datum
 jwt_session_start(PG_FUNCTION_ARGS)
 {
 	static const char *const reserved[] = {"sid", "jti", "exp", "iat", "nbf", "cnf"};
-	Oid			marker = extension_function("jwt_keyring_signer", 0, NULL);
+	Oid			marker = internal_function("jwt_keyring_signer", 0, NULL);
 	Jsonb	   *claims;
 	int64		access_us,
 				refresh_us;

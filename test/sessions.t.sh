@@ -183,4 +183,15 @@ check "standby session: the access token of the reused family is refused (28J04)
 check "new standby session: both refused" \
     "$(s "SELECT jwt_is_valid('$A')::text || jwt_is_valid('$VA')::text")" "falsefalse"
 
+# --- an open session across DROP EXTENSION; CREATE EXTENSION in another ---
+# (the internal functions' OIDs are cached per backend until pg_proc changes)
+OUT=$("$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<SQL
+SELECT (jwt_session_start('{"sub":"ivo"}')).session_id IS NOT NULL;
+\\! "$PGBIN/psql" -X -q -d "$DB" -c "DROP EXTENSION jwt" -c "CREATE EXTENSION jwt" -c "SELECT jwt_generate_key('HS256')" >/dev/null
+SELECT (jwt_session_start('{"sub":"ivo"}')).session_id IS NOT NULL;
+SELECT count(*) FROM jwt_sessions;
+SQL
+)
+check "an open session starts sessions in the re-created extension" "$OUT" $'t\nt\n1'
+
 finish

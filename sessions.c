@@ -225,6 +225,37 @@ raise_refusal(const char *status, const char *sid)
 	elog(ERROR, "unexpected session status \"%s\"", status);
 }
 
+/*
+ * Run body, keeping the statement out of the server log if it fails: the
+ * statement holds a bearer credential (a refresh token lives for days), and
+ * any error (a lock or statement timeout, a read-only transaction) would
+ * otherwise log it with log_min_error_statement.  Pass tokens as parameters:
+ * an error before the function runs (a missing grant) logs the statement.
+ */
+static Datum
+hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = body(fcinfo);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
+
 /* A refresh token argument's digest; malformed ones are unknown. */
 static bytea *
 refresh_digest_argument(text *token)
@@ -364,9 +395,8 @@ jwt_session_start(PG_FUNCTION_ARGS)
  * jwt_session_refresh(refresh_token text) RETURNS the row of jwt_session_start
  * EXECUTE is granted (PUBLIC has none): the refresh token is the credential.
  */
-PG_FUNCTION_INFO_V1(jwt_session_refresh);
-Datum
-jwt_session_refresh(PG_FUNCTION_ARGS)
+static Datum
+session_refresh(PG_FUNCTION_ARGS)
 {
 	text	   *token;
 	bytea	   *digest;
@@ -426,9 +456,8 @@ jwt_session_refresh(PG_FUNCTION_ARGS)
  * token of the family, used or not, ends it: presenting an old one is what
  * reuse does anyway.  True if this call ended it.
  */
-PG_FUNCTION_INFO_V1(jwt_session_end);
-Datum
-jwt_session_end(PG_FUNCTION_ARGS)
+static Datum
+session_end(PG_FUNCTION_ARGS)
 {
 	text	   *token = PG_GETARG_TEXT_PP(0);
 	bytea	   *digest;
@@ -528,9 +557,8 @@ revoke_exposed_single_use(void *arg)
  * then the jti recorded as used in the same transaction: the unique key makes
  * a concurrent second use wait for the first, and then fail.
  */
-PG_FUNCTION_INFO_V1(jwt_consume);
-Datum
-jwt_consume(PG_FUNCTION_ARGS)
+static Datum
+consume(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *claims;
 	char	   *jti;
@@ -596,4 +624,29 @@ jwt_consume(PG_FUNCTION_ARGS)
 				 errdetail("A single-use token is accepted once."),
 				 errhidestmt(true)));
 	PG_RETURN_JSONB_P(claims);
+}
+
+/*
+ * The entry points that take a bearer credential: their statement stays out
+ * of the server log whatever fails (hiding_statement).
+ */
+PG_FUNCTION_INFO_V1(jwt_session_refresh);
+Datum
+jwt_session_refresh(PG_FUNCTION_ARGS)
+{
+	return hiding_statement(session_refresh, fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(jwt_session_end);
+Datum
+jwt_session_end(PG_FUNCTION_ARGS)
+{
+	return hiding_statement(session_end, fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(jwt_consume);
+Datum
+jwt_consume(PG_FUNCTION_ARGS)
+{
+	return hiding_statement(consume, fcinfo);
 }

@@ -5,7 +5,8 @@
 # without TLS (28JT1) and work over TLS and the Unix socket; the refusal never
 # quotes the token, nor does the server log.  With jwt.revoke_exposed_tokens,
 # a refresh token refused so ends its session (committed although the call
-# fails), and a single-use token refused so is revoked.
+# fails), and a single-use token refused so is revoked.  Whatever fails inside
+# them, the statement (which holds the token) stays out of the server log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/suite.sh
@@ -75,5 +76,21 @@ check "an unknown refresh token in clear ends nothing and starts no worker" \
 sys jwt.revoke_exposed_tokens off
 sys jwt.require_secure_transport off
 settle jwt.require_secure_transport off
+
+# --- any failure inside the session functions keeps the statement out of the log ---
+# Attack: a refresh token passed as a literal, and the call failing for a reason
+# of its own (here a read-only transaction): log_min_error_statement = error
+# would write the statement, and the 30-day credential, to the server log.
+IFS='|' read -r A R <<<"$(pair '{"sub":"erin"}')"
+T3=$(q "SELECT jwt_sign('{\"sub\":\"erin\",\"purpose\":\"reset\"}')")
+check "a refresh in a read-only transaction fails (25006)" \
+    "$(state q "BEGIN READ ONLY; SELECT jwt_session_refresh('$R'); COMMIT")" 25006
+check "a logout in a read-only transaction fails (25006)" \
+    "$(state q "BEGIN READ ONLY; SELECT jwt_session_end('$R'); COMMIT")" 25006
+check "a consumption in a read-only transaction fails (25006)" \
+    "$(state q "BEGIN READ ONLY; SELECT jwt_consume('$T3'); COMMIT")" 25006
+check "... and the server log holds neither token" \
+    "$(grep -cF -e "$R" -e "${T3#*.}" "$CLUSTER_DIR/server.log" || true)" 0
+check "... while it logged the errors" "$(grep -c 'read-only transaction' "$CLUSTER_DIR/server.log" || true)" 3
 
 finish

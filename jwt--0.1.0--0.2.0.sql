@@ -757,19 +757,27 @@ BEGIN
         refusal := @extschema@._jwt_session_refusal(s);
         RETURN jsonb_build_object('status', coalesce(refusal, 'reused'), 'session_id', family);
     END IF;
-    -- locked: a concurrent revocation waits for this refresh, and then sees its access token
-    SELECT * INTO s FROM @extschema@.jwt_sessions AS f WHERE f.sid = family FOR UPDATE;
-    refusal := @extschema@._jwt_session_refusal(s);
-    IF refusal IS NOT NULL THEN
-        RETURN jsonb_build_object('status', refusal, 'session_id', family);
+    -- The family, if it may be refreshed (as _jwt_session_refusal says), updated
+    -- and so locked: a concurrent revocation waits for this refresh, and then
+    -- sees the exp of the access token it issues (computed as _jwt_session_mint does).
+    UPDATE @extschema@.jwt_sessions AS f
+       SET refreshed_at = statement_timestamp(), refreshes = f.refreshes + 1,
+           access_expires_at = greatest(f.access_expires_at,
+               to_timestamp(floor(extract(epoch FROM least(statement_timestamp() + f.access_lifetime,
+                                                           f.expires_at)))))
+     WHERE f.sid = family AND f.ended_at IS NULL AND f.expires_at > statement_timestamp()
+       AND NOT EXISTS (SELECT FROM @extschema@.jwt_revoked_sessions AS r WHERE r.sid = f.sid)
+       AND NOT (f.sub IS NOT NULL AND EXISTS (SELECT FROM @extschema@.jwt_revoked_subjects AS r
+                                               WHERE r.sub = f.sub AND r.revoked_before > f.started_at))
+    RETURNING f.* INTO s;
+    IF NOT FOUND THEN
+        SELECT * INTO s FROM @extschema@.jwt_sessions AS f WHERE f.sid = family;
+        refusal := @extschema@._jwt_session_refusal(s);
+        RETURN jsonb_build_object('status', coalesce(refusal, 'ended'), 'session_id', family);
     END IF;
     SELECT * INTO m FROM @extschema@._jwt_session_mint(s, jti);
     INSERT INTO @extschema@.jwt_session_refresh_tokens (digest, sid, issued_at)
     VALUES (new_digest, family, statement_timestamp());
-    UPDATE @extschema@.jwt_sessions AS f
-       SET refreshed_at = statement_timestamp(), refreshes = f.refreshes + 1,
-           access_expires_at = greatest(f.access_expires_at, m.exp)
-     WHERE f.sid = family;
     RETURN jsonb_build_object('status', 'ok', 'access_token', m.token, 'session_id', family,
                               'access_expires_at', m.exp, 'refresh_expires_at', s.expires_at);
 END $$;

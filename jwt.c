@@ -38,6 +38,7 @@
 #include "keygen.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "stats.h"
 #include "transport.h"
 #include "b64url.h"
 #include "pgjwt_compat.h"
@@ -122,6 +123,7 @@ _PG_init(void)
 	jwt_identity_init();
 	jwt_revocation_init();
 	jwt_transport_init();
+	jwt_stats_init();
 	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
@@ -805,7 +807,7 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 					 errmsg("check_revoked => false is not allowed with the keyring"),
 					 errdetail("Verification with the keyring always consults revocation.")));
 	}
-	return verify_request(&req, tok, claims, err);
+	return jwt_stats_verified(verify_request(&req, tok, claims, err));
 }
 
 /* jsonb from the verified, valid UTF-8 JSON text of a token. */

@@ -38,6 +38,7 @@
 
 #include "envelope.h"
 #include "keyring.h"
+#include "stats.h"
 
 typedef struct KeyringEntry
 {
@@ -249,6 +250,7 @@ keyring_load(void)
 	pfree(values);
 	pfree(nulls);
 	MemoryContextSwitchTo(old);
+	jwt_stats_count(JWT_STAT_KEYRING_LOAD);
 }
 
 /* The cached keyring, reloaded if any session changed the table. */

@@ -23,8 +23,6 @@ own_database stats_two
 q "CREATE EXTENSION jwt" stats_two >/dev/null
 q "SELECT jwt_add_key('$SECRET', 'HS256', 'stats-hs')" >/dev/null
 q "CREATE ROLE stats_monitor LOGIN; CREATE ROLE stats_mallory LOGIN"
-drop_at_exit "DROP ROLE IF EXISTS stats_monitor"
-drop_at_exit "DROP ROLE IF EXISTS stats_mallory"
 q "GRANT EXECUTE ON FUNCTION jwt_stats_reset() TO stats_monitor"
 TOK=$(q "SELECT jwt_sign('{\"sub\":\"alice\",\"iss\":\"https://idp.example/\",\"jti\":\"t-1\",\"sid\":\"s-1\"}')")
 q "SELECT jwt_stats_reset()" >/dev/null
@@ -40,7 +38,7 @@ check "verifications of four sessions, counted in the first database" \
 check "and of two sessions in the second, in its own row" \
     "$(q "SELECT verifications || '/' || key_cache_misses FROM jwt_stats WHERE datname = 'stats_two'")" 2/2
 check "failures by SQLSTATE" \
-    "$(q "SELECT failures FROM jwt_stats WHERE datname = 'postgres'")" '{"22J02": 1}'
+    "$(q "SELECT failures FROM jwt_stats WHERE datname = 'postgres'")" '{"28J03": 1}'
 check "every database's rows are visible from any database, to anyone" \
     "$(qu stats_mallory "SELECT string_agg(datname, ',' ORDER BY datname) FROM jwt_stats")" postgres,stats_two
 
@@ -50,11 +48,11 @@ out=$(psql -X -A -t -q -c "BEGIN" -c "SELECT jwt_authenticate('$TOK') ->> 'sub'"
 check "jwt_authenticate in a transaction block: no warning" "$out" alice
 out=$(q "SELECT jwt_authenticate('$TOK') ->> 'sub'")
 check "outside one: a warning that the identity lasts one statement" \
-    "$(grep -c 'WARNING:  01000' <<<"$out")/$(tail -n 1 <<<"$out")" 1/alice
+    "$(grep -c 'WARNING:  01000' <<<"$out" || true)/$(tail -n 1 <<<"$out")" 1/alice
 q "SELECT jwt_authenticate('${TOK%.*}.AAAA')" >/dev/null
 check "authentications and their failures" \
     "$(q "SELECT authentications || '/' || authentication_failures || ' ' || failures FROM jwt_stats WHERE datname = 'postgres'")" \
-    '3/1 {"22J02": 1, "28J03": 1}'
+    '3/1 {"28J03": 2}'
 sleep 0.5   # the logging collector is off: lines are in the file at once, but be patient
 lines=$(grep 'jwt authentication' "$LOG" | tail -n +$((before + 1)))
 check "one log line per jwt_authenticate" "$(wc -l <<<"$lines")" 3

@@ -199,7 +199,10 @@ jwt_stats_count(JwtStatCounter c)
 		return;
 	if (unlikely(my_slot == NULL))
 		my_slot = find_slot();
-	pg_atomic_fetch_add_u64(&my_slot->counters[c], 1);
+	if (stats_shared != NULL)
+		pg_atomic_fetch_add_u64(&my_slot->counters[c], 1);
+	else						/* this backend's own: no other writer, no locked add */
+		pg_atomic_write_u64(&my_slot->counters[c], pg_atomic_read_u64(&my_slot->counters[c]) + 1);
 }
 
 /* Count a failure by its SQLSTATE. */
@@ -369,7 +372,8 @@ jwt_stats_auth_end(JwtAuthEvent *ev)
 	if (session_scope == NULL || strcmp(session_scope, "on") != 0)
 		ereport(WARNING,
 				(errmsg("jwt_authenticate() outside a transaction block: the identity lasts only this statement"),
-				 errhint("Call it after BEGIN, in the transaction that uses the identity.")));
+				 errhint("Call it after BEGIN, in the transaction that uses the identity."),
+				 errhidestmt(true)));	/* the statement holds the token */
 }
 
 /* ---------- reading and resetting (the SQL layer's jwt_stats, jwt_stats_reset) ---------- */

@@ -15,8 +15,11 @@
  * verification or jwt_authenticate() raises (failure_codes below), and one
  * for any other.  A code added to src/jwt_error.h belongs in that table.
  *
- * A counting site costs a test of jwt.track_stats and one atomic add to a
- * slot this backend found once.
+ * A counting site costs a test of jwt.track_stats and an increment of a
+ * backend-local counter: the counts are added to the slot (one atomic add
+ * each) when the transaction ends, as PostgreSQL's own statistics are, and
+ * before this backend reads the view.  A locked add per count cost 2% of an
+ * HS256 verification.
  */
 #include "postgres.h"
 
@@ -60,9 +63,14 @@ typedef struct JwtStatsShared
 static JwtStatsShared *stats_shared = NULL;
 static JwtStatsSlot local_slot;
 static TimestampTz local_reset_time = 0;
-static JwtStatsSlot *my_slot = NULL;	/* found at this backend's first count */
+static JwtStatsSlot *my_slot = NULL;	/* found at this backend's first flush */
 static int	failure_sqlstates[JWT_STAT_NFAILURES];
 static int	pending_failure = 0;	/* the SQLSTATE jwt_stats_verified() just counted */
+
+/* Counts of this backend not yet added to its slot. */
+static uint64 pending_counters[JWT_STAT_NCOUNTERS];
+static uint64 pending_failures[JWT_STAT_NFAILURES];
+static bool pending = false;
 
 static bool track_stats = true;
 static bool log_authentications = false;
@@ -109,6 +117,48 @@ stats_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+static JwtStatsSlot *find_slot(void);
+
+/* Add this backend's pending counts to its slot. */
+static void
+stats_flush(void)
+{
+	if (!pending)
+		return;
+	if (my_slot == NULL)
+		my_slot = find_slot();
+	for (int c = 0; c < JWT_STAT_NCOUNTERS; c++)
+		if (pending_counters[c] != 0)
+		{
+			if (stats_shared != NULL)
+				pg_atomic_fetch_add_u64(&my_slot->counters[c], pending_counters[c]);
+			else				/* this backend's own: no other writer */
+				pg_atomic_write_u64(&my_slot->counters[c],
+									pg_atomic_read_u64(&my_slot->counters[c]) + pending_counters[c]);
+			pending_counters[c] = 0;
+		}
+	for (int f = 0; f < (int) JWT_STAT_NFAILURES; f++)
+		if (pending_failures[f] != 0)
+		{
+			if (stats_shared != NULL)
+				pg_atomic_fetch_add_u64(&my_slot->failures[f], pending_failures[f]);
+			else
+				pg_atomic_write_u64(&my_slot->failures[f],
+									pg_atomic_read_u64(&my_slot->failures[f]) + pending_failures[f]);
+			pending_failures[f] = 0;
+		}
+	pending = false;
+}
+
+/* At the end of every transaction (committed or not), and of parallel workers' */
+static void
+stats_xact_callback(XactEvent event, void *arg)
+{
+	(void) event;
+	(void) arg;
+	stats_flush();
+}
+
 void
 jwt_stats_init(void)
 {
@@ -125,6 +175,7 @@ jwt_stats_init(void)
 	for (int f = 0; f < (int) JWT_STAT_NFAILURES; f++)
 		pg_atomic_init_u64(&local_slot.failures[f], 0);
 	local_reset_time = GetCurrentTimestamp();
+	RegisterXactCallback(stats_xact_callback, NULL);
 
 	/* superuser-only: a session must not hide its own failures from the counts */
 	DefineCustomBoolVariable("jwt.track_stats",
@@ -197,12 +248,8 @@ jwt_stats_count(JwtStatCounter c)
 {
 	if (!track_stats)
 		return;
-	if (unlikely(my_slot == NULL))
-		my_slot = find_slot();
-	if (stats_shared != NULL)
-		pg_atomic_fetch_add_u64(&my_slot->counters[c], 1);
-	else						/* this backend's own: no other writer, no locked add */
-		pg_atomic_write_u64(&my_slot->counters[c], pg_atomic_read_u64(&my_slot->counters[c]) + 1);
+	pending_counters[c]++;
+	pending = true;
 }
 
 /* Count a failure by its SQLSTATE. */
@@ -219,9 +266,8 @@ jwt_stats_failure(int sqlerrcode)
 			f = i;
 			break;
 		}
-	if (unlikely(my_slot == NULL))
-		my_slot = find_slot();
-	pg_atomic_fetch_add_u64(&my_slot->failures[f], 1);
+	pending_failures[f]++;
+	pending = true;
 }
 
 /* Count a verification's outcome; returns it, so that it wraps the call. */
@@ -399,6 +445,7 @@ jwt_stats_read(JwtStatsRow *rows, int max)
 {
 	int			n = 0;
 
+	stats_flush();				/* this backend's own counts, at once */
 	if (stats_shared == NULL)
 	{
 		if (my_slot == NULL)
@@ -444,6 +491,7 @@ reset_slot(JwtStatsSlot *s)
 void
 jwt_stats_reset_all(void)
 {
+	stats_flush();
 	if (stats_shared == NULL)
 	{
 		reset_slot(&local_slot);

@@ -182,10 +182,10 @@ if want algs; then
         for f in verify is_valid jws_verify decode; do fmt_line "$f" HS256; done
     fi
     if [[ " $ALGS " == *" HS256 "* ]]; then
-        # The counters of jwt_stats (issue 16): shared-memory atomics, the library being
-        # preloaded here; the same statement with jwt.track_stats on and off, in turn.
+        # The counters of jwt_stats (issue 16), the library being preloaded here (shared
+        # memory); the same statement with jwt.track_stats on and off, in turn.
         echo
-        echo "== the cost of jwt_stats on HS256 verify (preloaded: shared-memory counters; best of $((REPS * 2)) runs, on and off in turn)"
+        echo "== the cost of jwt_stats on HS256 verify (preloaded; best of $((REPS * 2)) runs, on and off in turn)"
         "${PSQL[@]}" -At -F $'\t' -c "SELECT what, secs, n, coalesce(cpu::text, '') FROM bench_stats($((REPS * 2)))" |
             awk -F'\t' -v clock="$CLOCK" '
                 { t[$1] = (clock == "cpu" && $4 != "" && $1 != "scan_v") ? $4 : $2; n[$1] = $3 }

@@ -108,10 +108,10 @@ SELECT try($$ SELECT jwt_authenticate('$$ || :'ftok' || $$') $$) AS forged;
 SELECT try($$ SELECT jwt_authenticate('$$ || :'rtok' || $$') $$) AS revoked;
 
 -- Attack: claims that forge a second log line (a newline, a carriage return,
--- an escape sequence, a quote) or flood the log (a huge sub): escaped and cut.
+-- an escape sequence, a quote) or flood the log (a huge iss): escaped and cut.
 SELECT jwt_sign(jsonb_build_object('sub', E'eve\nLOG:  jwt authentication succeeded: sub="admin"',
-                                   'iss', E'a\rb\u001b[2Jc"d\\e', 'jti', 'stats-3',
-                                   'sid', repeat('x', 5000))) AS etok \gset
+                                   'sid', E'a\rb\u001b[2Jc"d\\e', 'jti', 'stats-3',
+                                   'iss', repeat('x', 5000))) AS etok \gset
 BEGIN;
 SELECT jwt_authenticate(:'etok') ->> 'jti' AS jti;
 COMMIT;

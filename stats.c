@@ -51,8 +51,9 @@ Datum
 jwt_stats_rows(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	JwtStatsRow *rows = palloc(sizeof(JwtStatsRow) * (JWT_STATS_DATABASES + 1));
-	int			n = jwt_stats_read(rows, JWT_STATS_DATABASES + 1);
+	int			max = jwt_stats_max_rows();
+	JwtStatsRow *rows = palloc(sizeof(JwtStatsRow) * max);
+	int			n = jwt_stats_read(rows, max);
 	TimestampTz reset = jwt_stats_reset_time();
 	const char *scope = jwt_stats_shared() ? "cluster" : "backend";
 

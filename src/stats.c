@@ -3,8 +3,8 @@
  * and the authentication log line
  *
  * With the library in shared_preload_libraries the counters are in shared
- * memory, one slot of 64-bit atomics per database: JWT_STATS_DATABASES
- * slots, claimed by the first count of a database and kept until the server
+ * memory, one slot of 64-bit atomics per database: jwt.stats_databases
+ * slots (64 by default), claimed by the first count of a database and kept until the server
  * stops (a dropped database's counts stay until then), and one more that
  * counts every database beyond them.  Otherwise (the library loaded by a
  * backend when first used) there is no shared memory to ask for: the
@@ -57,7 +57,8 @@ typedef struct JwtStatsSlot
 typedef struct JwtStatsShared
 {
 	pg_atomic_uint64 reset_time;	/* TimestampTz of the last reset (or start) */
-	JwtStatsSlot slots[JWT_STATS_DATABASES + 1];	/* the last: other databases */
+	int			ndatabases;		/* jwt.stats_databases at start */
+	JwtStatsSlot slots[FLEXIBLE_ARRAY_MEMBER];	/* ndatabases + 1: the last, other databases */
 } JwtStatsShared;
 
 static JwtStatsShared *stats_shared = NULL;
@@ -74,6 +75,14 @@ static bool pending = false;
 
 static bool track_stats = true;
 static bool log_authentications = false;
+static int	stats_databases = 64;
+
+/* Shared memory for n database slots and the one of the others. */
+static Size
+stats_shmem_size(int n)
+{
+	return add_size(offsetof(JwtStatsShared, slots), mul_size(n + 1, sizeof(JwtStatsSlot)));
+}
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -86,7 +95,7 @@ stats_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(sizeof(JwtStatsShared));
+	RequestAddinShmemSpace(stats_shmem_size(stats_databases));
 }
 #endif
 
@@ -99,11 +108,12 @@ stats_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	stats_shared = ShmemInitStruct("jwt statistics", sizeof(JwtStatsShared), &found);
+	stats_shared = ShmemInitStruct("jwt statistics", stats_shmem_size(stats_databases), &found);
 	if (!found)
 	{
 		pg_atomic_init_u64(&stats_shared->reset_time, (uint64) GetCurrentTimestamp());
-		for (int i = 0; i <= JWT_STATS_DATABASES; i++)
+		stats_shared->ndatabases = stats_databases;
+		for (int i = 0; i <= stats_databases; i++)
 		{
 			JwtStatsSlot *s = &stats_shared->slots[i];
 
@@ -191,11 +201,17 @@ jwt_stats_init(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	/* shared memory is sized at start: only a preloaded library can define it */
+	DefineCustomIntVariable("jwt.stats_databases",
+							"Databases counted each in a row of jwt_stats; the others share one more.",
+							"Shared memory, sized at server start; with jwt in shared_preload_libraries only.",
+							&stats_databases, 64, 1, 10000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = stats_shmem_request;
 #else
-	RequestAddinShmemSpace(sizeof(JwtStatsShared));
+	RequestAddinShmemSpace(stats_shmem_size(stats_databases));
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = stats_shmem_startup;
@@ -206,6 +222,13 @@ bool
 jwt_stats_shared(void)
 {
 	return stats_shared != NULL;
+}
+
+/* How many rows jwt_stats_read() may return. */
+int
+jwt_stats_max_rows(void)
+{
+	return stats_shared != NULL ? stats_shared->ndatabases + 1 : 1;
 }
 
 /*
@@ -223,8 +246,8 @@ find_slot(void)
 		return &local_slot;
 	}
 	if (db == 0)
-		return &stats_shared->slots[JWT_STATS_DATABASES];
-	for (int i = 0; i < JWT_STATS_DATABASES; i++)
+		return &stats_shared->slots[stats_shared->ndatabases];
+	for (int i = 0; i < stats_shared->ndatabases; i++)
 	{
 		JwtStatsSlot *s = &stats_shared->slots[i];
 		uint32		cur = pg_atomic_read_u32(&s->dbid);
@@ -240,7 +263,7 @@ find_slot(void)
 		if (cur == db)
 			return s;
 	}
-	return &stats_shared->slots[JWT_STATS_DATABASES];
+	return &stats_shared->slots[stats_shared->ndatabases];
 }
 
 void
@@ -453,14 +476,14 @@ jwt_stats_read(JwtStatsRow *rows, int max)
 		read_slot(&local_slot, &rows[n++]);
 		return n;
 	}
-	for (int i = 0; i <= JWT_STATS_DATABASES && n < max; i++)
+	for (int i = 0; i <= stats_shared->ndatabases && n < max; i++)
 	{
 		JwtStatsSlot *s = &stats_shared->slots[i];
 
-		if (i < JWT_STATS_DATABASES && pg_atomic_read_u32(&s->dbid) == 0)
+		if (i < stats_shared->ndatabases && pg_atomic_read_u32(&s->dbid) == 0)
 			continue;
 		read_slot(s, &rows[n]);
-		if (i == JWT_STATS_DATABASES)
+		if (i == stats_shared->ndatabases)
 			rows[n].dbid = InvalidOid;
 		n++;
 	}
@@ -498,7 +521,7 @@ jwt_stats_reset_all(void)
 		local_reset_time = GetCurrentTimestamp();
 		return;
 	}
-	for (int i = 0; i <= JWT_STATS_DATABASES; i++)
+	for (int i = 0; i <= stats_shared->ndatabases; i++)
 		reset_slot(&stats_shared->slots[i]);
 	pg_atomic_write_u64(&stats_shared->reset_time, (uint64) GetCurrentTimestamp());
 }

@@ -56,8 +56,6 @@ extern void jwt_stats_auth_begin(JwtAuthEvent *ev, JwsToken *tok, JsonDoc *claim
 extern void jwt_stats_auth_end(JwtAuthEvent *ev);
 
 /* Reading and resetting, for the SQL layer (stats.c). */
-#define JWT_STATS_DATABASES 64	/* database slots; one more counts the others */
-
 typedef struct JwtStatsRow
 {
 	Oid			dbid;			/* InvalidOid: the databases beyond the slots */
@@ -68,6 +66,7 @@ typedef struct JwtStatsRow
 } JwtStatsRow;
 
 extern bool jwt_stats_shared(void);
+extern int	jwt_stats_max_rows(void);
 extern int	jwt_stats_read(JwtStatsRow *rows, int max);
 extern TimestampTz jwt_stats_reset_time(void);
 extern void jwt_stats_reset_all(void);

@@ -6,11 +6,13 @@
 # jwt_authenticate() to the server log with no token and no secret, and a
 # claim holding a newline does not make a second line; a plain role can turn
 # neither setting off; jwt_authenticate() outside a transaction block warns.
+# jwt.stats_databases = 2: the third and fourth databases share the row of
+# the others (datid NULL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/suite.sh
 
-own_cluster "-c shared_preload_libraries=jwt -c jwt.log_authentications=on"
+own_cluster "-c shared_preload_libraries=jwt -c jwt.log_authentications=on -c jwt.stats_databases=2"
 LOG=$CLUSTER_DIR/server.log
 SECRET='stats test secret: correct horse battery staple 42'
 
@@ -73,6 +75,16 @@ psql -X -A -t -q -c "BEGIN" -c "SELECT jwt_authenticate('$EVIL') ->> 'jti'" -c "
 check "a newline in a claim makes no second log line" "$(tail -n +$((before + 1)) "$LOG" | grep -c 'jwt authentication')" 1
 check "no line holds the forged entry unescaped" "$(grep -c 'sub="admin"' "$LOG" || true)" 0
 check "it is escaped" "$(tail -n +$((before + 1)) "$LOG" | grep -o 'sub="eve\\x0aLOG:' | head -n 1)" 'sub="eve\x0aLOG:'
+
+# --- more databases than slots: the others share one row ---
+for db in stats_three stats_four; do
+    own_database $db
+    q "CREATE EXTENSION jwt" $db >/dev/null
+    q "SELECT jwt_verify('$TOK', '$SECRET') ->> 'sub'" $db >/dev/null
+done
+check "databases beyond jwt.stats_databases count together, in the row whose datid is NULL" \
+    "$(q "SELECT string_agg(coalesce(datname, '(others)') || ':' || verifications, ' ' ORDER BY datname) FROM jwt_stats")" \
+    "postgres:8 stats_two:2 (others):2"
 
 # --- who may turn the counting and the log off: superusers only ---
 check "a plain role cannot turn the log off" \

@@ -974,6 +974,7 @@ BEGIN
     END LOOP;
 END $$;
 DROP TABLE pg_temp.jwt_saved_grants;
+DROP FUNCTION pg_temp.jwt_saved_grants(regprocedure);
 
 -- A key may sign (standby -> active): it becomes the keyring's signing key.
 CREATE FUNCTION jwt_activate_key(kid text) RETURNS boolean

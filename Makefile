@@ -12,6 +12,8 @@ OBJS = \
 	identity.o \
 	transport.o \
 	impersonate.o \
+	issuers.o \
+	stats.o \
 	dpop.o \
 	src/b64url.o \
 	src/envelope.o \
@@ -27,8 +29,13 @@ OBJS = \
 	src/identity.o \
 	src/keyring.o \
 	src/revocation.o \
+	src/jspath.o \
+	src/roleclaim.o \
 	src/pgjwt.o \
 	src/transport.o \
+	sessions.o \
+	src/session.o \
+	src/stats.o \
 	src/dpop.o \
 	src/dpop_replay.o
 
@@ -40,7 +47,7 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory jwt_dpop
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_stats jwt_memory jwt_sessions jwt_consume jwt_issuers jwt_dpop
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

@@ -294,7 +294,9 @@ SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_
 SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":"jkt"}', header => '{"kid":"dpop-test"}'), dpop_proof(dpop_claims())) AS cnf_not_an_object;
 SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":{"jkt":1}}', header => '{"kid":"dpop-test"}'), dpop_proof(dpop_claims())) AS jkt_not_a_string;
 -- an unbound token: unaffected as a bearer token; refused under the DPoP scheme
+BEGIN;
 SELECT dpop_auth('Bearer ' || :'unbound', NULL, NULL, NULL) AS unbound_bearer, jwt_authenticate(:'unbound') ->> 'sub' AS unbound_one_argument;
+COMMIT;
 SELECT dpop_auth('DPoP ' || :'unbound', dpop_proof(dpop_claims(extra => dpop_ath(:'unbound')))) AS unbound_dpop_scheme;
 -- jwt.require_dpop: only bound tokens
 SET jwt.require_dpop = on;

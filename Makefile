@@ -9,6 +9,7 @@ OBJS = \
 	pgjwt_compat.o \
 	transport.o \
 	impersonate.o \
+	issuers.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -24,7 +25,10 @@ OBJS = \
 	src/keyring.o \
 	src/revocation.o \
 	src/pgjwt.o \
-	src/transport.o
+	src/transport.o \
+	src/http_fetch.o \
+	src/jwks_fetch.o \
+	src/issuer_refresh.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that
@@ -41,6 +45,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=jwt
 # and CI builds with PG_CFLAGS="-Wall -Wextra -Werror".
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 SHLIB_LINK = -lcrypto
+# JWKS URLs: libcurl fetches identity providers' key sets (src/http_fetch.c)
+SHLIB_LINK += -lcurl
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -32,6 +32,7 @@
 #include "claims.h"
 #include "envelope.h"
 #include "identity.h"
+#include "issuer_refresh.h"
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
@@ -122,6 +123,7 @@ _PG_init(void)
 	jwt_identity_init();
 	jwt_revocation_init();
 	jwt_transport_init();
+	jwt_issuers_init();
 	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");

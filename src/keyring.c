@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "envelope.h"
+#include "issuer_refresh.h"
 #include "keyring.h"
 
 typedef struct KeyringEntry
@@ -463,8 +464,12 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err)
 	if (found == NULL)
 	{
 		if (kid != NULL)
+		{
+			/* perhaps a provider rotated: its refresh worker looks early (no I/O here) */
+			jwt_issuer_nudge();
 			return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring has kid \"%s\"",
 							jwt_printable(kid, buf, sizeof(buf)));
+		}
 		/* a key that might have verified it is sealed: say so rather than "none" */
 		if (unopened != NULL)
 			return fail_sealed(err, unopened->kid, unopened_why);

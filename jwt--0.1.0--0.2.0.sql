@@ -662,8 +662,9 @@ BEGIN
     UPDATE @extschema@.jwt_issuer_sources AS s
        SET fetched_url = _jwt_issuer_fetched.fetched_url, last_fetch = clock_timestamp(),
            last_success = clock_timestamp(), last_error = NULL, last_error_code = NULL, failures = 0,
-           key_count = keys,
-           next_refresh = clock_timestamp() + @extschema@._jwt_issuer_next(refresh, max_age)
+           key_count = _jwt_issuer_fetched.keys,
+           next_refresh = clock_timestamp() + @extschema@._jwt_issuer_next(_jwt_issuer_fetched.refresh,
+                                                                           _jwt_issuer_fetched.max_age)
      WHERE s.issuer = _jwt_issuer_fetched.issuer;
 END $$;
 REVOKE ALL ON FUNCTION _jwt_issuer_fetched(text, interval, jsonb, text, integer, integer) FROM PUBLIC;
@@ -732,12 +733,12 @@ END $$;
 COMMENT ON FUNCTION jwt_refresh_issuer(text) IS
 'fetches issuer''s JWKS now and replaces its keys; on failure changes no key, records the error in jwt_issuers, warns and returns NULL';
 
--- The issuers due for a refresh (nudged: also those not tried for a minute).
+-- The issuers due for a refresh; nudged (a kid miss, at most once a minute
+-- per database: src/issuer_refresh.c): all of them.
 CREATE FUNCTION _jwt_issuers_due(nudged boolean) RETURNS SETOF text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT issuer FROM @extschema@.jwt_issuer_sources
-     WHERE next_refresh <= clock_timestamp()
-        OR (nudged AND coalesce(last_fetch, '-infinity') < clock_timestamp() - interval '1 minute')
+     WHERE nudged OR next_refresh <= clock_timestamp()
      ORDER BY next_refresh
 $$;
 REVOKE ALL ON FUNCTION _jwt_issuers_due(boolean) FROM PUBLIC;

@@ -65,6 +65,8 @@ typedef struct IssuerShared
 } IssuerShared;
 
 static IssuerShared *shared = NULL;
+/* The worker's memory for one round, reset at its start. */
+static MemoryContext round_cxt = NULL;
 static int	ndatabases = 0;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 150000
@@ -168,10 +170,12 @@ jwt_issuers_init(void)
 							 "For tests: allow plain http to 127.0.0.1 and [::1] (https is required otherwise).",
 							 NULL, &http_allow_loopback_http, false,
 							 PGC_SUSET, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	/* read at server start; PGC_POSTMASTER may only be defined while preloading */
 	DefineCustomStringVariable("jwt.issuer_databases",
-							   "Databases whose issuers a background worker refreshes (needs shared_preload_libraries = 'jwt').",
+							   "Databases whose issuers a background worker refreshes (needs shared_preload_libraries = 'jwt' and a restart).",
 							   NULL, &issuer_databases, "",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							   0, NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -275,7 +279,7 @@ issuers_schema(void)
 					"WHERE e.extname = 'jwt' AND pg_catalog.to_regprocedure("
 					"pg_catalog.quote_ident(n.nspname) || '._jwt_issuers_due(boolean)') IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-		schema = MemoryContextStrdup(TopMemoryContext,
+		schema = MemoryContextStrdup(round_cxt,
 									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	return schema;
 }
@@ -293,16 +297,19 @@ refresh_round(bool nudged)
 	long		sleep_ms = MAX_SLEEP_MS;
 	uint64		i;
 
+	MemoryContextReset(round_cxt);
 	worker_begin("jwt: looking for issuers to refresh");
 	schema = issuers_schema();
 	if (schema != NULL &&
-		SPI_execute(psprintf("SELECT issuer FROM %s._jwt_issuers_due(%s)", schema,
+		SPI_execute(psprintf("SELECT due FROM %s._jwt_issuers_due(%s) AS due", schema,
 							 nudged ? "true" : "false"), true, 0) == SPI_OK_SELECT)
 	{
+		/* the list outlives the transaction */
+		MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
 		for (i = 0; i < SPI_processed; i++)
-			due = lappend(due, MemoryContextStrdup(TopMemoryContext,
-												   SPI_getvalue(SPI_tuptable->vals[i],
-																SPI_tuptable->tupdesc, 1)));
+			due = lappend(due, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
 	}
 	worker_end();
 	if (schema == NULL)
@@ -321,7 +328,6 @@ refresh_round(bool nudged)
 									 1, types, values, NULL, false, 0);
 		worker_end();
 	}
-	list_free_deep(due);
 
 	worker_begin("jwt: next issuer refresh");
 	if (SPI_execute(psprintf("SELECT pg_catalog.ceil(1000 * extract(epoch FROM min(next_refresh) - pg_catalog.clock_timestamp()))::bigint "
@@ -335,7 +341,6 @@ refresh_round(bool nudged)
 			sleep_ms = (long) Max(Min(DatumGetInt64(d), MAX_SLEEP_MS), 100);
 	}
 	worker_end();
-	pfree(schema);
 	return sleep_ms;
 }
 
@@ -361,6 +366,8 @@ jwt_issuer_refresh_main(Datum arg)
 	shared->slots[slot].nudged = false;
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(slot_detach, Int32GetDatum(slot));
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "jwt issuer refresh round",
+									  ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{

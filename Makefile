@@ -7,6 +7,9 @@ MODULE_big = jwt
 OBJS = \
 	jwt.o \
 	pgjwt_compat.o \
+	keyring.o \
+	revocation.o \
+	identity.o \
 	transport.o \
 	impersonate.o \
 	issuers.o \
@@ -52,7 +55,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*.h) $(wildcard $(srcdir)/*.h)
 # VPATH builds (pg_buildext, in build-15/): src/*.o and src/*.bc need a src/
 # there. An absolute path, or make would find the source tree's src/.
 $(OBJS) $(OBJS:.o=.bc): | $(CURDIR)/src

@@ -13,6 +13,7 @@ OBJS = \
 	transport.o \
 	impersonate.o \
 	issuers.o \
+	jwks_fetch.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -27,6 +28,8 @@ OBJS = \
 	src/identity.o \
 	src/keyring.o \
 	src/revocation.o \
+	src/jspath.o \
+	src/roleclaim.o \
 	src/pgjwt.o \
 	src/transport.o \
 	src/http_fetch.o \
@@ -41,7 +44,7 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory jwt_issuers
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

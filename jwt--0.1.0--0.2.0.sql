@@ -591,10 +591,528 @@ COMMENT ON FUNCTION jwt_identity() IS
 -- Issuers: issuer-bound keys, key states and rotation, JWKS fetched from URLs.
 -- ---------------------------------------------------------------------------
 
+-- Every key belongs to an issuer: a provider's keys verify only tokens whose
+-- iss is that provider, so an imported key can never mint a local identity.
+-- issuer NULL is this database: keys generated or added here (their tokens
+-- are checked against jwt.issuer, which may change) and, until bound, keys
+-- imported before 0.2.0 (they keep working, with a WARNING; see the README's
+-- "Identity providers" for the one-statement migration).
+--
+-- state: standby (published in jwt_jwks(), not signing yet), active (signs,
+-- the most recently activated first), retired (verifies until verify_until),
+-- revoked (refused at once, kept so that no refresh brings it back).  The
+-- 0.1.0 model maps onto it: retired_at set = retired (or revoked), and
+-- verify_until stays the end of the grace.
+ALTER TABLE jwt_keys ADD COLUMN issuer text COLLATE "C";
+ALTER TABLE jwt_keys ADD COLUMN state text NOT NULL DEFAULT 'active';
+ALTER TABLE jwt_keys ADD COLUMN activated_at timestamptz;
+UPDATE jwt_keys SET state = 'retired' WHERE retired_at IS NOT NULL;
+UPDATE jwt_keys SET activated_at = created_at WHERE state = 'active';
+-- a key stored by _jwt_store_key signs from the moment it is stored
+ALTER TABLE jwt_keys ALTER COLUMN activated_at SET DEFAULT clock_timestamp();
+
+-- The state and its times agree whoever writes the row: a 0.1.0-style
+-- "UPDATE jwt_keys SET retired_at = now()" retires the key, a state change
+-- sets the times.  Checked here rather than by CHECK constraints, whose
+-- violation would print the failing row, private key included.
+CREATE FUNCTION _jwt_keys_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.state IS NULL OR NEW.state NOT IN ('standby', 'active', 'retired', 'revoked') THEN
+        RAISE EXCEPTION 'a key''s state is standby, active, retired or revoked' USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.issuer IS NOT NULL AND (length(NEW.issuer) NOT BETWEEN 1 AND 2048 OR NEW.issuer ~ '[[:cntrl:]]') THEN
+        RAISE EXCEPTION 'an issuer must be 1 to 2048 characters without control characters'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state AND NEW.retired_at IS DISTINCT FROM OLD.retired_at THEN
+        -- the 0.1.0 way: retired_at says it
+        IF NEW.retired_at IS NULL AND NEW.state IN ('retired', 'revoked') THEN
+            NEW.state := 'active';
+        ELSIF NEW.retired_at IS NOT NULL AND NEW.state IN ('standby', 'active') THEN
+            NEW.state := 'retired';
+        END IF;
+    ELSIF TG_OP = 'INSERT' AND NEW.retired_at IS NOT NULL AND NEW.state IN ('standby', 'active') THEN
+        NEW.state := 'retired';
+    END IF;
+    CASE NEW.state
+        WHEN 'standby' THEN
+            NEW.retired_at := NULL; NEW.verify_until := NULL; NEW.activated_at := NULL;
+        WHEN 'active' THEN
+            NEW.retired_at := NULL; NEW.verify_until := NULL;
+            NEW.activated_at := coalesce(NEW.activated_at, clock_timestamp());
+        WHEN 'retired' THEN
+            NEW.retired_at := coalesce(NEW.retired_at, clock_timestamp());
+        ELSE
+            NEW.retired_at := coalesce(NEW.retired_at, clock_timestamp()); NEW.verify_until := NULL;
+    END CASE;
+    -- only this database's keys wait in standby: a provider signs with its own
+    IF NEW.state = 'standby' AND NEW.origin = 'jwks' THEN
+        RAISE EXCEPTION 'a key imported from a JWKS cannot be in standby' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_keys_row() FROM PUBLIC;
+CREATE TRIGGER jwt_keys_row
+    BEFORE INSERT OR UPDATE ON jwt_keys
+    FOR EACH ROW EXECUTE FUNCTION _jwt_keys_row();
+COMMENT ON COLUMN jwt_keys.issuer IS 'the iss of every token the key verifies; NULL: this database (jwt.issuer)';
+COMMENT ON COLUMN jwt_keys.state IS 'standby, active, retired (verifies until verify_until) or revoked';
+COMMENT ON COLUMN jwt_keys.activated_at IS 'when the key began to sign: the latest activated active key signs';
+
+-- A kid is unique within its issuer; two providers may both publish "key-1".
+-- Token verification looks keys up by (iss, kid).
+ALTER TABLE jwt_keys DROP CONSTRAINT jwt_keys_pkey;
+CREATE UNIQUE INDEX jwt_keys_issuer_kid ON jwt_keys (issuer, kid) WHERE issuer IS NOT NULL;
+CREATE UNIQUE INDEX jwt_keys_local_kid ON jwt_keys (kid) WHERE issuer IS NULL;
+
+-- The issuer arguments: one issuer, as the iss claim will spell it.
+CREATE FUNCTION _jwt_check_issuer(issuer text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF issuer IS NULL OR length(issuer) NOT BETWEEN 1 AND 2048 OR issuer ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'an issuer must be 1 to 2048 characters without control characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN issuer;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_check_issuer(text) FROM PUBLIC;
+
+-- The one key a kid (and issuer) names for the administration functions below;
+-- with issuer NULL, the kid must be unique in the keyring.
+CREATE FUNCTION _jwt_key_row(kid text, issuer text) RETURNS @extschema@.jwt_keys
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r @extschema@.jwt_keys;
+    n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.jwt_keys AS t
+     WHERE t.kid = _jwt_key_row.kid AND (_jwt_key_row.issuer IS NULL OR t.issuer = _jwt_key_row.issuer);
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no key in the keyring has kid "%"', kid USING ERRCODE = 'undefined_object';
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION 'several keys in the keyring have kid "%"', kid
+            USING ERRCODE = 'ambiguous_parameter', HINT = 'Name the key''s issuer too.';
+    END IF;
+    SELECT * INTO STRICT r FROM @extschema@.jwt_keys AS t
+     WHERE t.kid = _jwt_key_row.kid AND (_jwt_key_row.issuer IS NULL OR t.issuer = _jwt_key_row.issuer)
+       FOR UPDATE;
+    RETURN r;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_key_row(text, text) FROM PUBLIC;
+
+-- A provider's key set, checked whole before anything is stored: the keys
+-- to verify with, described (public only).  Raises on any private member or
+-- secret.  Internal: its callers run as the extension's owner.
+CREATE FUNCTION _jwt_jwks_keys(jwks jsonb, OUT kid text, OUT alg text, OUT kty text, OUT public_jwk jsonb)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k jsonb;
+    i bigint;
+    r record;
+    seen text[] := '{}';
+BEGIN
+    IF jsonb_typeof(jwks) IS DISTINCT FROM 'object' OR jsonb_typeof(jwks -> 'keys') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'a JWKS is a JSON object with a "keys" array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every key first, encryption keys too: a set that leaks one key is refused whole
+    FOR k, i IN SELECT value, ordinality FROM jsonb_array_elements(jwks -> 'keys') WITH ORDINALITY LOOP
+        IF jsonb_typeof(k) = 'object' AND k ->> 'kty' = 'oct' THEN
+            RAISE EXCEPTION 'key % of the JWKS is a shared secret (kty "oct")', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A secret published in a key set lets anyone who read it sign tokens.',
+                      HINT = 'Add a shared secret with jwt_add_key().';
+        END IF;
+        IF jsonb_typeof(k) = 'object' AND k ?| ARRAY['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] THEN
+            RAISE EXCEPTION 'key % of the JWKS has private key members', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A JWKS to import holds public keys only: whoever published this one leaked its private keys.',
+                      HINT = 'Add a key of your own with jwt_add_key() or jwt_generate_key().';
+        END IF;
+    END LOOP;
+    FOR k IN SELECT value FROM jsonb_array_elements(jwks -> 'keys') LOOP
+        -- providers publish encryption keys beside signing keys: they are not ours to use
+        CONTINUE WHEN coalesce(k ->> 'use', 'sig') <> 'sig';
+        -- and keys whose key_ops do not allow verifying (RFC 7517 4.3)
+        CONTINUE WHEN jsonb_typeof(k -> 'key_ops') = 'array' AND NOT (k -> 'key_ops') ? 'verify';
+        SELECT * INTO STRICT r FROM @extschema@._jwt_key_describe(convert_to(k::text, 'UTF8'), false, NULL, NULL);
+        IF r.private_key IS NOT NULL OR r.kty = 'oct' THEN   -- whatever spelling got past the checks above
+            RAISE EXCEPTION 'key "%" of the JWKS is not a public key', r.kid
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF length(r.kid) NOT BETWEEN 1 AND 256 THEN
+            RAISE EXCEPTION 'a kid must be 1 to 256 characters long' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF r.kid = ANY (seen) THEN
+            RAISE EXCEPTION 'the JWKS has two keys with kid "%"', r.kid
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A token''s kid must name one key of its issuer.';
+        END IF;
+        seen := seen || r.kid;
+        kid := r.kid; alg := r.alg; kty := r.kty; public_jwk := r.public_jwk;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_jwks_keys(jsonb) FROM PUBLIC;
+
+-- Imports bind the keys to the provider's issuer (the iss of its tokens).
+-- A key already imported for that issuer with the same kid is replaced (and
+-- made active again, unless it was revoked: a revoked key stays refused).
+CREATE FUNCTION jwt_import_jwks(jwks jsonb, issuer text) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    PERFORM @extschema@._jwt_check_issuer(jwt_import_jwks.issuer);
+    FOR r IN SELECT * FROM @extschema@._jwt_jwks_keys(jwks) LOOP
+        IF EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS t WHERE t.issuer = jwt_import_jwks.issuer
+                      AND t.kid = r.kid AND t.origin <> 'jwks') THEN
+            RAISE EXCEPTION 'kid "%" of issuer "%" belongs to a key that was not imported from a JWKS', r.kid, jwt_import_jwks.issuer
+                USING ERRCODE = 'unique_violation';
+        END IF;
+        INSERT INTO @extschema@.jwt_keys AS t (kid, issuer, alg, kty, public_jwk, private_key, origin, state)
+        VALUES (r.kid, jwt_import_jwks.issuer, r.alg, r.kty, r.public_jwk, NULL, 'jwks', 'active')
+        ON CONFLICT (issuer, kid) WHERE issuer IS NOT NULL DO UPDATE
+            SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk, private_key = NULL,
+                state = 'active', activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
+                retired_at = NULL, verify_until = NULL
+            WHERE t.state <> 'revoked';
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_import_jwks(jsonb, text) IS
+'loads the public signing keys of a provider''s JWKS, bound to its issuer: they verify only tokens whose iss is issuer; returns how many';
+REVOKE ALL ON FUNCTION jwt_import_jwks(jsonb, text) FROM PUBLIC;
+
+-- Without an issuer, an imported key would verify tokens of any issuer,
+-- this database's own included: the set is checked (so a leaked private key
+-- is still reported as such), then refused.
+CREATE OR REPLACE FUNCTION jwt_import_jwks(jwks jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM count(*) FROM @extschema@._jwt_jwks_keys(jwks);
+    RAISE EXCEPTION 'jwt_import_jwks needs the issuer of the key set'
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'An imported key verifies only tokens whose "iss" is its issuer.',
+              HINT = 'SELECT jwt_import_jwks(jwks, ''https://issuer.example/'') with the iss of the provider''s tokens.';
+END $$;
+COMMENT ON FUNCTION jwt_import_jwks(jsonb) IS
+'refused since 0.2.0: use jwt_import_jwks(jwks, issuer)';
+
+-- Internal, for the issuer refresher (jwt_add_issuer's background worker and
+-- jwt_refresh_issuer): replaces the key set of one issuer atomically.  The
+-- whole set is checked before anything changes, and a set without one usable
+-- signing key is refused (a broken response never removes working keys).
+-- Keys of the set are inserted or updated (a revoked one stays revoked); the
+-- issuer's imported keys missing from it retire and keep verifying for
+-- overlap (never longer than a grace they already had); retired ones whose
+-- grace has ended are deleted; revoked ones stay.  Returns the number of keys
+-- in the set.  Concurrent replacements of one issuer are serialized.
+CREATE FUNCTION _jwt_replace_issuer_keys(issuer text, jwks jsonb, overlap interval DEFAULT '10 minutes')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    keys jsonb;
+    kids text[];
+    n integer;
+BEGIN
+    PERFORM @extschema@._jwt_check_issuer(_jwt_replace_issuer_keys.issuer);
+    IF overlap IS NULL OR overlap < interval '0' THEN
+        RAISE EXCEPTION 'overlap must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('jwt issuer keys'), hashtext(_jwt_replace_issuer_keys.issuer));
+    SELECT count(*), coalesce(jsonb_agg(to_jsonb(k)), '[]'), coalesce(array_agg(k.kid), '{}')
+      INTO n, keys, kids FROM @extschema@._jwt_jwks_keys(jwks) AS k;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'the JWKS of issuer "%" has no signing key', _jwt_replace_issuer_keys.issuer
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The issuer''s keys are left as they were.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS t WHERE t.issuer = _jwt_replace_issuer_keys.issuer
+                  AND t.origin <> 'jwks' AND t.kid = ANY (kids)) THEN
+        RAISE EXCEPTION 'a kid of issuer "%" belongs to a key that was not imported from a JWKS', _jwt_replace_issuer_keys.issuer
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    -- gone from the set: verify for overlap more (never longer than before), then go
+    UPDATE @extschema@.jwt_keys AS t
+       SET state = 'retired', retired_at = coalesce(t.retired_at, clock_timestamp()),
+           verify_until = least(coalesce(t.verify_until, 'infinity'), clock_timestamp() + overlap)
+     WHERE t.issuer = _jwt_replace_issuer_keys.issuer AND t.origin = 'jwks'
+       AND (t.state = 'active' OR (t.state = 'retired' AND t.verify_until > clock_timestamp() + overlap))
+       AND NOT (t.kid = ANY (kids));
+    DELETE FROM @extschema@.jwt_keys AS t
+     WHERE t.issuer = _jwt_replace_issuer_keys.issuer AND t.origin = 'jwks'
+       AND t.state = 'retired' AND t.verify_until <= clock_timestamp();
+    INSERT INTO @extschema@.jwt_keys AS t (kid, issuer, alg, kty, public_jwk, private_key, origin, state)
+    SELECT k.kid, _jwt_replace_issuer_keys.issuer, k.alg, k.kty, k.public_jwk, NULL, 'jwks', 'active'
+      FROM jsonb_to_recordset(keys) AS k(kid text, alg text, kty text, public_jwk jsonb)
+    ON CONFLICT (issuer, kid) WHERE issuer IS NOT NULL DO UPDATE
+        SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk, private_key = NULL,
+            state = 'active', activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
+            retired_at = NULL, verify_until = NULL
+        -- a revoked key stays revoked; an unchanged row is not rewritten (no invalidation, no WAL)
+        WHERE t.state <> 'revoked'
+          AND (t.alg, t.kty, t.public_jwk, t.state, t.private_key IS NULL)
+              IS DISTINCT FROM (EXCLUDED.alg, EXCLUDED.kty, EXCLUDED.public_jwk, 'active', true);
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION _jwt_replace_issuer_keys(text, jsonb, interval) IS
+'internal (issuer refresher): replaces one issuer''s imported keys by a JWKS atomically; vanished keys verify for overlap more';
+REVOKE ALL ON FUNCTION _jwt_replace_issuer_keys(text, jsonb, interval) FROM PUBLIC;
+
+-- Functions whose signature grows are dropped and created again: keep the
+-- EXECUTE grants an administrator gave on the old ones.
+CREATE FUNCTION pg_temp.jwt_saved_grants(f regprocedure) RETURNS text[]
+LANGUAGE sql AS $$
+    SELECT coalesce(array_agg(quote_ident(r.rolname)), '{}')
+      FROM pg_proc p, aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
+     WHERE p.oid = f AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+$$;
+CREATE TEMP TABLE jwt_saved_grants AS
+SELECT pg_temp.jwt_saved_grants('jwt_generate_key(text, text)'::regprocedure) AS generate_key;
+
+DROP FUNCTION jwt_generate_key(text, text);
+-- standby => true: published by jwt_jwks() at once, signing only once activated.
+CREATE FUNCTION jwt_generate_key(alg text DEFAULT 'ES256', kid text DEFAULT NULL,
+                                 standby boolean DEFAULT false, issuer text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    stored text;
+BEGIN
+    IF issuer IS NOT NULL THEN
+        PERFORM @extschema@._jwt_check_issuer(issuer);
+    END IF;
+    SELECT * INTO STRICT r
+    FROM @extschema@._jwt_key_describe(@extschema@._jwt_key_generate(alg), alg IN ('HS256', 'HS384', 'HS512'), alg, kid);
+    stored := @extschema@._jwt_store_key(r, 'generated');
+    UPDATE @extschema@.jwt_keys AS t
+       SET issuer = jwt_generate_key.issuer,
+           state = CASE WHEN standby THEN 'standby' ELSE 'active' END,
+           activated_at = CASE WHEN standby THEN NULL ELSE clock_timestamp() END
+     WHERE t.kid = stored AND t.issuer IS NULL AND t.created_at = r.created_at;
+    RETURN stored;
+END $$;
+COMMENT ON FUNCTION jwt_generate_key(text, text, boolean, text) IS
+'creates a key in the keyring and returns its kid (unless given: the RFC 7638 thumbprint, random for HMAC secrets); standby: published, not signing until activated';
+REVOKE ALL ON FUNCTION jwt_generate_key(text, text, boolean, text) FROM PUBLIC;
+DO $$
+DECLARE
+    g text;
+BEGIN
+    FOREACH g IN ARRAY (SELECT generate_key FROM pg_temp.jwt_saved_grants) LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.jwt_generate_key(text, text, boolean, text) TO %s', g);
+    END LOOP;
+END $$;
+DROP TABLE pg_temp.jwt_saved_grants;
+
+-- A key may sign (standby -> active): it becomes the keyring's signing key.
+CREATE FUNCTION jwt_activate_key(kid text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r @extschema@.jwt_keys := @extschema@._jwt_key_row(kid, NULL);
+BEGIN
+    IF r.origin = 'jwks' THEN
+        RAISE EXCEPTION 'key "%" was imported from a JWKS and cannot sign', kid
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    ELSIF r.state IN ('retired', 'revoked') THEN
+        RAISE EXCEPTION 'key "%" is %: it cannot sign again', kid, r.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Generate a new key.';
+    END IF;
+    UPDATE @extschema@.jwt_keys AS t SET state = 'active', activated_at = clock_timestamp()
+     WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer;
+    RETURN r.state = 'standby';
+END $$;
+COMMENT ON FUNCTION jwt_activate_key(text) IS
+'makes a standby (or active) key the keyring''s signing key; true if it was in standby';
+
+-- Retiring keeps a key verifying for grace; retiring again may shorten the
+-- grace, never lengthen it (that would undo a retirement).
+CREATE OR REPLACE FUNCTION jwt_retire_key(kid text, grace interval DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r @extschema@.jwt_keys;
+    until timestamptz;
+BEGIN
+    IF grace < interval '0' THEN
+        RAISE EXCEPTION 'grace must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    r := @extschema@._jwt_key_row(kid, NULL);
+    until := clock_timestamp() + coalesce(grace, interval '0');
+    IF r.state = 'revoked' THEN
+        RETURN false;
+    ELSIF r.state = 'retired' THEN
+        UPDATE @extschema@.jwt_keys AS t SET verify_until = until
+         WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer
+           AND (t.verify_until IS NULL OR t.verify_until > until);
+        RETURN false;   -- already retired
+    END IF;
+    UPDATE @extschema@.jwt_keys AS t
+       SET state = 'retired', retired_at = clock_timestamp(), verify_until = until
+     WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer;
+    RETURN true;
+END $$;
+COMMENT ON FUNCTION jwt_retire_key(text, interval) IS
+'stops a key signing at once and verifying after grace (default: at once; retiring again may shorten it); it stays listed';
+
+-- Keys of a provider are named by issuer and kid.
+CREATE FUNCTION jwt_retire_key(kid text, grace interval, issuer text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r @extschema@.jwt_keys := @extschema@._jwt_key_row(kid, @extschema@._jwt_check_issuer(issuer));
+    until timestamptz := clock_timestamp() + coalesce(grace, interval '0');
+BEGIN
+    IF grace < interval '0' THEN
+        RAISE EXCEPTION 'grace must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE @extschema@.jwt_keys AS t
+       SET state = 'retired', retired_at = coalesce(t.retired_at, clock_timestamp()),
+           verify_until = least(coalesce(t.verify_until, 'infinity'), until)
+     WHERE t.kid = r.kid AND t.issuer = r.issuer AND t.state IN ('active', 'retired');
+    RETURN r.state = 'active';
+END $$;
+
+-- Revoked: refused at once by every session (the keyring cache of each drops
+-- at its next statement), never signs again, not published; the row stays
+-- so that a refresh of its issuer's JWKS cannot bring it back.
+CREATE FUNCTION jwt_revoke_key(kid text, issuer text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r @extschema@.jwt_keys := @extschema@._jwt_key_row(kid, issuer);
+BEGIN
+    UPDATE @extschema@.jwt_keys AS t
+       SET state = 'revoked', retired_at = coalesce(t.retired_at, clock_timestamp()), verify_until = NULL
+     WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer AND t.state <> 'revoked';
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION jwt_revoke_key(text, text) IS
+'refuses every token of the key at once; it no longer signs or is published (issuer: needed when two issuers use the kid)';
+
+-- Deleting forgets the key: its tokens are refused; a provider's key comes
+-- back at the next refresh of its issuer (revoke it to keep it out).
+CREATE FUNCTION jwt_delete_key(kid text, issuer text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r @extschema@.jwt_keys := @extschema@._jwt_key_row(kid, issuer);
+BEGIN
+    DELETE FROM @extschema@.jwt_keys AS t WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION jwt_delete_key(text, text) IS
+'removes a key from the keyring (a provider''s key returns at its next refresh: revoke it instead)';
+
+-- One call for pg_cron: the standby key signs, the active keys retire with
+-- grace, a new standby (same algorithm) is published for the next rotation,
+-- so that verifiers caching jwt_jwks() hold each key before it signs.
+-- Without a standby key, the newest active key's algorithm is used for a new
+-- key that signs at once.
+CREATE FUNCTION jwt_rotate_keys(grace interval DEFAULT '1 day') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    next_key @extschema@.jwt_keys;
+    current_key @extschema@.jwt_keys;
+    new_alg text;
+BEGIN
+    IF grace IS NULL OR grace < interval '0' THEN
+        RAISE EXCEPTION 'grace must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one rotation at a time
+    LOCK TABLE @extschema@.jwt_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO current_key FROM @extschema@.jwt_keys AS t
+     WHERE t.origin <> 'jwks' AND t.issuer IS NULL AND t.state = 'active' AND t.private_key IS NOT NULL
+     ORDER BY t.activated_at DESC, t.kid DESC LIMIT 1;
+    SELECT * INTO next_key FROM @extschema@.jwt_keys AS t
+     WHERE t.origin <> 'jwks' AND t.issuer IS NULL AND t.state = 'standby' AND t.private_key IS NOT NULL
+     ORDER BY t.created_at DESC, t.kid DESC LIMIT 1;
+    IF next_key.kid IS NULL AND current_key.kid IS NULL THEN
+        RAISE EXCEPTION 'the keyring has no key of this database to rotate'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create one with jwt_generate_key(), and a standby with jwt_generate_key(standby => true).';
+    END IF;
+    new_alg := coalesce(next_key.alg, current_key.alg, 'ES256');
+    IF next_key.kid IS NULL THEN
+        next_key.kid := @extschema@.jwt_generate_key(new_alg);
+    ELSE
+        UPDATE @extschema@.jwt_keys AS t SET state = 'active', activated_at = clock_timestamp()
+         WHERE t.kid = next_key.kid AND t.issuer IS NULL;
+    END IF;
+    -- keys that sign retire; verification-only keys someone added stay
+    UPDATE @extschema@.jwt_keys AS t
+       SET state = 'retired', retired_at = clock_timestamp(), verify_until = clock_timestamp() + grace
+     WHERE t.origin <> 'jwks' AND t.issuer IS NULL AND t.state = 'active' AND t.private_key IS NOT NULL
+       AND t.kid <> next_key.kid;
+    PERFORM @extschema@.jwt_generate_key(new_alg, standby => true);
+    RETURN next_key.kid;
+END $$;
+COMMENT ON FUNCTION jwt_rotate_keys(interval) IS
+'standby -> active, active -> retired with grace, a new standby generated; returns the kid that now signs';
+
+REVOKE ALL ON FUNCTION jwt_activate_key(text), jwt_retire_key(text, interval, text),
+                      jwt_revoke_key(text, text), jwt_delete_key(text, text),
+                      jwt_rotate_keys(interval) FROM PUBLIC;
+
+-- include_imported: the providers' public keys too (still verifying), so
+-- that one file serves as PostgREST's jwt-secret for every issuer.  Standby
+-- keys are published (verifiers fetch them before they sign); revoked keys
+-- and keys past their grace are not.
+CREATE FUNCTION jwt_jwks(include_imported boolean) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('keys', coalesce(jsonb_agg(
+               jsonb_strip_nulls(public_jwk || jsonb_build_object('kid', kid, 'alg', alg, 'use', 'sig'))
+               ORDER BY imported, issuer, created_at DESC, kid), '[]'::jsonb))
+    FROM (SELECT t.*, t.origin = 'jwks' AS imported,
+                 count(*) OVER (PARTITION BY t.kid) AS uses
+          FROM @extschema@.jwt_keys AS t
+          WHERE t.public_jwk IS NOT NULL
+            AND (CASE WHEN t.origin = 'jwks' THEN coalesce(include_imported, false) ELSE t.private_key IS NOT NULL END)
+            AND (t.state IN ('standby', 'active') OR (t.state = 'retired' AND t.verify_until > now()))) AS k
+    -- one set cannot tell two issuers' keys with one kid apart: a provider's
+    -- key whose kid another published key has is left out (ours stays)
+    WHERE NOT (imported AND uses > 1)
+$$;
+COMMENT ON FUNCTION jwt_jwks(boolean) IS
+'the public keys that verify: this database''s (standby keys too), and with include_imported the providers'' keys';
+CREATE OR REPLACE FUNCTION jwt_jwks() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.jwt_jwks(false)
+$$;
+COMMENT ON FUNCTION jwt_jwks() IS 'jwt_jwks(include_imported => false)';
+
+-- The keyring without its secrets, with each key's issuer and state.
+DROP VIEW jwt_key_list;
+CREATE VIEW jwt_key_list AS
+SELECT kid, issuer, alg, kty, origin, state,
+       state IN ('standby', 'active') OR (state = 'retired' AND verify_until > now()) AS verifies,
+       created_at, activated_at, retired_at, verify_until,
+       private_key IS NOT NULL AS has_private
+FROM jwt_keys;
+COMMENT ON VIEW jwt_key_list IS 'the keyring without secrets; issuer NULL: this database (jwt.issuer)';
+GRANT SELECT ON jwt_key_list TO PUBLIC;
+
+-- Keys imported before 0.2.0 are bound to no issuer: they keep verifying
+-- (with a WARNING) until bound.  Say so once, at the update.
+DO $$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM @extschema@.jwt_keys WHERE origin = 'jwks' AND issuer IS NULL;
+    IF n > 0 THEN
+        RAISE WARNING '% key(s) imported from a JWKS are bound to no issuer: they verify tokens of any issuer', n
+            USING HINT = 'Bind them: UPDATE jwt_keys SET issuer = ''<the provider''''s iss>'' WHERE origin = ''jwks'' AND issuer IS NULL (see the README, "Identity providers").';
+    END IF;
+END $$;
+
 -- JWKS URLs ------------------------------------------------------------------
 -- Issuers whose key sets are fetched from a URL (or found by OpenID Connect
 -- discovery) and refreshed by the issuer worker, by jwt_refresh_issuer(), or
--- by jwt_refresh_issuers() from pg_cron.  Fetching is C (issuers.c,
+-- by jwt_refresh_issuers() from pg_cron.  Fetching is C (jwks_fetch.c,
 -- src/http_fetch.c, src/jwks_fetch.c): https only, TLS verified, no redirects,
 -- bounded in time and size, public keys only.  A failed fetch is recorded
 -- and changes no key; a good one replaces the issuer's keys in one
@@ -612,7 +1130,6 @@ CREATE TABLE jwt_issuer_sources (
     last_error      text,
     last_error_code text,
     failures        integer NOT NULL DEFAULT 0,
-    key_count       integer,
     next_refresh    timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 COMMENT ON TABLE jwt_issuer_sources IS 'jwt: identity providers whose JWKS is fetched from a URL; see the jwt_issuers view';
@@ -632,19 +1149,6 @@ AS 'MODULE_PATHNAME', 'jwt_check_fetch_url'
 LANGUAGE C STRICT STABLE;
 REVOKE ALL ON FUNCTION _jwt_check_fetch_url(text) FROM PUBLIC;
 
--- An issuer's fetched key set, in place of its previous one (one transaction).
-CREATE FUNCTION _jwt_issuer_store_keys(issuer text, jwks jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    -- keys that disappeared keep verifying for 5 minutes: tokens signed just before a rotation
-    IF to_regprocedure('@extschema@._jwt_replace_issuer_keys(text, jsonb, interval)') IS NOT NULL THEN
-        EXECUTE 'SELECT @extschema@._jwt_replace_issuer_keys($1, $2, $3)' USING issuer, jwks, interval '5 minutes';
-    ELSE
-        PERFORM @extschema@.jwt_import_jwks(jwks);
-    END IF;
-END $$;
-REVOKE ALL ON FUNCTION _jwt_issuer_store_keys(text, jsonb) FROM PUBLIC;
-
 -- When a fetched set is next due: the provider's max-age may ask for sooner
 -- than refresh, but never sooner than a minute.
 CREATE FUNCTION _jwt_issuer_next(refresh interval, max_age integer) RETURNS interval
@@ -653,21 +1157,25 @@ LANGUAGE sql IMMUTABLE AS $$
                 ELSE least(refresh, greatest(interval '1 minute', max_age * interval '1 second')) END
 $$;
 
--- A fetch succeeded: store its keys and record it.
+-- A fetch succeeded: store its keys and record it; the number of keys.
 CREATE FUNCTION _jwt_issuer_fetched(issuer text, refresh interval, jwks jsonb, fetched_url text,
-                                    max_age integer, keys integer) RETURNS void
+                                    max_age integer) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
 BEGIN
-    PERFORM @extschema@._jwt_issuer_store_keys(issuer, jwks);
+    -- in place of the previous set, atomically; keys that disappeared keep
+    -- verifying for 5 minutes (tokens signed just before a rotation)
+    n := @extschema@._jwt_replace_issuer_keys(issuer, jwks, interval '5 minutes');
     UPDATE @extschema@.jwt_issuer_sources AS s
        SET fetched_url = _jwt_issuer_fetched.fetched_url, last_fetch = clock_timestamp(),
            last_success = clock_timestamp(), last_error = NULL, last_error_code = NULL, failures = 0,
-           key_count = _jwt_issuer_fetched.keys,
            next_refresh = clock_timestamp() + @extschema@._jwt_issuer_next(_jwt_issuer_fetched.refresh,
                                                                            _jwt_issuer_fetched.max_age)
      WHERE s.issuer = _jwt_issuer_fetched.issuer;
+    RETURN n;
 END $$;
-REVOKE ALL ON FUNCTION _jwt_issuer_fetched(text, interval, jsonb, text, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _jwt_issuer_fetched(text, interval, jsonb, text, integer) FROM PUBLIC;
 
 CREATE FUNCTION jwt_add_issuer(issuer text, jwks_url text DEFAULT NULL, refresh interval DEFAULT '1 hour')
 RETURNS integer
@@ -689,8 +1197,7 @@ BEGIN
     VALUES (issuer, jwks_url, refresh)
     ON CONFLICT ON CONSTRAINT jwt_issuer_sources_pkey
     DO UPDATE SET jwks_url = EXCLUDED.jwks_url, refresh = EXCLUDED.refresh;
-    PERFORM @extschema@._jwt_issuer_fetched(issuer, refresh, f.jwks, f.fetched_url, f.max_age, f.keys);
-    RETURN f.keys;
+    RETURN @extschema@._jwt_issuer_fetched(issuer, refresh, f.jwks, f.fetched_url, f.max_age);
 END $$;
 COMMENT ON FUNCTION jwt_add_issuer(text, text, interval) IS
 'trusts issuer with the keys of its JWKS, fetched now from jwks_url (NULL: by OpenID Connect discovery) and refreshed every refresh; returns the number of signing keys';
@@ -700,6 +1207,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
     src @extschema@.jwt_issuer_sources;
     f record;
+    n integer;
     code text;
     msg text;
     detail text;
@@ -711,7 +1219,7 @@ BEGIN
     END IF;
     BEGIN
         SELECT * INTO STRICT f FROM @extschema@._jwt_fetch_jwks(src.issuer, src.jwks_url);
-        PERFORM @extschema@._jwt_issuer_fetched(src.issuer, src.refresh, f.jwks, f.fetched_url, f.max_age, f.keys);
+        n := @extschema@._jwt_issuer_fetched(src.issuer, src.refresh, f.jwks, f.fetched_url, f.max_age);
     EXCEPTION WHEN OTHERS THEN
         -- (not a cancel or a termination: OTHERS does not catch those)
         -- nothing of the fetch is kept; the issuer's keys stay as they were
@@ -728,7 +1236,7 @@ BEGIN
                   HINT = 'The issuer''s keys are unchanged; jwt_issuers shows the error.';
         RETURN NULL;
     END;
-    RETURN f.keys;
+    RETURN n;
 END $$;
 COMMENT ON FUNCTION jwt_refresh_issuer(text) IS
 'fetches issuer''s JWKS now and replaces its keys; on failure changes no key, records the error in jwt_issuers, warns and returns NULL';
@@ -757,11 +1265,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    -- stop trusting it: its fetched keys go too
-    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '@extschema@.jwt_keys'::regclass
-                                             AND attname = 'issuer' AND NOT attisdropped) THEN
-        EXECUTE 'DELETE FROM @extschema@.jwt_keys WHERE issuer = $1 AND origin = ''jwks''' USING issuer;
-    END IF;
+    -- stop trusting it: its imported keys go too
+    DELETE FROM @extschema@.jwt_keys AS t WHERE t.issuer = jwt_drop_issuer.issuer AND t.origin = 'jwks';
     RETURN true;
 END $$;
 COMMENT ON FUNCTION jwt_drop_issuer(text) IS
@@ -773,11 +1278,16 @@ REVOKE ALL ON FUNCTION jwt_refresh_issuer(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jwt_refresh_issuers() FROM PUBLIC;
 REVOKE ALL ON FUNCTION jwt_drop_issuer(text) FROM PUBLIC;
 
+-- key_count: the issuer's keys that verify now (those of its last set, and
+-- those gone from it still in their overlap)
 CREATE VIEW jwt_issuers AS
-SELECT issuer, coalesce(jwks_url, fetched_url) AS jwks_url, jwks_url IS NULL AS discovered, refresh,
-       last_fetch, last_success, last_error, last_error_code, failures, next_refresh, key_count,
-       CASE WHEN last_error IS NULL THEN 'ok' ELSE 'failing' END AS state
-FROM jwt_issuer_sources;
+SELECT s.issuer, coalesce(s.jwks_url, s.fetched_url) AS jwks_url, s.jwks_url IS NULL AS discovered, s.refresh,
+       s.last_fetch, s.last_success, s.last_error, s.last_error_code, s.failures, s.next_refresh,
+       (SELECT count(*) FROM jwt_keys AS k
+         WHERE k.issuer = s.issuer AND k.origin = 'jwks'
+           AND (k.state = 'active' OR (k.state = 'retired' AND k.verify_until > now())))::integer AS key_count,
+       CASE WHEN s.last_error IS NULL THEN 'ok' ELSE 'failing' END AS state
+FROM jwt_issuer_sources AS s;
 COMMENT ON VIEW jwt_issuers IS 'jwt: issuers whose JWKS is fetched from a URL, and how the last fetch went';
 GRANT SELECT ON jwt_issuers TO PUBLIC;
 -- (end of JWKS URLs)

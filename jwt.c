@@ -695,8 +695,11 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 	r->leeway = PG_ARGISNULL(ARG_LEEWAY) ? jwt_leeway
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_LEEWAY), "leeway");
 	r->require_exp = jwt_require_exp;
+	/* an argument is one value; the settings are comma-separated lists */
 	r->audience = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
+	r->audience_exact = !PG_ARGISNULL(ARG_AUDIENCE);
 	r->issuer = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
+	r->issuer_exact = !PG_ARGISNULL(ARG_ISSUER);
 	r->subject = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_SUBJECT, NULL), "subject");
 	r->max_age = PG_ARGISNULL(ARG_MAX_AGE) ? -1
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_MAX_AGE), "max_age");
@@ -742,7 +745,8 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
 			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
-										  &key, err)) == JWT_OK)
+										  req->is_jwt ? tok->payload : NULL, tok->payload_len,
+										  &key, &req->rules.key_issuer, err)) == JWT_OK)
 		st = jws_verify_key(tok, key, req->allowed, err);
 	if (st != JWT_OK)
 		return st;

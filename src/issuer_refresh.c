@@ -35,6 +35,7 @@
 #include "utils/varlena.h"
 
 #include "issuer_refresh.h"
+#include "keyring.h"
 
 #define MAX_ISSUER_DATABASES 16
 /* A nudge refreshes early at most this often per database. */
@@ -150,6 +151,16 @@ register_workers(void)
 	}
 }
 
+/* The keyring met a kid that no key of the token's issuer has. */
+static void
+kid_miss(const char *iss, const char *kid)
+{
+	/* iss is unverified: it only triggers the (rate-limited) refresh of known issuers */
+	(void) iss;
+	(void) kid;
+	jwt_issuer_nudge();
+}
+
 /* Define the settings; with the library preloaded, the shared memory and workers. */
 void
 jwt_issuers_init(void)
@@ -190,6 +201,7 @@ jwt_issuers_init(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = issuer_shmem_startup;
+	jwt_keyring_kid_miss_hook = kid_miss;
 }
 
 /* The fetch limits the settings give. */

@@ -8,7 +8,17 @@
 
 extern void jwt_keyring_init(void);
 extern Oid	jwt_extension_schema(void);
-extern JwtStatus jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err);
+extern JwtStatus jwt_keyring_verify_key(JwtAlg alg, const char *kid,
+										const char *payload, size_t payload_len,
+										JwtKey **key, const char **key_issuer, JwtError *err);
+
+/*
+ * Called (when set) when a token's kid names no key of its issuer: the issuer
+ * refresher sets it to refresh that issuer early.  It must not block or do
+ * I/O; iss and kid are UTF-8 / server strings valid for the call only.
+ */
+typedef void (*jwt_keyring_kid_miss_hook_type) (const char *iss, const char *kid);
+extern jwt_keyring_kid_miss_hook_type jwt_keyring_kid_miss_hook;
 extern JwtKey *jwt_keyring_signing_key(const char *kid);
 
 /* jwt.key_encryption_key, registered over this variable by _PG_init */

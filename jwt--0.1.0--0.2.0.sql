@@ -1149,12 +1149,15 @@ AS 'MODULE_PATHNAME', 'jwt_check_fetch_url'
 LANGUAGE C STRICT STABLE;
 REVOKE ALL ON FUNCTION _jwt_check_fetch_url(text) FROM PUBLIC;
 
--- When a fetched set is next due: the provider's max-age may ask for sooner
--- than refresh, but never sooner than a minute.
+-- When a fetched set is next due: refresh, or sooner when the provider's
+-- Cache-Control max-age says so, but not sooner than 5 minutes (or refresh,
+-- if that is shorter): a rotation reaches the keyring early through the
+-- kid-miss nudge anyway, and a max-age of seconds must not make us poll.
 CREATE FUNCTION _jwt_issuer_next(refresh interval, max_age integer) RETURNS interval
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN max_age IS NULL THEN refresh
-                ELSE least(refresh, greatest(interval '1 minute', max_age * interval '1 second')) END
+                ELSE least(refresh, greatest(least(refresh, interval '5 minutes'),
+                                             max_age * interval '1 second')) END
 $$;
 
 -- A fetch succeeded: store its keys and record it; the number of keys.

@@ -104,15 +104,19 @@ check "rotation: the old key still verifies" "$(verify "$T_A1")" user-a1
 # --- rotation, reached by the scheduled refresh (refresh 1 minute, no nudge) ---
 echo "max-age=30" >"$W/root/c/cache_control"
 check "an issuer refreshed every minute" "$(q "SELECT jwt_add_issuer('$(iss c)', refresh => '1 minute')")" 1
-check "Cache-Control max-age below a minute is raised to a minute" \
+check "Cache-Control max-age below the floor (5 minutes, or refresh if shorter) is raised to it" \
     "$(q "SELECT round(extract(epoch FROM next_refresh - last_success)) FROM jwt_issuers WHERE issuer = '$(iss c)'")" 60
 echo "max-age=86400" >"$W/root/b/cache_control"
 q "SELECT jwt_refresh_issuer('$(iss b)')" >/dev/null
 check "Cache-Control max-age above the refresh interval is cut to it" \
     "$(q "SELECT round(extract(epoch FROM next_refresh - last_success)) FROM jwt_issuers WHERE issuer = '$(iss b)'")" 7200
-echo "max-age=300" >"$W/root/b/cache_control"
+echo "public, max-age=1800, stale-while-revalidate=60" >"$W/root/b/cache_control"
 q "SELECT jwt_refresh_issuer('$(iss b)')" >/dev/null
 check "Cache-Control max-age within the bounds is honoured" \
+    "$(q "SELECT round(extract(epoch FROM next_refresh - last_success)) FROM jwt_issuers WHERE issuer = '$(iss b)'")" 1800
+echo "max-age=15" >"$W/root/b/cache_control"
+q "SELECT jwt_refresh_issuer('$(iss b)')" >/dev/null
+check "Cache-Control max-age of seconds does not make the worker poll (5 minutes)" \
     "$(q "SELECT round(extract(epoch FROM next_refresh - last_success)) FROM jwt_issuers WHERE issuer = '$(iss b)'")" 300
 key c c2
 check "rotation: the worker's scheduled refresh fetches the new key within the refresh" \
@@ -159,6 +163,23 @@ hostile "empty JWKS (would remove every key)" empty 22JF3
 hostile "provider error (HTTP 500)" status500 58JF4
 check "after the hostile responses: a good one is accepted again" \
     "$(q "SELECT jwt_refresh_issuer('$(iss a)')")" 2
+
+# --- a key the provider dropped: the overlap ---
+drop a a1
+check "a key the provider dropped: the refresh installs the one key left" \
+    "$(q "SELECT jwt_refresh_issuer('$(iss a)')")" 1
+check "a key the provider dropped keeps verifying during the 5-minute overlap" "$(verify "$T_A1")" user-a1
+check "a key the provider dropped is listed as retired, verifying for 5 minutes more" \
+    "$(q "SELECT state, round(extract(epoch FROM verify_until - retired_at)) FROM jwt_key_list WHERE kid = 'a1' AND issuer = '$(iss a)'")" \
+    "retired|300"
+check "jwt_issuers counts the active key and the one in its overlap" \
+    "$(q "SELECT key_count FROM jwt_issuers WHERE issuer = '$(iss a)'")" 2
+
+# --- fetched keys are bound to their issuer ---
+check "a provider's key cannot sign for another provider (28J06)" \
+    "$(verify "$(sign a a2 "$(iss b)")")" "ERROR:  28J06"
+check "a provider's key cannot mint a local identity (28J06)" \
+    "$(verify "$(sign a a2 https://api.example)")" "ERROR:  28J06"
 
 # --- refused before anything is stored ---
 mode d wrong-issuer

@@ -396,6 +396,25 @@ END $$;
 -- without one must run as jwt.anonymous_role.  The client sees the refusal's
 -- SQLSTATE and message; the detail (which may name the configured audience or
 -- issuer) goes to the server log only.
+-- The error_description of a refused token, by SQLSTATE: fixed text, so
+-- that nothing of the token reaches the header (and no quote breaks it).
+CREATE FUNCTION _jwt_error_description(state text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN state LIKE '22J%' THEN 'The token is malformed'
+                ELSE coalesce((SELECT d.text FROM (VALUES ('28J01', 'The token has expired'), ('28J02', 'The token is not valid yet'),
+                       ('28J03', 'The token signature is invalid'), ('28J04', 'The token has been revoked'),
+                       ('28J05', 'The token audience is not accepted'), ('28J06', 'The token issuer is not accepted'),
+                       ('28J07', 'The token algorithm is not accepted'), ('28J08', 'The token lacks a required claim'),
+                       ('28J09', 'The token was issued in the future'), ('28J0A', 'The token is too old'),
+                       ('28J0B', 'The token subject is not accepted'), ('28J0C', 'The token type is not accepted'),
+                       ('28J0D', 'No key verifies the token'),
+                       ('28JR1', 'The token names a role that cannot be used'),
+                       ('28JP1', 'The token is not the one that was verified'),
+                       ('28JP2', 'The request does not run as the token''s role'),
+                       ('28JP4', 'The request could not be read')) AS d(code, text)
+                WHERE d.code = state), 'The token was refused') END
+$$;
+
 CREATE OR REPLACE FUNCTION jwt_postgrest_pre_request() RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -406,7 +425,7 @@ DECLARE
     postgrest_claims jsonb;
     postgrest_verified boolean := false;   -- PostgREST verified a token
     anonymous_role text;
-    role_claim text;
+    token_cookie text;
     headers jsonb;
     auth jsonb;
     token text;
@@ -422,7 +441,7 @@ BEGIN
     -- a placeholder a session set before the library loaded is dropped then.
     PERFORM @extschema@.jwt_reset();
     anonymous_role := nullif(current_setting('jwt.anonymous_role'), '');
-    role_claim := coalesce(nullif(current_setting('jwt.role_claim'), ''), 'role');
+    token_cookie := nullif(current_setting('jwt.token_cookie'), '');
     BEGIN
         -- what PostgREST verified: its claims, "role" aside
         IF coalesce(claims_text, '') <> '' THEN
@@ -461,6 +480,43 @@ BEGIN
         END IF;
 
         auth := headers -> 'authorization';
+        -- jwt.token_cookie: a token in that cookie (an HttpOnly cookie a browser
+        -- sends), for a request without an Authorization header.  PostgREST
+        -- verifies the header only, so the header wins; a cookie token is
+        -- verified here alone and makes the request's role from anonymous.
+        IF auth IS NULL AND token_cookie IS NOT NULL
+           AND coalesce(current_setting('request.cookies', true), '') NOT IN ('', '{}') THEN
+            BEGIN
+                token := current_setting('request.cookies', true)::jsonb ->> token_cookie;
+            EXCEPTION WHEN data_exception THEN
+                RAISE SQLSTATE '28JP4' USING MESSAGE = 'request.cookies is not a JSON object';
+            END;
+            IF token IS NOT NULL THEN
+                IF postgrest_verified OR postgrest_claims ->> 'role' <> postgrest_role THEN
+                    RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
+                END IF;
+                -- PostgREST chose its anonymous role: the cookie's token chooses now
+                PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
+                IF token !~ '^[A-Za-z0-9_.-]+$' THEN
+                    RAISE SQLSTATE '28JP3' USING MESSAGE = 'the token cookie does not hold a token';
+                END IF;
+                IF NOT @extschema@._jwt_forwarded_https_ok(headers ->> 'x-forwarded-proto') THEN
+                    PERFORM @extschema@._jwt_revoke_exposed(token);
+                    RAISE SQLSTATE '28JT2' USING MESSAGE = 'bearer token refused: the request did not come over HTTPS';
+                END IF;
+                -- jwt_authenticate switches to the role jwt.role_claim names
+                verified := @extschema@.jwt_authenticate(token);
+                named_role := coalesce(@extschema@._jwt_token_role(verified),
+                                       CASE WHEN current_setting('jwt.role_claim') = '' THEN verified ->> 'role' END);
+                IF named_role IS NULL THEN
+                    PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, current_user);
+                ELSIF named_role <> current_user THEN
+                    -- jwt.role_claim is empty: the database switched no role
+                    RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role the token names';
+                END IF;
+                RETURN;
+            END IF;
+        END IF;
         IF auth IS NULL THEN
             -- anonymous: PostgREST must have verified nothing either ...
             IF postgrest_verified THEN
@@ -498,7 +554,9 @@ BEGIN
         IF postgrest_claims ->> 'role' <> postgrest_role THEN
             RAISE SQLSTATE '28JP2' USING MESSAGE = 'request does not run as the role the token names';
         END IF;
-        named_role := verified ->> role_claim;
+        -- jwt.role_claim: a claim name or PostgREST's JSPath, as jwt_authenticate read it
+        named_role := coalesce(@extschema@._jwt_token_role(verified),
+                               CASE WHEN current_setting('jwt.role_claim') = '' THEN verified ->> 'role' END);
         IF named_role IS NULL THEN
             -- a token naming no role: PostgREST's anonymous role, never the one
             -- request.jwt.claims names (that is whatever the first header said)
@@ -516,15 +574,18 @@ BEGIN
         IF detail <> '' THEN
             RAISE LOG 'jwt_postgrest_pre_request: % (%): %', message, state, detail;
         END IF;
+        -- RFC 6750 3: error_description is fixed text per SQLSTATE, never the
+        -- message (which may quote a kid or a role from the token)
         RAISE SQLSTATE 'PGRST'
             USING MESSAGE = json_build_object('code', state, 'message', message,
                                               'details', NULL, 'hint', NULL)::text,
                   DETAIL = json_build_object('status', 401, 'headers', json_build_object(
                                'WWW-Authenticate', CASE WHEN state = '28JP3'
-                                   THEN 'Bearer error="invalid_request"'
+                                   THEN 'Bearer error="invalid_request", error_description="The credentials are not a bearer token"'
                                    WHEN state IN ('28JT1', '28JT2')
                                    THEN 'Bearer error="invalid_request", error_description="HTTPS required"'
-                                   ELSE 'Bearer error="invalid_token"' END))::text;
+                                   ELSE 'Bearer error="invalid_token", error_description="' ||
+                                        @extschema@._jwt_error_description(state) || '"' END))::text;
     END;
 END $$;
 
@@ -1108,6 +1169,15 @@ BEGIN
             USING HINT = 'Bind them: UPDATE jwt_keys SET issuer = ''<the provider''''s iss>'' WHERE origin = ''jwks'' AND issuer IS NULL (see the README, "Identity providers").';
     END IF;
 END $$;
+
+-- The role jwt.role_claim (a claim name or PostgREST's JSPath) names in
+-- verified claims; NULL when the setting is empty or the claims name none.
+-- The setting is read in C after the library is loaded.
+CREATE FUNCTION _jwt_token_role(claims jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_token_role'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION _jwt_token_role(jsonb) IS
+'the role jwt.role_claim names in these claims (NULL: none)';
 
 -- JWKS URLs ------------------------------------------------------------------
 -- Issuers whose key sets are fetched from a URL (or found by OpenID Connect

@@ -37,6 +37,7 @@
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
+#include "issuers.h"
 #include "keyring.h"
 #include "revocation.h"
 #include "transport.h"
@@ -119,9 +120,10 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
+	jwt_issuers_init();
 	jwt_revocation_init();
 	jwt_transport_init();
-	jwt_issuers_init();
+	jwt_issuer_refresh_init();
 	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");

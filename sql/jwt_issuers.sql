@@ -235,6 +235,151 @@ FROM pg_proc p WHERE p.proname IN ('jwt_import_jwks', '_jwt_replace_issuer_keys'
     'jwt_generate_key', 'jwt_activate_key', 'jwt_retire_key', 'jwt_revoke_key', 'jwt_delete_key', 'jwt_rotate_keys')
 ORDER BY 1::text;
 
-DELETE FROM jwt_keys WHERE issuer IS NOT NULL OR kid IN ('shared-kid', 'iss-local');
+-- ---------------------------------------------------------------------------
+-- Roles where providers put them: jwt.role_claim in PostgREST's JSPath
+-- ---------------------------------------------------------------------------
 RESET jwt.issuer;
+CREATE ROLE regress_iss_authenticator NOINHERIT;
+CREATE ROLE regress_iss_anon;
+CREATE ROLE regress_iss_user;
+CREATE ROLE regress_iss_admin;
+CREATE ROLE regress_iss_outsider;
+GRANT regress_iss_anon, regress_iss_user, regress_iss_admin TO regress_iss_authenticator;
+-- the role jwt_authenticate switches to, or its refusal
+CREATE FUNCTION pg_temp.auth_role(token text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM jwt_authenticate(token);
+    RETURN current_user;
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+-- A Keycloak-style token: roles nested in realm_access, a namespaced claim, several roles
+SELECT jwt_sign('{"sub":"kc","realm_access":{"roles":["regress_iss_user","offline_access"]},
+                  "https://x.example/role":"regress_iss_admin",
+                  "roles":["uma_authorization","regress_iss_admin","regress_iss_user"],
+                  "groups":[{"name":"g"}], "n": 5}') AS kc \gset
+SET jwt.role_claim = '.realm_access.roles[0]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS realm_roles_0; ROLLBACK;
+SET jwt.role_claim = '$.realm_access.roles[0]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS dollar_root; ROLLBACK;
+SET jwt.role_claim = '."https://x.example/role"';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS quoted_member; ROLLBACK;
+SET jwt.role_claim = '.roles[?(@ == "regress_iss_admin")]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS filter_equals; ROLLBACK;
+SET jwt.role_claim = '.roles[?(@ ^== "regress_iss_")]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS filter_starts_with; ROLLBACK;
+SET jwt.role_claim = '.roles[?(@ ==^ "_user")]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS filter_ends_with; ROLLBACK;
+SET jwt.role_claim = '.roles[?(@ *== "iss_adm")]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS filter_contains; ROLLBACK;
+SET jwt.role_claim = '.roles[?(@ != "uma_authorization")]';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS filter_not_equals; ROLLBACK;
+-- a plain claim name is still one claim, as before 0.2.0 (dots and all)
+SET jwt.role_claim = 'https://x.example/role';
+BEGIN; SELECT pg_temp.auth_role(:'kc') AS plain_name; ROLLBACK;
+-- paths that lead nowhere, or to no string, name no role (28J08)
+SELECT path, (SELECT set_config('jwt.role_claim', path, false)) IS NOT NULL AS set, pg_temp.auth_role(:'kc') AS outcome
+FROM (VALUES ('.realm_access.roles[5]'), ('.realm_access'), ('.n'), ('.groups[0]'), ('.roles[?(@ == "root")]'),
+             ('.realm_access.roles.x'), ('.sub[0]')) AS v(path);
+
+-- Attack: JSPath filter injection and huge paths.  The setting refuses what
+-- does not parse (there are no escapes: a quote ends a value), and the
+-- parser is bounded (1024 bytes, 32 steps).
+SELECT path, try(format('SET jwt.role_claim = %L', path)) AS refused FROM (VALUES
+    ('.roles[?(@ == "a") || @ != "b")]'),
+    ('.roles[?(@ == "a\") || true || (@ == "b")]'),
+    ('.roles[?(@ == "a")].x'),
+    ('.roles[?(@ =~ "a.*")]'),
+    ('.roles[?(@.x == "a")]'),
+    ('.roles[-1]'),
+    ('.roles[1e3]'),
+    ('.roles[9999999999]'),
+    ('.roles[*]'),
+    ('..roles'),
+    ('.'),
+    ('$'),
+    ('."unterminated'),
+    ('.a b')) AS v(path);
+SELECT left(try(format('SET jwt.role_claim = %L', repeat('.a', 513))), 60) AS path_over_1024_bytes;
+SELECT left(try(format('SET jwt.role_claim = %L', repeat('.a', 33))), 60) AS path_of_33_steps;
+SELECT try(format('SET jwt.role_claim = %L', repeat('.a', 32))) AS path_of_32_steps;
+-- a token nested deeper than any path reaches is no harder to read
+SELECT pg_temp.auth_role(jwt_sign(jsonb_build_object('sub', 'deep', 'a', (SELECT jsonb_build_object('a', 1))))) AS deep_no_role;
+
+-- ---------------------------------------------------------------------------
+-- jwt_postgrest_pre_request: a role the session cannot become is a token
+-- failure (401, error_description); the token may come in a cookie.
+-- ---------------------------------------------------------------------------
+SET jwt.anonymous_role = 'regress_iss_anon';
+SET jwt.role_claim = '.realm_access.roles[0]';
+SET jwt.token_cookie = 'access_token';
+-- PostgREST's transaction: its set_config calls, then the pre-request function
+CREATE FUNCTION pg_temp.replay(role text, claims text, headers text, cookies text DEFAULT '{}') RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    PERFORM set_config('role', role, true),
+            set_config('request.jwt.claims', claims, true),
+            set_config('request.method', 'GET', true),
+            set_config('request.headers', headers, true),
+            set_config('request.cookies', cookies, true);
+    PERFORM jwt_postgrest_pre_request();
+    RETURN format('ran as %s, sub %s', current_user, coalesce(jwt_claim('sub'), '-'));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    IF SQLSTATE = 'PGRST' THEN
+        RETURN format('%s %s %s', detail::json ->> 'status', SQLERRM::json ->> 'code', detail::json -> 'headers' ->> 'WWW-Authenticate');
+    END IF;
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+CREATE FUNCTION pg_temp.claims(token text, role text) RETURNS text LANGUAGE sql AS $$
+    SELECT ((SELECT payload FROM jwt_decode(token)) || jsonb_build_object('role', role))::text $$;
+SELECT jwt_sign('{"sub":"u","realm_access":{"roles":["regress_iss_user"]}}') AS t_user \gset
+SELECT jwt_sign('{"sub":"a","realm_access":{"roles":["regress_iss_admin"]}}') AS t_admin \gset
+SELECT jwt_sign('{"sub":"o","realm_access":{"roles":["regress_iss_outsider"]}}') AS t_outsider \gset
+SELECT jwt_sign('{"sub":"n","realm_access":{"roles":["regress_iss_no_such_role"]}}') AS t_nosuch \gset
+SELECT jwt_sign('{"sub":"x"}', k('ec_p256'), header => '{"kid":"no \"such\" kid, error=\"x\""}') AS t_quotes \gset
+SET SESSION AUTHORIZATION regress_iss_authenticator;
+SELECT pg_temp.replay('regress_iss_user', pg_temp.claims(:'t_user', 'regress_iss_user'),
+                      json_build_object('authorization', 'Bearer ' || :'t_user')::text) AS header_nested_role;
+-- Attack: the role claim names a role the session cannot become: 401 with
+-- WWW-Authenticate and error_description, not 42501/403
+-- (PostgREST, its role-claim-key finding no role, ran the request as anonymous)
+SELECT pg_temp.replay('regress_iss_anon', pg_temp.claims(:'t_outsider', 'regress_iss_anon'),
+                      json_build_object('authorization', 'Bearer ' || :'t_outsider')::text) AS outsider_role;
+SELECT pg_temp.replay('regress_iss_anon', pg_temp.claims(:'t_nosuch', 'regress_iss_anon'),
+                      json_build_object('authorization', 'Bearer ' || :'t_nosuch')::text) AS no_such_role;
+-- error_description is fixed text: nothing of the token (here a kid full of quotes) reaches the header
+SELECT pg_temp.replay('regress_iss_anon', '{"role":"regress_iss_anon"}',
+                      json_build_object('authorization', 'Bearer ' || :'t_quotes')::text) AS quotes_in_kid;
+-- the token in an HttpOnly cookie (no Authorization header): PostgREST ran
+-- the request as anonymous, the helper verifies the cookie and switches role
+SELECT pg_temp.replay('regress_iss_anon', '{"role":"regress_iss_anon"}', '{"accept":"*/*"}',
+                      json_build_object('access_token', :'t_user')::text) AS cookie_token;
+SELECT pg_temp.replay('regress_iss_anon', '{"role":"regress_iss_anon"}', '{"accept":"*/*"}',
+                      json_build_object('other', :'t_user')::text) AS other_cookie_anonymous;
+SELECT pg_temp.replay('regress_iss_anon', '{"role":"regress_iss_anon"}', '{"accept":"*/*"}',
+                      json_build_object('access_token', :'t_outsider')::text) AS cookie_outsider_role;
+SELECT pg_temp.replay('regress_iss_anon', '{"role":"regress_iss_anon"}', '{"accept":"*/*"}',
+                      json_build_object('access_token', 'x y')::text) AS cookie_not_a_token;
+-- Attack: cookie and Authorization both present.  PostgREST verifies the
+-- header only, so the header wins: the cookie's admin token is never read.
+SELECT pg_temp.replay('regress_iss_user', pg_temp.claims(:'t_user', 'regress_iss_user'),
+                      json_build_object('authorization', 'Bearer ' || :'t_user')::text,
+                      json_build_object('access_token', :'t_admin')::text) AS header_and_cookie;
+-- ... and a cookie cannot ride on a request PostgREST ran as another role than anonymous
+SELECT pg_temp.replay('regress_iss_user', '{"role":"regress_iss_user"}', '{"accept":"*/*"}',
+                      json_build_object('access_token', :'t_admin')::text) AS cookie_not_anonymous;
+RESET SESSION AUTHORIZATION;
+-- the cookie's name is a superuser setting, checked
+SELECT try($$SET jwt.token_cookie = 'a;b'$$) AS cookie_name_checked;
+SELECT context FROM pg_settings WHERE name = 'jwt.token_cookie';
+SELECT _jwt_error_description(c) AS description, c FROM unnest(ARRAY['28J01', '28J06', '28JR1', '22J02', '28Z99']) AS c;
+
+RESET jwt.token_cookie;
+RESET jwt.anonymous_role;
+RESET jwt.role_claim;
+DROP ROLE regress_iss_authenticator, regress_iss_anon, regress_iss_user, regress_iss_admin, regress_iss_outsider;
+DELETE FROM jwt_keys WHERE issuer IS NOT NULL OR kid IN ('shared-kid', 'iss-local');
 RESET jwt.default_lifetime;

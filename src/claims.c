@@ -273,7 +273,8 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 	/* a key bound to an issuer verifies only that issuer's tokens */
 	if (r->key_issuer != NULL && (iss == NULL || strcmp(iss, r->key_issuer) != 0))
 	{
-		jwt_fail(err, JWT_ERR_ISSUER, "token issuer is not the issuer of its key");
+		jwt_fail(err, JWT_ERR_ISSUER, iss == NULL ? "token has no issuer, and its key belongs to one"
+				 : "token issuer is not the issuer of its key");
 		jwt_fail_detail(err, "The key verifies only tokens whose \"iss\" is \"%s\".",
 						jwt_printable(r->key_issuer, buf, sizeof(buf)));
 		return JWT_ERR_ISSUER;

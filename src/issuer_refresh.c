@@ -163,7 +163,7 @@ kid_miss(const char *iss, const char *kid)
 
 /* Define the settings; with the library preloaded, the shared memory and workers. */
 void
-jwt_issuers_init(void)
+jwt_issuer_refresh_init(void)
 {
 	DefineCustomStringVariable("jwt.http_ca_file",
 							   "CA certificates (PEM file) that identity providers' TLS certificates must chain to; empty: the system store.",

@@ -7,7 +7,7 @@
 #include "http_fetch.h"
 
 /* Define the settings; with the library preloaded, the shared memory and workers. */
-extern void jwt_issuers_init(void);
+extern void jwt_issuer_refresh_init(void);
 
 /* The fetch limits the settings give. */
 extern void jwt_http_limits(HttpFetchLimits *limits);

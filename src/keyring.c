@@ -609,25 +609,21 @@ warn_unbound(KeyringEntry *e)
 }
 
 /*
- * A key bound to an issuer verifies only tokens of that issuer: checked here,
- * before its signature (no RSA work for a token that cannot pass), and again
- * on the verified claims by the caller.
+ * A key bound to an issuer verifies only that issuer's tokens: the caller
+ * checks the verified claims' iss against *key_issuer (JwtClaimRules.key_issuer),
+ * so no claim is trusted before the signature.  A bare JWS (payload NULL,
+ * jws_verify) has no iss to check: such a key never verifies one.
  */
 static JwtStatus
-check_binding(const KeyringEntry *e, IssHint *hint, JwtError *err)
+check_binding(const KeyringEntry *e, const char *payload, JwtError *err)
 {
-	const char *iss;
 	char		buf[72];
-	char		buf2[72];
 
-	if (e->issuer == NULL || entry_of_issuer(e, iss = hint_iss(hint)))
+	if (e->issuer == NULL || payload != NULL)
 		return JWT_OK;
-	if (iss == NULL)
-		jwt_fail(err, JWT_ERR_ISSUER, "token has no issuer, and its key belongs to one");
-	else
-		jwt_fail(err, JWT_ERR_ISSUER, "token issuer is not the issuer of its key");
-	jwt_fail_detail(err, "Key \"%s\" verifies only tokens whose \"iss\" is \"%s\".",
-					jwt_printable(e->kid, buf, sizeof(buf)), jwt_printable(e->issuer, buf2, sizeof(buf2)));
+	jwt_fail(err, JWT_ERR_ISSUER, "token has no issuer, and its key belongs to one");
+	jwt_fail_detail(err, "Key \"%s\" verifies only JWTs of its issuer.",
+					jwt_printable(e->kid, buf, sizeof(buf)));
 	return JWT_ERR_ISSUER;
 }
 
@@ -744,7 +740,7 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, const char *payload, size_t 
 			return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring has kid \"%s\"",
 							jwt_printable(kid, buf, sizeof(buf)));
 		}
-		if ((st = check_binding(e, &hint, err)) != JWT_OK)
+		if ((st = check_binding(e, payload, err)) != JWT_OK)
 			return st;
 		if (!entry_verifies(e, now))
 			return jwt_fail(err, JWT_ERR_NO_KEY, e->state == KEY_REVOKED ? "key \"%s\" is revoked"
@@ -785,7 +781,7 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, const char *payload, size_t 
 		return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring can verify %s tokens",
 						jwt_alg_name(alg));
 	}
-	if ((st = check_binding(found, &hint, err)) != JWT_OK)
+	if ((st = check_binding(found, payload, err)) != JWT_OK)
 		return st;
 	warn_unbound(found);
 	*key = found_key;

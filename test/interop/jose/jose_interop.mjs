@@ -445,7 +445,7 @@ async function sqlJwks() {
     return jwks;
 }
 
-// jose's JWKs -> jwt_import_jwks -> jose tokens with their kid -> jwt_verify(token).
+// jose's JWKs -> jwt_import_jwks(jwks, issuer) -> jose tokens with their kid (and that iss) -> jwt_verify(token).
 async function testKeyringImport() {
     const specs = ASYM.map((s) => ({ ...s, kid: `jose-${s.alg}-${s.label}-${RUN}` }));
     const keys = [];
@@ -463,7 +463,7 @@ async function testKeyringImport() {
     };
     let imported = false;
     await test(`jwt_import_jwks loads jose's public JWKs (${keys.length + 1} sig keys, 1 enc key skipped)`, async () => {
-        const n = await q('SELECT jwt_import_jwks($1::jsonb)', [JSON.stringify(jwks)]);
+        const n = await q('SELECT jwt_import_jwks($1::jsonb, $2)', [JSON.stringify(jwks), 'jose-interop']);
         if (n !== keys.length + 1) throw new Fail(`jwt_import_jwks returned ${n}, expected ${keys.length + 1}`);
         imported = true;
         const rows = (await client.query(

@@ -145,7 +145,7 @@ register_workers(void)
 		snprintf(worker.bgw_name, BGW_MAXLEN, "jwt issuer refresh");
 		snprintf(worker.bgw_type, BGW_MAXLEN, "jwt issuer refresh");
 		worker.bgw_main_arg = Int32GetDatum(ndatabases);
-		strlcpy(worker.bgw_extra, db, BGW_EXTRALEN);
+		snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", db);
 		RegisterBackgroundWorker(&worker);
 		ndatabases++;
 	}
@@ -367,7 +367,7 @@ jwt_issuer_refresh_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+	snprintf(dbname, sizeof(dbname), "%s", MyBgworkerEntry->bgw_extra);
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 
 	if (shared == NULL || slot < 0 || slot >= shared->nslots)

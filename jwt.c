@@ -118,6 +118,12 @@ _PG_init(void)
 							   NULL, &jwt_key_encryption_key, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	/* during a KEK rotation: keys sealed under it still open until jwt_reseal_keys() */
+	DefineCustomStringVariable("jwt.previous_key_encryption_key",
+							   "The key-encryption key before jwt.key_encryption_key, while jwt_reseal_keys() moves the keyring to the new one.",
+							   NULL, &jwt_previous_key_encryption_key, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
 	jwt_issuers_init();
@@ -749,7 +755,12 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
 										  req->is_jwt ? tok->payload : NULL, tok->payload_len,
 										  &key, &req->rules.key_issuer, err)) == JWT_OK)
+	{
 		st = jws_verify_key(tok, key, req->allowed, err);
+		/* a key of this database never verifies a token of a provider's issuer */
+		if (req->rules.key_issuer == NULL)
+			req->rules.issuer_bound_elsewhere = jwt_keyring_issuer_is_bound;
+	}
 	if (st != JWT_OK)
 		return st;
 	if (!req->is_jwt)

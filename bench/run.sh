@@ -20,7 +20,7 @@
 #              BENCH_CLOCK    cpu (default): figures from on-CPU time, which other work on
 #                             the machine does not inflate by descheduling; wall: wall-clock time
 #              BENCH_NO_BUILD=1  use the installed extension as it is
-#              BENCH_SECTIONS what to run (default: algs keyring issuers revocation rls memory concurrency pgjwt):
+#              BENCH_SECTIONS what to run (default: algs keyring issuers revocation rls memory concurrency pgjwt sessions):
 #                             algs is this script's per-algorithm part; pgjwt is
 #                             bench/pgjwt.sh (the drop-in vs pgjwt's PL/pgSQL); the others are
 #                             bench/identity.sh, run at the end in the same cluster
@@ -32,7 +32,7 @@ REPS=${BENCH_REPS:-5}
 PASSES=${BENCH_PASSES:-2}
 CLOCK=${BENCH_CLOCK:-cpu}
 SECS=${BENCH_SECONDS:-0.4}
-SECTIONS=${BENCH_SECTIONS:-algs keyring issuers revocation rls memory concurrency pgjwt}
+SECTIONS=${BENCH_SECTIONS:-algs keyring issuers revocation rls memory concurrency pgjwt sessions}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # shellcheck source=test/cluster.sh
@@ -185,6 +185,11 @@ fi   # algs
 # --- keyring, revocation, RLS, memory, concurrency: bench/identity.sh, same cluster -------------
 BENCH_CLUSTER_UP=1 BENCH_SECTIONS=$SECTIONS BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS \
     bash bench/identity.sh
+
+# --- refresh rotation and jwt_consume: bench/sessions.sh, same cluster --------------------------
+if want sessions; then
+    BENCH_CLUSTER_UP=1 BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK bash bench/sessions.sh
+fi
 
 # --- the pgjwt drop-in vs pgjwt's algorithm in PL/pgSQL: bench/pgjwt.sh, same cluster ----------
 if want pgjwt; then

@@ -239,6 +239,12 @@ ORDER BY 1::text;
 -- Roles where providers put them: jwt.role_claim in PostgREST's JSPath
 -- ---------------------------------------------------------------------------
 RESET jwt.issuer;
+-- Attack: a key of this database signs a token claiming a provider's issuer
+-- (with jwt.issuer unset, any other issuer is this database's to sign)
+SELECT jwt_generate_key('ES256', 'iss-local2') AS local2;
+SELECT pg_temp.kv(jwt_sign('{"sub":"x","iss":"https://b.example"}', header => '{"kid":"iss-local2"}')) AS local_key_provider_issuer;
+SELECT pg_temp.kv(jwt_sign('{"sub":"x","iss":"https://elsewhere.example"}', header => '{"kid":"iss-local2"}')) AS local_key_other_issuer;
+SELECT jwt_delete_key('iss-local2') AS deleted;
 CREATE ROLE regress_iss_authenticator NOINHERIT;
 CREATE ROLE regress_iss_anon;
 CREATE ROLE regress_iss_user;

@@ -279,6 +279,14 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 						jwt_printable(r->key_issuer, buf, sizeof(buf)));
 		return JWT_ERR_ISSUER;
 	}
+	if (r->key_issuer == NULL && iss != NULL && r->issuer_bound_elsewhere != NULL &&
+		r->issuer_bound_elsewhere(iss))
+	{
+		jwt_fail(err, JWT_ERR_ISSUER, "token issuer is not the issuer of its key");
+		jwt_fail_detail(err, "Tokens of issuer \"%s\" are verified by that issuer's keys only.",
+						jwt_printable(iss, buf, sizeof(buf)));
+		return JWT_ERR_ISSUER;
+	}
 	if ((r->issuer != NULL || r->nissuers > 0) &&
 		(r->key_issuer == NULL || r->issuer_exact || r->nissuers > 0) &&
 		(iss == NULL || !name_matches(iss, r->issuer, r->issuer_exact, r->issuers, r->nissuers)))

@@ -31,6 +31,12 @@ typedef struct JwtClaimRules
 	 * issuers), not as the jwt.issuer setting, which is for unbound keys.
 	 */
 	const char *key_issuer;
+	/*
+	 * For a key of this database (key_issuer NULL) from the keyring: whether
+	 * iss is the issuer of keys bound to it there.  Such a token is refused:
+	 * a provider's issuer is verified by the provider's keys only.
+	 */
+	bool		(*issuer_bound_elsewhere) (const char *iss);
 	const char *subject;		/* NULL: sub is not checked */
 	const char *const *required;	/* claims that must be present */
 	int			nrequired;

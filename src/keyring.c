@@ -98,6 +98,8 @@ keyring_relcache_callback(Datum arg, Oid relid)
  * variable, so that the keyring reads it without calling up into the SQL layer.
  */
 char	   *jwt_key_encryption_key = NULL;
+/* jwt.previous_key_encryption_key: during a KEK rotation, the one keys may still be sealed under */
+char	   *jwt_previous_key_encryption_key = NULL;
 
 /* Whether the library was loaded by shared_preload_libraries (see jwt_kek). */
 static bool keyring_preloaded = false;
@@ -369,12 +371,9 @@ entry_row(const KeyringEntry *e)
  * of the server log: PostgreSQL logs the new value of a setting changed by a
  * reload.
  */
-const char *
-jwt_kek(void)
+static const char *
+kek_from(const char *value, const char *name, char *kek)
 {
-	static char kek[65];
-	const char *value = jwt_key_encryption_key;
-
 	if (value == NULL || value[0] == '\0')
 		return NULL;
 
@@ -385,7 +384,7 @@ jwt_kek(void)
 	if (!keyring_preloaded)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("jwt.key_encryption_key needs jwt in shared_preload_libraries"),
+				 errmsg("%s needs jwt in shared_preload_libraries", name),
 				 errdetail("Otherwise sessions that have not loaded jwt show the setting to every role.")));
 	if (strncmp(value, "file:", 5) == 0)
 	{
@@ -425,7 +424,7 @@ jwt_kek(void)
 		if (!envelope_kek_valid(kek))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them"),
+					 errmsg("%s must be 64 hexadecimal digits, or file: and the path of a file holding them", name),
 					 errdetail("The file \"%s\" holds something else: only whitespace may follow the key.",
 							   value + 5)));
 		value = kek;
@@ -433,8 +432,45 @@ jwt_kek(void)
 	if (!envelope_kek_valid(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them")));
+				 errmsg("%s must be 64 hexadecimal digits, or file: and the path of a file holding them", name)));
 	return value;
+}
+
+const char *
+jwt_kek(void)
+{
+	static char kek[65];
+
+	return kek_from(jwt_key_encryption_key, "jwt.key_encryption_key", kek);
+}
+
+/*
+ * The previous key-encryption key, during a rotation: keys sealed under it
+ * still open, and jwt_reseal_keys() seals them under jwt_kek().  NULL when unset.
+ */
+const char *
+jwt_previous_kek(void)
+{
+	static char kek[65];
+
+	return kek_from(jwt_previous_key_encryption_key, "jwt.previous_key_encryption_key", kek);
+}
+
+/* Open sealed material with the current key-encryption key, else the previous one. */
+static char *
+open_sealed(const EnvelopeRow *row, const char *sealed, size_t len, size_t *outlen, bool *by_previous)
+{
+	const char *kek = jwt_kek();
+	const char *previous;
+	char	   *plain = NULL;
+
+	*by_previous = false;
+	if (kek != NULL)
+		plain = envelope_open(kek, row, sealed, len, outlen);
+	if (plain == NULL && (previous = jwt_previous_kek()) != NULL &&
+		(plain = envelope_open(previous, row, sealed, len, outlen)) != NULL)
+		*by_previous = true;
+	return plain;
 }
 
 /* Is a key-encryption key configured?  Its value is not checked here: that may raise. */
@@ -469,8 +505,9 @@ entry_key(KeyringEntry *e, const char **sealed)
 		{
 			const char *kek = jwt_kek();
 			EnvelopeRow row = entry_row(e);
+			bool		by_previous;
 
-			material = kek ? envelope_open(kek, &row, e->material, e->material_len, &len) : NULL;
+			material = open_sealed(&row, e->material, e->material_len, &len, &by_previous);
 			if (material == NULL)
 			{
 				*sealed = kek ? "jwt.key_encryption_key does not open it (another key-encryption key, or a value of another row)"
@@ -791,6 +828,19 @@ jwt_keyring_verify_key(JwtAlg alg, const char *kid, const char *payload, size_t 
 }
 
 /*
+ * Is iss the issuer of any key bound to it (in any state)?  Read from the
+ * keyring as the last lookup loaded it, right after that lookup.
+ */
+bool
+jwt_keyring_issuer_is_bound(const char *iss)
+{
+	for (int i = 0; i < keyring_count; i++)
+		if (entry_of_issuer(&keyring[i], iss))
+			return true;
+	return false;
+}
+
+/*
  * The key to sign with: the one named by kid, or the active key activated
  * last that has private material.  Never a key imported from a JWKS, whatever
  * it holds: a provider's key verifies the provider's tokens, it does not sign
@@ -867,6 +917,7 @@ jwt_key_seal_internal(PG_FUNCTION_ARGS)
 	const char *plain;
 	size_t		len;
 	int			version;
+	bool		by_previous = false;
 	char	   *sealed;
 	size_t		sealed_len;
 	bytea	   *out;
@@ -887,22 +938,29 @@ jwt_key_seal_internal(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("jwt.key_encryption_key is not set")));
-	/* sealed material must open under this key: never two key-encryption keys in one keyring */
-	if (version != 0 && (plain = envelope_open(kek, &row, plain, len, &len)) == NULL)
+	/*
+	 * Sealed material must open under this key, or under the previous one
+	 * during a rotation (then it is sealed again under this one): never keys
+	 * that no configured key opens.
+	 */
+	if (version != 0 &&
+		(plain = open_sealed(&row, plain, len, &len, &by_previous)) == NULL)
 	{
 		JwtError	err;
 
-		fail_sealed(&err, row.kid, "jwt.key_encryption_key does not open it");
+		fail_sealed(&err, row.kid, jwt_previous_kek() != NULL
+					? "neither jwt.key_encryption_key nor jwt.previous_key_encryption_key opens it"
+					: "jwt.key_encryption_key does not open it");
 		jwt_raise(&err);
 	}
-	if (version == 2)
+	if (version == 2 && !by_previous)
 	{
 		memset(unconstify(char *, plain), 0, len);
 		pfree(unconstify(char *, plain));
 		PG_RETURN_BYTEA_P(in);
 	}
 	sealed = envelope_seal(kek, &row, plain, len, &sealed_len);
-	if (version == 1)
+	if (version != 0)
 	{
 		memset(unconstify(char *, plain), 0, len);
 		pfree(unconstify(char *, plain));

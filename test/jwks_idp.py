@@ -10,7 +10,7 @@ Each tenant is an issuer: https://127.0.0.1:PORT/TENANT, with its discovery
 document at /TENANT/.well-known/openid-configuration and its JWKS at
 /TENANT/jwks.  ROOT/TENANT/mode (read on every request) makes it misbehave:
 ok, wrong-issuer, oversized, slow, malformed, redirect, html, private, empty,
-status500.  ROOT/TENANT/hits counts the JWKS requests.
+status500, toomany, duplicate.  ROOT/TENANT/hits counts the JWKS requests.
 """
 import json
 import os
@@ -131,6 +131,12 @@ def cmd_serve(root, port, cert, key):
                 jwks = {"keys": []}
             elif mode == "status500":
                 return self.reply(500, "{}")
+            elif mode == "toomany":
+                jwks["keys"] = [dict(jwks["keys"][0], kid="k%d" % i) for i in range(101)]
+            elif mode == "duplicate":
+                # the same member twice: parsers disagree on which one counts
+                body = json.dumps(jwks)
+                return self.reply(200, body[:-1] + ', "keys": []}')
             extra = []
             if os.path.exists(os.path.join(d, "cache_control")):
                 with open(os.path.join(d, "cache_control")) as f:

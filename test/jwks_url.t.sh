@@ -161,6 +161,8 @@ hostile "JWKS served as text/html" html 22JF1
 hostile "JWKS with private key members" private 22JF3
 hostile "empty JWKS (would remove every key)" empty 22JF3
 hostile "provider error (HTTP 500)" status500 58JF4
+hostile "JWKS of 101 keys (a verification-cost amplifier)" toomany 22JF3
+hostile "JWKS with a duplicate \"keys\" member (parser differential)" duplicate 22JF2
 check "after the hostile responses: a good one is accepted again" \
     "$(q "SELECT jwt_refresh_issuer('$(iss a)')")" 2
 

@@ -100,7 +100,8 @@ check_interrupts(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	(void) dlnow;
 	(void) ultotal;
 	(void) ulnow;
-	if (InterruptPending || QueryCancelPending || ProcDiePending)
+	/* only a cancel or a termination: other interrupts are served after the fetch */
+	if (QueryCancelPending || ProcDiePending)
 	{
 		st->interrupted = true;
 		return 1;

@@ -974,6 +974,7 @@ BEGIN
     END LOOP;
 END $$;
 DROP TABLE pg_temp.jwt_saved_grants;
+DROP FUNCTION pg_temp.jwt_saved_grants(regprocedure);
 
 -- A key may sign (standby -> active): it becomes the keyring's signing key.
 CREATE FUNCTION jwt_activate_key(kid text) RETURNS boolean
@@ -1730,6 +1731,47 @@ REVOKE ALL ON FUNCTION jwt_session_refresh(text), jwt_session_end(text),
 -- ---------------------------------------------------------------------------
 -- Statistics and authentication logging.
 -- ---------------------------------------------------------------------------
+
+-- One row per database slot; scope 'cluster' when the library is in
+-- shared_preload_libraries (shared memory), 'backend' otherwise (this
+-- backend's own counts).  Readable by everyone, as pg_stat_database is:
+-- counts only, no token, claim or key.
+CREATE FUNCTION _jwt_stats(OUT scope text, OUT datid oid,
+                           OUT verifications bigint, OUT verification_failures bigint,
+                           OUT authentications bigint, OUT authentication_failures bigint,
+                           OUT revocation_hits bigint,
+                           OUT key_cache_hits bigint, OUT key_cache_misses bigint,
+                           OUT keyring_loads bigint,
+                           OUT revocation_cache_hits bigint, OUT revocation_cache_misses bigint,
+                           OUT revocation_cache_loads bigint,
+                           OUT failures jsonb, OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'jwt_stats_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION _jwt_stats() IS
+'the counters behind the view jwt_stats';
+
+CREATE VIEW jwt_stats AS
+SELECT s.scope, s.datid, d.datname,
+       s.verifications, s.verification_failures,
+       s.authentications, s.authentication_failures,
+       s.revocation_hits,
+       s.key_cache_hits, s.key_cache_misses, s.keyring_loads,
+       s.revocation_cache_hits, s.revocation_cache_misses, s.revocation_cache_loads,
+       s.failures, s.stats_reset
+FROM @extschema@._jwt_stats() s
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.datid;
+COMMENT ON VIEW jwt_stats IS
+'verifications, authentications, failures by SQLSTATE, revocation hits and cache use, per database (scope: cluster when preloaded, else this backend)';
+GRANT SELECT ON jwt_stats TO PUBLIC;
+
+-- Resetting is not for everyone: superusers, and the roles granted EXECUTE.
+CREATE FUNCTION jwt_stats_reset() RETURNS void
+AS 'MODULE_PATHNAME', 'jwt_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION jwt_stats_reset() IS
+'zeroes the counters of jwt_stats (superusers and roles granted EXECUTE on it)';
+REVOKE ALL ON FUNCTION jwt_stats_reset() FROM PUBLIC;
 
 -- (end of the statistics section)
 

@@ -40,6 +40,7 @@
 #include "issuers.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "stats.h"
 #include "transport.h"
 #include "b64url.h"
 #include "jwt_sql.h"
@@ -129,6 +130,7 @@ _PG_init(void)
 	jwt_issuers_init();
 	jwt_revocation_init();
 	jwt_transport_init();
+	jwt_stats_init();
 	jwt_issuer_refresh_init();
 	pgjwt_compat_init();
 #if PG_VERSION_NUM >= 150000
@@ -809,7 +811,7 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 					 errmsg("check_revoked => false is not allowed with the keyring"),
 					 errdetail("Verification with the keyring always consults revocation.")));
 	}
-	return jwt_verify_request(&req, tok, claims, err);
+	return jwt_stats_verified(jwt_verify_request(&req, tok, claims, err));
 }
 
 /* "Bearer <token>" or a bare token, without surrounding white space. */

@@ -41,6 +41,7 @@
 #include "envelope.h"
 #include "json_strict.h"
 #include "keyring.h"
+#include "stats.h"
 
 /* The jwt_keys.state values; 0.1.0 rows read as active or retired. */
 typedef enum KeyState
@@ -317,6 +318,7 @@ keyring_load(void)
 	pfree(values);
 	pfree(nulls);
 	MemoryContextSwitchTo(old);
+	jwt_stats_count(JWT_STAT_KEYRING_LOAD);
 }
 
 /* The cached keyring, reloaded if any session changed the table. */

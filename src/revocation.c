@@ -49,6 +49,7 @@
 #include "crypto.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "stats.h"
 
 /*
  * The two tables, the index each lookup goes through and the column a
@@ -646,6 +647,7 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 		elog(DEBUG1, "jwt: revocation lists cached: " INT64_FORMAT " ended sessions", nsids);
 	elog(DEBUG2, "jwt: loading the revocation cache took %.1f ms, %zu bytes",
 		 (double) (GetCurrentTimestamp() - start) / 1000.0, MemoryContextMemAllocated(cxt, true));
+	jwt_stats_count(JWT_STAT_REVCACHE_LOAD);
 }
 
 /* The cache can answer: loaded, and no change announced since. */
@@ -852,7 +854,8 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 	if (jti == NULL && sub == NULL && sid == NULL)
 		return JWT_OK;
 	if (revocation_cache_valid() && !revocation_cache_maybe(jti_hash, sub_hash, sid_h, claims))
-		return JWT_OK;
+		return jwt_stats_counted(JWT_STAT_REVCACHE_HIT, JWT_OK);
+	jwt_stats_count(JWT_STAT_REVCACHE_MISS);
 	/*
 	 * The latest snapshot, not the statement's: a revocation committed by
 	 * another session counts at once, even inside a long transaction.  One
@@ -894,18 +897,18 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 	UnregisterSnapshot(snapshot);
 
 	if (revoked_id)
-		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
+		return jwt_stats_counted(JWT_STAT_REVOKED, jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked"));
 	if (revoked_session)
 	{
 		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
 		jwt_fail_detail(err, "Its session has ended.");
-		return JWT_ERR_REVOKED;
+		return jwt_stats_counted(JWT_STAT_REVOKED, JWT_ERR_REVOKED);
 	}
 	if (subject_cutoff && cutoff_revokes(claims, unix_micros(DatumGetTimestampTz(before))))
 	{
 		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
 		jwt_fail_detail(err, "Every token of its subject issued before a cut-off is revoked.");
-		return JWT_ERR_REVOKED;
+		return jwt_stats_counted(JWT_STAT_REVOKED, JWT_ERR_REVOKED);
 	}
 	return JWT_OK;
 }

@@ -12,6 +12,7 @@ OBJS = \
 	identity.o \
 	transport.o \
 	impersonate.o \
+	oauth.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -27,7 +28,8 @@ OBJS = \
 	src/keyring.o \
 	src/revocation.o \
 	src/pgjwt.o \
-	src/transport.o
+	src/transport.o \
+	src/oauth_scope.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that

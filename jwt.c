@@ -42,6 +42,7 @@
 #include "b64url.h"
 #include "jwt_sql.h"
 #include "pgjwt_compat.h"
+#include "oauth_validator.h"
 
 PG_MODULE_MAGIC;
 
@@ -121,6 +122,7 @@ _PG_init(void)
 	jwt_revocation_init();
 	jwt_transport_init();
 	pgjwt_compat_init();
+	jwt_oauth_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else

@@ -132,7 +132,7 @@ read_keys_file(size_t *len)
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("jwt: OAuth login refused: jwt.oauth_keys_file is not set")));
+				 errmsg("jwt: OAuth login refused (F0000): jwt.oauth_keys_file is not set")));
 		return NULL;
 	}
 	fd = OpenTransientFile(oauth_keys_file, O_RDONLY | PG_BINARY);
@@ -145,7 +145,7 @@ read_keys_file(size_t *len)
 		errno = save;
 		ereport(LOG,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("jwt: OAuth login refused: cannot use jwt.oauth_keys_file \"%s\"", oauth_keys_file),
+				 errmsg("jwt: OAuth login refused (F0000): cannot use jwt.oauth_keys_file \"%s\"", oauth_keys_file),
 				 errdetail("It must be a readable file of 1 byte to 1 MB%s%s.",
 						   fd < 0 ? ": " : "", fd < 0 ? strerror(save) : "")));
 		return NULL;
@@ -157,7 +157,7 @@ read_keys_file(size_t *len)
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("jwt: OAuth login refused: could not read jwt.oauth_keys_file \"%s\"", oauth_keys_file)));
+				 errmsg("jwt: OAuth login refused (F0000): could not read jwt.oauth_keys_file \"%s\"", oauth_keys_file)));
 		return NULL;
 	}
 	buf[n] = '\0';
@@ -207,7 +207,7 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("jwt: OAuth login refused: the validator was not called inside the startup transaction")));
+				 errmsg("jwt: OAuth login refused (XX000): the validator was not called inside the startup transaction")));
 		return false;
 	}
 	if ((text = read_keys_file(&len)) == NULL)
@@ -217,7 +217,7 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	{
 		ereport(LOG,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("jwt: OAuth login refused: jwt.oauth_keys_file \"%s\" holds no usable key", oauth_keys_file),
+				 errmsg("jwt: OAuth login refused (F0000): jwt.oauth_keys_file \"%s\" holds no usable key", oauth_keys_file),
 				 errdetail("%s", err.message)));
 		jwt_keyset_free(&keys);
 		return false;

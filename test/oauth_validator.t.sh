@@ -94,6 +94,7 @@ jwt.role_claim = 'db_role'
 EOF
 cat >"$DATA/pg_hba.conf" <<EOF
 local   all       all                   trust
+hostssl replication all     127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" map=tokens
 hostssl oauthdel  all       127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" delegate_ident_mapping=1
 hostssl oauthdb   all       127.0.0.1/32 oauth issuer=$ISSUER scope="openid db:login" map=tokens
 hostssl all       all       127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" map=tokens
@@ -205,9 +206,19 @@ out=$(login "$GOOD" noext)
 check "a database without the extension refuses the login" "${out%%:*}" refused
 check "with a FATAL error at connection" "$(grep -c FATAL <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
 
+# a physical replication connection has no database to check the token in
+q "ALTER ROLE alice REPLICATION" >/dev/null
+out=$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT user=alice replication=true \
+      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client" "IDENTIFY_SYSTEM" 2>&1 || true)
+check "a replication connection cannot log in with a token (28JO4)" \
+    "$(grep -c 'a token login needs a database connection' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+q "ALTER ROLE alice NOREPLICATION" >/dev/null
+
 # --- delegate_ident_mapping: the role claim names the role ---
 DEL=$(sign "$(claims '"db_role": "reporting"')")
 check "delegation: the role claim's role logs in" "$(login "$DEL" oauthdel reporting)" reporting
+check "delegation: jwt_claims() is the token's" \
+    "$(login "$DEL" oauthdel reporting "SELECT jwt_claim('db_role') || ' ' || session_user")" "reporting reporting"
 refused "delegation: another role than the claim's" "$DEL" 28JO3 "token does not name the requested role" oauthdel alice
 refused "delegation: no role claim" "$(sign "$(claims)")" 28JO3 "" oauthdel alice
 

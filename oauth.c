@@ -48,6 +48,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "varatt.h"
 
 #include "crypto.h"
 #include "identity.h"
@@ -165,6 +166,14 @@ read_keys_file(size_t *len)
 	return buf;
 }
 
+/* Zero a copy of the token before its memory is given back. */
+static void
+zero_token_copy(VerifyRequest *req, text *arg)
+{
+	explicit_bzero(VARDATA_ANY(req->token), VARSIZE_ANY_EXHDR(req->token));
+	explicit_bzero(VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg));
+}
+
 /* The string claim name of claims, or NULL. */
 static const char *
 string_claim(const JsonDoc *claims, const char *name)
@@ -186,6 +195,7 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 {
 	HbaLine    *hba = MyProcPort ? MyProcPort->hba : NULL;
 	VerifyRequest req;
+	text	   *arg;
 	JwtKeySet	keys;
 	JwsToken	tok;
 	JsonDoc		claims;
@@ -224,17 +234,21 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	}
 
 	/* jwt_authenticate()'s policy, with the file's keys, bound to pg_hba.conf's issuer */
-	jwt_authentication_request(&req, cstring_to_text(token));
+	arg = cstring_to_text(token);
+	jwt_authentication_request(&req, arg);
 	req.keys = &keys;
 	req.check_revoked = false;	/* the lists are in the database: step 2 */
 	req.rules.issuer = hba->oauth_issuer;
 	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
 	{
 		jwt_keyset_free(&keys);
+		zero_token_copy(&req, arg);
 		refuse(jwt_status_sqlstate(err.status), err.message, err.detail);
 		return true;
 	}
 	jwt_keyset_free(&keys);
+	/* the claims are parsed from the decoded payload, not from these */
+	zero_token_copy(&req, arg);
 
 	if (!jwt_oauth_scopes_granted(&claims, hba->oauth_scope, &missing))
 	{
@@ -313,6 +327,7 @@ static void
 complete_login(void)
 {
 	VerifyRequest req;
+	text	   *arg;
 	JwsToken	tok;
 	JsonDoc		claims;
 	JwtError	err;
@@ -339,11 +354,13 @@ complete_login(void)
 				 errmsg("a token login needs a database connection")));
 	}
 
-	jwt_authentication_request(&req, cstring_to_text(pending_token));
+	arg = cstring_to_text(pending_token);
 	forget_token();
+	jwt_authentication_request(&req, arg);
 	jwt_transport_check(jwt_revoke_exposed_token, &req);
 	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
 	{
+		zero_token_copy(&req, arg);
 		refuse(jwt_status_sqlstate(err.status), err.message, err.detail);
 		ereport(FATAL,
 				(errcode(jwt_status_sqlstate(err.status)),
@@ -351,6 +368,7 @@ complete_login(void)
 				 err.detail[0] ? errdetail("%s", err.detail) : 0));
 	}
 	jb = DatumGetJsonbP(jwt_json_text_to_jsonb(tok.payload, tok.payload_len));
+	zero_token_copy(&req, arg);
 	jwt_identity_set_login(JsonbToCString(NULL, &jb->root, VARSIZE(jb)));
 
 	ExitOnAnyError = save_exit;

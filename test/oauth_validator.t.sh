@@ -200,6 +200,12 @@ refused "retired key (still in the file)" "$RETIRED" 28J0D ""
 check "the database refusal is the connection's error (FATAL, before any query)" \
     "$(login "$RETIRED" | grep -c 'FATAL' | sed 's/^[1-9][0-9]*$/yes/')" yes
 
+# step 2 applies the database's own settings, as jwt_authenticate does there
+q "ALTER DATABASE oauthdb SET jwt.audience = 'reports.example.com'" >/dev/null
+refused "a per-database audience" "$GOOD" 28J05 "token audience does not match"
+q "ALTER DATABASE oauthdb RESET jwt.audience" >/dev/null
+check "and without it the token logs in again" "$(login "$GOOD")" alice
+
 # a database without the extension cannot check revocation: no login there
 "$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE noext" >/dev/null
 out=$(login "$GOOD" noext)

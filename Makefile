@@ -13,6 +13,8 @@ OBJS = \
 	transport.o \
 	impersonate.o \
 	oauth.o \
+	issuers.o \
+	stats.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -27,8 +29,13 @@ OBJS = \
 	src/identity.o \
 	src/keyring.o \
 	src/revocation.o \
+	src/jspath.o \
+	src/roleclaim.o \
 	src/pgjwt.o \
 	src/transport.o \
+	sessions.o \
+	src/session.o \
+	src/stats.o \
 	src/oauth_scope.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
@@ -39,7 +46,7 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_stats jwt_memory jwt_sessions jwt_consume jwt_issuers
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

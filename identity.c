@@ -13,6 +13,8 @@
 
 #include "identity.h"
 #include "jsonb_text.h"
+#include "roleclaim.h"
+#include "stats.h"
 #include "transport.h"
 #include "jwt_sql.h"
 
@@ -33,29 +35,28 @@ jwt_authenticate(PG_FUNCTION_ARGS)
 	Datum		result;
 	const char *role = NULL;
 	const char *role_claim = jwt_identity_role_claim();
+	JwtAuthEvent ev;
 
+	jwt_stats_auth_begin(&ev, &tok, &claims);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('2', '2', 'J', '0', '1')),
 				 errmsg("no token to authenticate")));
 	jwt_authentication_request(&req, PG_GETARG_TEXT_PP(0));
 	jwt_transport_check(jwt_revoke_exposed_token, &req);
-	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
+	if (jwt_stats_verified(jwt_verify_request(&req, &tok, &claims, &err)) != JWT_OK)
 		jwt_raise(&err);
 
-	if (role_claim != NULL)
-	{
-		const JsonMember *m = json_doc_get(&claims, jwt_server_cstring_to_utf8(role_claim, "jwt.role_claim"));
-
-		if (m == NULL || m->value.kind != JK_STRING)
-			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('2', '8', 'J', '0', '8')),
-					 errmsg("token has no claim naming a role"),
-					 errdetail("jwt.role_claim names the claim \"%s\".", role_claim)));
-		role = jwt_utf8_to_server_cstring(m->value.str);
-	}
 	result = jwt_json_text_to_jsonb(tok.payload, tok.payload_len);
+	/* a claim name or a PostgREST JSPath (.realm_access.roles[0]), on the verified claims */
+	if (role_claim != NULL &&
+		(role = jwt_role_claim_value(DatumGetJsonbP(result), role_claim)) == NULL)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', '0', '8')),
+				 errmsg("token has no claim naming a role"),
+				 errdetail("jwt.role_claim is \"%s\".", role_claim)));
 	jwt_identity_set(JsonbToCString(NULL, &DatumGetJsonbP(result)->root, VARSIZE(DatumGetJsonbP(result))), role);
+	jwt_stats_auth_end(&ev);
 	PG_RETURN_DATUM(result);
 }
 

@@ -36,8 +36,10 @@
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
+#include "issuers.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "stats.h"
 #include "transport.h"
 #include "b64url.h"
 #include "jwt_sql.h"
@@ -117,10 +119,18 @@ _PG_init(void)
 							   NULL, &jwt_key_encryption_key, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	/* during a KEK rotation: keys sealed under it still open until jwt_reseal_keys() */
+	DefineCustomStringVariable("jwt.previous_key_encryption_key",
+							   "The key-encryption key before jwt.key_encryption_key, while jwt_reseal_keys() moves the keyring to the new one.",
+							   NULL, &jwt_previous_key_encryption_key, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
+	jwt_issuers_init();
 	jwt_revocation_init();
 	jwt_transport_init();
+	jwt_stats_init();
 	pgjwt_compat_init();
 	jwt_oauth_init();
 #if PG_VERSION_NUM >= 150000
@@ -695,8 +705,11 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 	r->leeway = PG_ARGISNULL(ARG_LEEWAY) ? jwt_leeway
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_LEEWAY), "leeway");
 	r->require_exp = jwt_require_exp;
+	/* an argument is one value; the settings are comma-separated lists */
 	r->audience = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
+	r->audience_exact = !PG_ARGISNULL(ARG_AUDIENCE);
 	r->issuer = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
+	r->issuer_exact = !PG_ARGISNULL(ARG_ISSUER);
 	r->subject = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_SUBJECT, NULL), "subject");
 	r->max_age = PG_ARGISNULL(ARG_MAX_AGE) ? -1
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_MAX_AGE), "max_age");
@@ -742,8 +755,14 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
 			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
-										  &key, err)) == JWT_OK)
+										  req->is_jwt ? tok->payload : NULL, tok->payload_len,
+										  &key, &req->rules.key_issuer, err)) == JWT_OK)
+	{
 		st = jws_verify_key(tok, key, req->allowed, err);
+		/* a key of this database never verifies a token of a provider's issuer */
+		if (req->rules.key_issuer == NULL)
+			req->rules.issuer_bound_elsewhere = jwt_keyring_issuer_is_bound;
+	}
 	if (st != JWT_OK)
 		return st;
 	if (!req->is_jwt)
@@ -792,7 +811,7 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 					 errmsg("check_revoked => false is not allowed with the keyring"),
 					 errdetail("Verification with the keyring always consults revocation.")));
 	}
-	return jwt_verify_request(&req, tok, claims, err);
+	return jwt_stats_verified(jwt_verify_request(&req, tok, claims, err));
 }
 
 /* "Bearer <token>" or a bare token, without surrounding white space. */

@@ -53,6 +53,7 @@
 #include "crypto.h"
 #include "identity.h"
 #include "oauth_scope.h"
+#include "roleclaim.h"
 #include "transport.h"
 #include "jwt_sql.h"
 
@@ -271,9 +272,16 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 
 	if (hba->oauth_skip_usermap)
 	{
-		/* delegate_ident_mapping: the token itself must name the role asked for */
+		/*
+		 * delegate_ident_mapping: the token itself must name the role asked
+		 * for, found as jwt_authenticate() finds it (jwt.role_claim's path)
+		 */
 		const char *role_claim = jwt_identity_role_claim();
-		const char *named = role_claim ? string_claim(&claims, role_claim) : NULL;
+		const char *named = NULL;
+
+		if (role_claim != NULL)
+			named = jwt_role_claim_value(DatumGetJsonbP(jwt_json_text_to_jsonb(tok.payload, tok.payload_len)),
+										 role_claim);
 
 		if (named == NULL || strcmp(named, role) != 0)
 		{

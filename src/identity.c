@@ -23,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "identity.h"
+#include "roleclaim.h"
 
 static char *claims_setting = NULL;
 static char *impersonator_setting = NULL;
@@ -45,6 +46,24 @@ claims_assign(const char *newval, void *extra)
 	claims_generation++;
 }
 
+/* jwt.role_claim: a claim name or a PostgREST JSPath, refused at SET when it does not parse */
+static bool
+role_claim_check(char **newval, void **extra, GucSource source)
+{
+	const char *error;
+
+	(void) extra;
+	(void) source;
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if ((error = jwt_role_claim_check(*newval)) != NULL)
+	{
+		GUC_check_errdetail("%s", error);
+		return false;
+	}
+	return true;
+}
+
 void
 jwt_identity_init(void)
 {
@@ -65,8 +84,9 @@ jwt_identity_init(void)
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("jwt.role_claim",
 							   "Claim naming the role jwt_authenticate() switches to; empty switches none.",
-							   NULL, &role_claim, "",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   "A claim name, or a path in PostgREST's jwt-role-claim-key syntax such as .realm_access.roles[0].",
+							   &role_claim, "",
+							   PGC_SUSET, 0, role_claim_check, NULL, NULL);
 	/* read by jwt_postgrest_pre_request(): superuser-only so no client can name it */
 	DefineCustomStringVariable("jwt.anonymous_role",
 							   "PostgREST's anonymous role (db-anon-role), for jwt_postgrest_pre_request().",

@@ -4,7 +4,7 @@
 # Runs on the PostgreSQL 18 that test/pg_majors.sh builds (skipped, saying so,
 # when it is not built). Builds the extension against it in a directory of its
 # own (never in the source tree, where the PostgreSQL 15 build lives), installs
-# it into that private prefix under the build's lock, and compiles a libpq 18
+# it into a private copy of that installation, and compiles a libpq 18
 # client that hands over a token through PQAUTHDATA_OAUTH_BEARER_TOKEN.
 # A cluster of its own: pg_hba.conf has `oauth issuer=... scope=... map=...`
 # lines over TLS and one with delegate_ident_mapping=1; pg_ident.conf maps the
@@ -32,6 +32,12 @@ fi
 WORK=$(mktemp -d /tmp/jwt-oauth.XXXXXX)
 remove_at_exit "$WORK"
 chmod 755 "$WORK"
+# A private copy of the installation (36 MB; PostgreSQL finds its files relative
+# to its binaries): other runs install their own jwt.so into the shared prefix
+# whenever they like, and this suite must test its own. Copied under the lock
+# test/pg_majors.sh holds while it builds, so never half-written.
+( flock 9; cp -a "$CACHE/18" "$WORK/pg18" ) 9>"$CACHE/18.lock"
+PG18=$WORK/pg18
 
 # --- the extension, built for 18 in a copy of the tree, and the client ---
 # A copy, not a VPATH build: make would take the source tree's objects (built
@@ -49,8 +55,7 @@ make18() { "${CLEAN_ENV[@]}" make -s -C "$WORK/src" PG_CONFIG="$PG18/bin/pg_conf
 make18 clean >/dev/null 2>&1
 make18 PG_CFLAGS="-Wall -Wextra -Werror" -j"$(nproc)" >"$WORK/build.log" 2>&1 ||
     { cat "$WORK/build.log"; echo "build for PostgreSQL 18 failed"; exit 1; }
-# the prefix is shared with test/pg_majors.sh, which holds this lock while it builds
-( flock 9; make18 install >/dev/null ) 9>"$CACHE/18.lock"
+make18 install >/dev/null
 gcc -Wall -Wextra -Werror -o "$WORK/oauth_client" test/oauth/oauth_client.c \
     -I"$PG18/include" -L"$PG18/lib" -Wl,-rpath,"$PG18/lib" -lpq
 
@@ -82,8 +87,8 @@ q "SELECT jwt_generate_key('ES256', 'login-2')" >/dev/null
 q "SELECT jwt_generate_key('ES256', 'not-in-file')" >/dev/null
 q "SELECT jsonb_build_object('keys', jsonb_path_query_array(jwt_jwks(), '\$.keys[*] ? (@.kid != \"not-in-file\")'))" \
     >"$KEYS/login.jwks"
-# the delegation database has its own keyring: the same public keys
-DB=oauthdel q "SELECT jwt_import_jwks('$(cat "$KEYS/login.jwks")'::jsonb)" >/dev/null
+# the delegation database has its own keyring: the same public keys, bound to the issuer
+DB=oauthdel q "SELECT jwt_import_jwks('$(cat "$KEYS/login.jwks")'::jsonb, '$ISSUER')" >/dev/null
 
 # in postgresql.conf, as in the README (ALTER SYSTEM can then override them)
 cat >>"$DATA/postgresql.conf" <<EOF

@@ -9,7 +9,7 @@
 # A cluster of its own: pg_hba.conf has `oauth issuer=... scope=... map=...`
 # lines over TLS and one with delegate_ident_mapping=1; pg_ident.conf maps the
 # token's identity claim to a role. A valid token logs in as the mapped role
-# and jwt_claims() shows its claims; expired, not-yet-valid, revoked (jti,
+# and jwt_claims() shows its claims; expired, not-yet-valid, revoked (jti, sid,
 # subject), wrong-audience, wrong-issuer, missing-scope, retired-key,
 # unknown-key, identity-less and garbage tokens are refused, each with its
 # reason and SQLSTATE in the server log and no token in it.
@@ -198,6 +198,10 @@ check "bob logs in before his subject is revoked" "$(login "$BOB_TOKEN" oauthdb 
 sleep 1
 q "SELECT jwt_revoke_subject('bob@example.com')" >/dev/null
 refused "revoked subject" "$BOB_TOKEN" 28J04 "" oauthdb bob
+SID_TOKEN=$(sign "$(claims '"jti": "sid-1", "sid": "session-42"')")
+check "a token of a live session logs in" "$(login "$SID_TOKEN")" alice
+q "SELECT jwt_revoke_session('session-42')" >/dev/null
+refused "revoked session (sid)" "$SID_TOKEN" 28J04 ""
 RETIRED=$(sign "$(claims '"jti": "retired-1"')" login-2)
 check "a login-2 token logs in while the key is active" "$(login "$RETIRED")" alice
 q "SELECT jwt_retire_key('login-2')" >/dev/null

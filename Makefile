@@ -12,6 +12,7 @@ OBJS = \
 	identity.o \
 	transport.o \
 	impersonate.o \
+	oauth.o \
 	issuers.o \
 	stats.o \
 	jwks_fetch.o \
@@ -38,7 +39,8 @@ OBJS = \
 	src/stats.o \
 	src/http_fetch.o \
 	src/jwks_fetch.o \
-	src/issuer_refresh.o
+	src/issuer_refresh.o \
+	src/oauth_scope.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that

@@ -45,6 +45,7 @@
 #include "b64url.h"
 #include "jwt_sql.h"
 #include "pgjwt_compat.h"
+#include "oauth_validator.h"
 
 PG_MODULE_MAGIC;
 
@@ -133,6 +134,7 @@ _PG_init(void)
 	jwt_stats_init();
 	jwt_issuer_refresh_init();
 	pgjwt_compat_init();
+	jwt_oauth_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else

@@ -12,8 +12,10 @@ OBJS = \
 	identity.o \
 	transport.o \
 	impersonate.o \
+	oauth.o \
 	issuers.o \
 	stats.o \
+	jwks_fetch.o \
 	dpop.o \
 	src/b64url.o \
 	src/envelope.o \
@@ -36,6 +38,10 @@ OBJS = \
 	sessions.o \
 	src/session.o \
 	src/stats.o \
+	src/http_fetch.o \
+	src/jwks_fetch.o \
+	src/issuer_refresh.o \
+	src/oauth_scope.o \
 	src/dpop.o \
 	src/dpop_replay.o
 
@@ -54,6 +60,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=jwt
 # and CI builds with PG_CFLAGS="-Wall -Wextra -Werror".
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 SHLIB_LINK = -lcrypto
+# JWKS URLs: libcurl fetches identity providers' key sets (src/http_fetch.c)
+SHLIB_LINK += -lcurl
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

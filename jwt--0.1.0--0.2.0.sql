@@ -1217,6 +1217,192 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION _jwt_token_role(jsonb) IS
 'the role jwt.role_claim names in these claims (NULL: none)';
 
+-- JWKS URLs ------------------------------------------------------------------
+-- Issuers whose key sets are fetched from a URL (or found by OpenID Connect
+-- discovery) and refreshed by the issuer worker, by jwt_refresh_issuer(), or
+-- by jwt_refresh_issuers() from pg_cron.  Fetching is C (jwks_fetch.c,
+-- src/http_fetch.c, src/jwks_fetch.c): https only, TLS verified, no redirects,
+-- bounded in time and size, public keys only.  A failed fetch is recorded
+-- and changes no key; a good one replaces the issuer's keys in one
+-- transaction.  Verification never fetches: an unknown kid only nudges the
+-- worker (src/issuer_refresh.c).
+
+CREATE TABLE jwt_issuer_sources (
+    issuer          text COLLATE "C" PRIMARY KEY CHECK (length(issuer) BETWEEN 1 AND 2048),
+    jwks_url        text COLLATE "C" CHECK (length(jwks_url) BETWEEN 1 AND 2048),
+    refresh         interval NOT NULL CHECK (refresh BETWEEN interval '1 minute' AND interval '7 days'),
+    fetched_url     text,
+    added_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_fetch      timestamptz,
+    last_success    timestamptz,
+    last_error      text,
+    last_error_code text,
+    failures        integer NOT NULL DEFAULT 0,
+    next_refresh    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE jwt_issuer_sources IS 'jwt: identity providers whose JWKS is fetched from a URL; see the jwt_issuers view';
+COMMENT ON COLUMN jwt_issuer_sources.jwks_url IS 'NULL: found by OpenID Connect discovery at each refresh';
+SELECT pg_catalog.pg_extension_config_dump('jwt_issuer_sources', '');
+REVOKE ALL ON jwt_issuer_sources FROM PUBLIC;
+
+CREATE FUNCTION _jwt_fetch_jwks(issuer text, jwks_url text,
+                                OUT jwks jsonb, OUT fetched_url text, OUT max_age integer, OUT keys integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_fetch_jwks_sql'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION _jwt_fetch_jwks(text, text) FROM PUBLIC;
+
+CREATE FUNCTION _jwt_check_fetch_url(url text) RETURNS void
+AS 'MODULE_PATHNAME', 'jwt_check_fetch_url'
+LANGUAGE C STRICT STABLE;
+REVOKE ALL ON FUNCTION _jwt_check_fetch_url(text) FROM PUBLIC;
+
+-- When a fetched set is next due: refresh, or sooner when the provider's
+-- Cache-Control max-age says so, but not sooner than 5 minutes (or refresh,
+-- if that is shorter): a rotation reaches the keyring early through the
+-- kid-miss nudge anyway, and a max-age of seconds must not make us poll.
+CREATE FUNCTION _jwt_issuer_next(refresh interval, max_age integer) RETURNS interval
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN max_age IS NULL THEN refresh
+                ELSE least(refresh, greatest(least(refresh, interval '5 minutes'),
+                                             max_age * interval '1 second')) END
+$$;
+
+-- A fetch succeeded: store its keys and record it; the number of keys.
+CREATE FUNCTION _jwt_issuer_fetched(issuer text, refresh interval, jwks jsonb, fetched_url text,
+                                    max_age integer) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    -- in place of the previous set, atomically; keys that disappeared keep
+    -- verifying for 5 minutes (tokens signed just before a rotation)
+    n := @extschema@._jwt_replace_issuer_keys(issuer, jwks, interval '5 minutes');
+    UPDATE @extschema@.jwt_issuer_sources AS s
+       SET fetched_url = _jwt_issuer_fetched.fetched_url, last_fetch = clock_timestamp(),
+           last_success = clock_timestamp(), last_error = NULL, last_error_code = NULL, failures = 0,
+           next_refresh = clock_timestamp() + @extschema@._jwt_issuer_next(_jwt_issuer_fetched.refresh,
+                                                                           _jwt_issuer_fetched.max_age)
+     WHERE s.issuer = _jwt_issuer_fetched.issuer;
+    RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_issuer_fetched(text, interval, jsonb, text, integer) FROM PUBLIC;
+
+CREATE FUNCTION jwt_add_issuer(issuer text, jwks_url text DEFAULT NULL, refresh interval DEFAULT '1 hour')
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f record;
+BEGIN
+    IF issuer IS NULL OR refresh IS NULL THEN
+        RAISE EXCEPTION 'issuer and refresh must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF refresh < interval '1 minute' OR refresh > interval '7 days' THEN
+        RAISE EXCEPTION 'refresh must lie between 1 minute and 7 days' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- with discovery, the issuer itself is the URL fetched
+    PERFORM @extschema@._jwt_check_fetch_url(coalesce(jwks_url, issuer));
+    -- the first fetch must succeed: an error here stores nothing
+    SELECT * INTO STRICT f FROM @extschema@._jwt_fetch_jwks(issuer, jwks_url);
+    INSERT INTO @extschema@.jwt_issuer_sources AS s (issuer, jwks_url, refresh)
+    VALUES (issuer, jwks_url, refresh)
+    ON CONFLICT ON CONSTRAINT jwt_issuer_sources_pkey
+    DO UPDATE SET jwks_url = EXCLUDED.jwks_url, refresh = EXCLUDED.refresh;
+    RETURN @extschema@._jwt_issuer_fetched(issuer, refresh, f.jwks, f.fetched_url, f.max_age);
+END $$;
+COMMENT ON FUNCTION jwt_add_issuer(text, text, interval) IS
+'trusts issuer with the keys of its JWKS, fetched now from jwks_url (NULL: by OpenID Connect discovery) and refreshed every refresh; returns the number of signing keys';
+
+CREATE FUNCTION jwt_refresh_issuer(issuer text) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src @extschema@.jwt_issuer_sources;
+    f record;
+    n integer;
+    code text;
+    msg text;
+    detail text;
+BEGIN
+    SELECT * INTO src FROM @extschema@.jwt_issuer_sources AS s
+     WHERE s.issuer = jwt_refresh_issuer.issuer FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no issuer "%" was added with jwt_add_issuer', issuer USING ERRCODE = 'undefined_object';
+    END IF;
+    BEGIN
+        SELECT * INTO STRICT f FROM @extschema@._jwt_fetch_jwks(src.issuer, src.jwks_url);
+        n := @extschema@._jwt_issuer_fetched(src.issuer, src.refresh, f.jwks, f.fetched_url, f.max_age);
+    EXCEPTION WHEN OTHERS THEN
+        -- (not a cancel or a termination: OTHERS does not catch those)
+        -- nothing of the fetch is kept; the issuer's keys stay as they were
+        GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+        UPDATE @extschema@.jwt_issuer_sources AS s
+           SET last_fetch = clock_timestamp(), last_error = msg, last_error_code = code,
+               failures = s.failures + 1,
+               -- back off: 30 s, 1 min, 2 min ... up to refresh or an hour
+               next_refresh = clock_timestamp() + least(s.refresh, interval '1 hour',
+                                                        interval '30 seconds' * power(2, least(s.failures, 12)))
+         WHERE s.issuer = src.issuer;
+        RAISE WARNING 'jwt: fetching the keys of issuer "%" failed: %', src.issuer, msg
+            USING ERRCODE = code, DETAIL = coalesce(detail, ''),
+                  HINT = 'The issuer''s keys are unchanged; jwt_issuers shows the error.';
+        RETURN NULL;
+    END;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION jwt_refresh_issuer(text) IS
+'fetches issuer''s JWKS now and replaces its keys; on failure changes no key, records the error in jwt_issuers, warns and returns NULL';
+
+-- The issuers due for a refresh; nudged (a kid miss, at most once a minute
+-- per database: src/issuer_refresh.c): all of them.
+CREATE FUNCTION _jwt_issuers_due(nudged boolean) RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT issuer FROM @extschema@.jwt_issuer_sources
+     WHERE nudged OR next_refresh <= clock_timestamp()
+     ORDER BY next_refresh
+$$;
+REVOKE ALL ON FUNCTION _jwt_issuers_due(boolean) FROM PUBLIC;
+
+CREATE FUNCTION jwt_refresh_issuers() RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT count(@extschema@.jwt_refresh_issuer(issuer))::integer FROM @extschema@._jwt_issuers_due(false)
+$$;
+COMMENT ON FUNCTION jwt_refresh_issuers() IS
+'refreshes every issuer that is due (for pg_cron, without the preloaded worker); returns how many succeeded';
+
+CREATE FUNCTION jwt_drop_issuer(issuer text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM @extschema@.jwt_issuer_sources AS s WHERE s.issuer = jwt_drop_issuer.issuer;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    -- stop trusting it: its imported keys go too
+    DELETE FROM @extschema@.jwt_keys AS t WHERE t.issuer = jwt_drop_issuer.issuer AND t.origin = 'jwks';
+    RETURN true;
+END $$;
+COMMENT ON FUNCTION jwt_drop_issuer(text) IS
+'stops fetching issuer''s JWKS and deletes its fetched keys; false if it was not added';
+
+-- Adding issuers makes the server fetch URLs: for superusers and the roles they grant it to.
+REVOKE ALL ON FUNCTION jwt_add_issuer(text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_refresh_issuer(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_refresh_issuers() FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_drop_issuer(text) FROM PUBLIC;
+
+-- key_count: the issuer's keys that verify now (those of its last set, and
+-- those gone from it still in their overlap)
+CREATE VIEW jwt_issuers AS
+SELECT s.issuer, coalesce(s.jwks_url, s.fetched_url) AS jwks_url, s.jwks_url IS NULL AS discovered, s.refresh,
+       s.last_fetch, s.last_success, s.last_error, s.last_error_code, s.failures, s.next_refresh,
+       (SELECT count(*) FROM jwt_keys AS k
+         WHERE k.issuer = s.issuer AND k.origin = 'jwks'
+           AND (k.state = 'active' OR (k.state = 'retired' AND k.verify_until > now())))::integer AS key_count,
+       CASE WHEN s.last_error IS NULL THEN 'ok' ELSE 'failing' END AS state
+FROM jwt_issuer_sources AS s;
+COMMENT ON VIEW jwt_issuers IS 'jwt: issuers whose JWKS is fetched from a URL, and how the last fetch went';
+GRANT SELECT ON jwt_issuers TO PUBLIC;
+-- (end of JWKS URLs)
+
 -- (end of the issuers section)
 
 

@@ -34,6 +34,7 @@
 #include "claims.h"
 #include "dpop_replay.h"
 #include "identity.h"
+#include "issuer_refresh.h"
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
@@ -45,6 +46,7 @@
 #include "b64url.h"
 #include "jwt_sql.h"
 #include "pgjwt_compat.h"
+#include "oauth_validator.h"
 
 PG_MODULE_MAGIC;
 
@@ -131,8 +133,10 @@ _PG_init(void)
 	jwt_revocation_init();
 	jwt_transport_init();
 	jwt_stats_init();
+	jwt_issuer_refresh_init();
 	jwt_dpop_init();
 	pgjwt_compat_init();
+	jwt_oauth_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else

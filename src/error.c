@@ -128,6 +128,29 @@ jwt_status_sqlstate(JwtStatus s)
 			return MAKE_SQLSTATE('5', '5', 'J', '0', '1');
 		case JWT_ERR_LIMIT:
 			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			/* JWKS URLs: 58JFx the fetch, 22JFx the response, 28JF1 its issuer */
+		case JWT_ERR_FETCH_CONNECT:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '1');
+		case JWT_ERR_FETCH_TIMEOUT:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '2');
+		case JWT_ERR_FETCH_TLS:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '3');
+		case JWT_ERR_FETCH_STATUS:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '4');
+		case JWT_ERR_FETCH_REDIRECT:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '5');
+		case JWT_ERR_FETCH_TOO_LARGE:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '6');
+		case JWT_ERR_FETCH_CONTENT_TYPE:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '1');
+		case JWT_ERR_FETCH_JSON:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '2');
+		case JWT_ERR_FETCH_NOT_JWKS:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '3');
+		case JWT_ERR_FETCH_URL:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '4');
+		case JWT_ERR_FETCH_ISSUER:
+			return MAKE_SQLSTATE('2', '8', 'J', 'F', '1');
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}

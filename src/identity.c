@@ -160,6 +160,21 @@ jwt_identity_set(const char *claims_json, const char *role)
 	identity_set(claims_json, role, "");
 }
 
+/*
+ * The identity of the token the session logged in with (PostgreSQL 18's
+ * OAuth login): for the whole session, whatever jwt.session_identity says,
+ * since the session is the token holder's.  It switches no role: the login
+ * role is already the one the token was allowed.
+ */
+void
+jwt_identity_set_login(const char *claims_json)
+{
+	(void) set_config_option("jwt.impersonated_by", "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+	(void) set_config_option("jwt.claims", claims_json, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+}
+
 /* An identity that impersonator (a role name, not empty) set without a token. */
 void
 jwt_identity_impersonate(const char *claims_json, const char *role, const char *impersonator)

@@ -61,6 +61,19 @@ typedef enum JwtStatus
 	/* a key set larger than the extension handles: 54000 */
 	JWT_ERR_LIMIT,
 
+	/* JWKS URLs: a fetch from an identity provider failed */
+	JWT_ERR_FETCH_CONNECT,		/* 58JF1 */
+	JWT_ERR_FETCH_TIMEOUT,		/* 58JF2 */
+	JWT_ERR_FETCH_TLS,			/* 58JF3 */
+	JWT_ERR_FETCH_STATUS,		/* 58JF4 */
+	JWT_ERR_FETCH_REDIRECT,		/* 58JF5 */
+	JWT_ERR_FETCH_TOO_LARGE,	/* 58JF6 */
+	JWT_ERR_FETCH_CONTENT_TYPE, /* 22JF1 */
+	JWT_ERR_FETCH_JSON,			/* 22JF2 */
+	JWT_ERR_FETCH_NOT_JWKS,		/* 22JF3 */
+	JWT_ERR_FETCH_URL,			/* 22JF4 */
+	JWT_ERR_FETCH_ISSUER,		/* 28JF1 */
+
 	/* OpenSSL failed where it should not: XX000 */
 	JWT_ERR_INTERNAL
 } JwtStatus;

@@ -116,7 +116,7 @@ stop_load() { local pid; for pid in "${LOAD_PIDS[@]}"; do kill -TERM "$pid" 2>/d
 at_exit stop_load
 for n in 1 2; do
     if [ $n = 1 ]; then dir=$SB1 port=$SB1_PORT; else dir=$SB2 port=$SB2_PORT; fi
-    "$PGBIN/pgbench" -n -c 2 -j 1 -T 900 -f "$TMP/load.sql" -h "$dir/sock" -p "$port" -U postgres "$DB" \
+    PGOPTIONS="-c track_functions=pl" "$PGBIN/pgbench" -n -c 2 -j 1 -T 900 -f "$TMP/load.sql" -h "$dir/sock" -p "$port" -U postgres "$DB" \
         >"$TMP/pgbench-$n.log" 2>&1 &
     LOAD_PIDS+=($!)
 done
@@ -141,7 +141,17 @@ for n in 1 2; do
         "$(on $n "SELECT jwt_authenticate(token)->>'sub' FROM load_tokens WHERE id = 3")" carol
     check "standby $n: load_auth gives each token its outcome" \
         "$(on $n "SELECT string_agg(load_auth(id), ',' ORDER BY id) FROM load_tokens")" "28J04,28J0D,ok"
-    # A client whose transaction saw a contradiction has aborted and disconnected.
+done
+# The load goes on after the replay: 100 more of its load_auth calls on each
+# standby (counted by the standby's statistics: only the load's sessions track
+# functions), then both clients still connected: a client whose transaction
+# saw a contradiction has aborted.
+commits() { on "$1" "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'load_auth'"; }
+for n in 1 2; do
+    base=$(commits $n) now=$base
+    for _ in $(seq 600); do now=$(commits $n); [ "$now" -ge $((base + 100)) ] && break; sleep 0.1; done
+    check "standby $n: the load made 100 more calls after the replay" \
+        "$([ "$now" -ge $((base + 100)) ] && echo yes || echo "no ($((now - base)))")" yes
     check "standby $n: both load clients are still running (no transaction contradicted the replay)" \
         "$(clients $n)" 2
 done

@@ -8,6 +8,10 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
+#if PG_VERSION_NUM >= 160000
+/* inet.h's macros use VARDATA_ANY; postgres.h no longer includes varatt.h in 18 */
+#include "varatt.h"
+#endif
 
 #include "transport.h"
 

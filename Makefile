@@ -7,8 +7,12 @@ MODULE_big = jwt
 OBJS = \
 	jwt.o \
 	pgjwt_compat.o \
+	keyring.o \
+	revocation.o \
+	identity.o \
 	transport.o \
 	impersonate.o \
+	stats.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -24,7 +28,10 @@ OBJS = \
 	src/keyring.o \
 	src/revocation.o \
 	src/pgjwt.o \
-	src/transport.o
+	src/transport.o \
+	sessions.o \
+	src/session.o \
+	src/stats.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that
@@ -34,7 +41,7 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_stats jwt_memory jwt_sessions jwt_consume
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,
@@ -46,7 +53,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*.h) $(wildcard $(srcdir)/*.h)
 # VPATH builds (pg_buildext, in build-15/): src/*.o and src/*.bc need a src/
 # there. An absolute path, or make would find the source tree's src/.
 $(OBJS) $(OBJS:.o=.bc): | $(CURDIR)/src

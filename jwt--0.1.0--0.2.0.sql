@@ -182,6 +182,8 @@ DECLARE
 BEGIN
     DELETE FROM @extschema@.jwt_revoked_tokens WHERE expires_at < now() - interval '1 day';
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- sessions, ended sessions and consumed ids (the sessions section)
+    n := n + @extschema@._jwt_purge_sessions();
     RETURN n;
 END $$;
 COMMENT ON FUNCTION jwt_purge_revocations() IS
@@ -598,6 +600,327 @@ COMMENT ON FUNCTION jwt_identity() IS
 -- Sessions: refresh-token rotation with reuse detection, single-use tokens.
 -- ---------------------------------------------------------------------------
 
+-- A session family: the claims every access token of the session carries,
+-- and its absolute end (expires_at = started_at + refresh_lifetime, never
+-- moved by a refresh).  access_expires_at is the latest exp of an access
+-- token the family issued: revoking the family keeps its sid revoked until
+-- then (+ the largest leeway), so a purge never re-enables one.
+CREATE TABLE jwt_sessions (
+    sid               text COLLATE "C" PRIMARY KEY,
+    sub               text,
+    claims            jsonb NOT NULL,
+    dpop_jkt          text,
+    access_lifetime   interval NOT NULL,
+    started_at        timestamptz NOT NULL,
+    expires_at        timestamptz NOT NULL,
+    access_expires_at timestamptz NOT NULL,
+    refreshed_at      timestamptz,
+    refreshes         bigint NOT NULL DEFAULT 0,
+    ended_at          timestamptz,
+    end_reason        text
+);
+CREATE INDEX jwt_sessions_sub ON jwt_sessions (sub);
+CREATE INDEX jwt_sessions_expires_at ON jwt_sessions (expires_at);
+COMMENT ON TABLE jwt_sessions IS 'jwt: session families (refresh-token rotation); readable by superusers only';
+
+-- Refresh tokens exist only as SHA-256 digests.  A used one stays as long as
+-- its family, so that presenting it again is recognised as reuse.
+CREATE TABLE jwt_session_refresh_tokens (
+    digest    bytea PRIMARY KEY CHECK (octet_length(digest) = 32),
+    sid       text COLLATE "C" NOT NULL REFERENCES jwt_sessions ON DELETE CASCADE,
+    issued_at timestamptz NOT NULL,
+    used_at   timestamptz
+);
+CREATE INDEX jwt_session_refresh_tokens_sid ON jwt_session_refresh_tokens (sid);
+COMMENT ON TABLE jwt_session_refresh_tokens IS 'jwt: SHA-256 digests of refresh tokens; used_at set by the refresh that rotated it';
+
+-- Ended sessions: every token whose "sid" is here is revoked (revocation.c),
+-- looked up and cached as the other lists, with the same change trigger.
+CREATE TABLE jwt_revoked_sessions (
+    sid        text COLLATE "C" PRIMARY KEY,
+    revoked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at timestamptz,
+    reason     text
+);
+CREATE INDEX jwt_revoked_sessions_sid_hash ON jwt_revoked_sessions USING hash (sid);
+CREATE INDEX jwt_revoked_sessions_expires_at ON jwt_revoked_sessions (expires_at);
+COMMENT ON TABLE jwt_revoked_sessions IS 'jwt: ended sessions; every token carrying the sid is revoked; expires_at: the latest exp of its access tokens (NULL: kept for ever)';
+CREATE TRIGGER jwt_revoked_sessions_changed
+    AFTER INSERT OR UPDATE OR DELETE ON jwt_revoked_sessions
+    FOR EACH ROW EXECUTE FUNCTION jwt_revocations_changed();
+ALTER TABLE jwt_revoked_sessions ENABLE ALWAYS TRIGGER jwt_revoked_sessions_changed;
+
+-- Single-use tokens consumed by jwt_consume, kept until exp + one day (the
+-- largest leeway) and then purged.
+CREATE TABLE jwt_consumed_tokens (
+    jti         text COLLATE "C" PRIMARY KEY,
+    consumed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at  timestamptz
+);
+CREATE INDEX jwt_consumed_tokens_expires_at ON jwt_consumed_tokens (expires_at);
+COMMENT ON TABLE jwt_consumed_tokens IS 'jwt: ids of single-use tokens already consumed';
+
+SELECT pg_catalog.pg_extension_config_dump('jwt_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('jwt_session_refresh_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('jwt_revoked_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('jwt_consumed_tokens', '');
+REVOKE ALL ON jwt_sessions, jwt_session_refresh_tokens, jwt_revoked_sessions, jwt_consumed_tokens
+    FROM PUBLIC;
+
+-- Internal.  The C entry points (sessions.c) check who calls, generate the
+-- random values and digests, and call these directly (not through SQL, so
+-- PUBLIC needs no EXECUTE on them).  They never see a refresh token, only
+-- its digest.
+
+-- An access token of family s: its claims with sid, a fresh jti, exp (never
+-- past the family's end) and cnf.  Signed with the keyring as the owner.
+CREATE FUNCTION _jwt_session_mint(s jwt_sessions, jti text, OUT token text, OUT exp timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c jsonb;
+BEGIN
+    exp := to_timestamp(floor(extract(epoch FROM least(statement_timestamp() + s.access_lifetime,
+                                                       s.expires_at))));
+    c := s.claims || jsonb_build_object('sid', s.sid, 'jti', jti,
+                                        'exp', extract(epoch FROM exp)::bigint);
+    IF s.dpop_jkt IS NOT NULL THEN
+        c := c || jsonb_build_object('cnf', jsonb_build_object('jkt', s.dpop_jkt));
+    END IF;
+    token := @extschema@.jwt_sign(c);
+END $$;
+REVOKE ALL ON FUNCTION _jwt_session_mint(jwt_sessions, text) FROM PUBLIC;
+
+CREATE FUNCTION _jwt_session_create(claims jsonb, access_lifetime interval, refresh_lifetime interval,
+                                    dpop_jkt text, sid text, jti text, digest bytea)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s @extschema@.jwt_sessions;
+    m record;
+BEGIN
+    s.sid := sid;
+    s.sub := claims ->> 'sub';
+    s.claims := claims;
+    s.dpop_jkt := dpop_jkt;
+    s.access_lifetime := access_lifetime;
+    s.started_at := statement_timestamp();
+    s.expires_at := s.started_at + refresh_lifetime;
+    s.refreshes := 0;
+    SELECT * INTO m FROM @extschema@._jwt_session_mint(s, jti);
+    s.access_expires_at := m.exp;
+    INSERT INTO @extschema@.jwt_sessions SELECT s.*;
+    INSERT INTO @extschema@.jwt_session_refresh_tokens (digest, sid, issued_at)
+    VALUES (digest, sid, s.started_at);
+    RETURN jsonb_build_object('status', 'ok', 'access_token', m.token, 'session_id', sid,
+                              'access_expires_at', m.exp, 'refresh_expires_at', s.expires_at);
+END $$;
+REVOKE ALL ON FUNCTION _jwt_session_create(jsonb, interval, interval, text, text, text, bytea) FROM PUBLIC;
+
+-- Why family s cannot be refreshed now (NULL: it can): ended, expired, or
+-- its subject cut off (jwt_revoke_subject) after it started.
+CREATE FUNCTION _jwt_session_refusal(s jwt_sessions) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN s.ended_at IS NOT NULL THEN 'ended'
+        WHEN s.expires_at <= statement_timestamp() THEN 'expired'
+        WHEN EXISTS (SELECT FROM @extschema@.jwt_revoked_sessions r WHERE r.sid = s.sid) THEN 'ended'
+        WHEN s.sub IS NOT NULL AND EXISTS (SELECT FROM @extschema@.jwt_revoked_subjects r
+                                            WHERE r.sub = s.sub AND r.revoked_before > s.started_at)
+            THEN 'subject'
+    END
+$$;
+REVOKE ALL ON FUNCTION _jwt_session_refusal(jwt_sessions) FROM PUBLIC;
+
+-- One refresh.  The UPDATE ... WHERE used_at IS NULL is the one point where
+-- two refreshes with one token meet: the second waits for the first, and
+-- once it commits finds the token used: reuse.  Reuse writes nothing here
+-- (the caller's error would roll it back): the C caller has the family
+-- revoked in a transaction of its own.
+CREATE FUNCTION _jwt_session_rotate(digest bytea, new_digest bytea, jti text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    family text;
+    s @extschema@.jwt_sessions;
+    refusal text;
+    m record;
+BEGIN
+    UPDATE @extschema@.jwt_session_refresh_tokens AS t SET used_at = clock_timestamp()
+     WHERE t.digest = _jwt_session_rotate.digest AND t.used_at IS NULL
+    RETURNING t.sid INTO family;
+    IF NOT FOUND THEN
+        SELECT t.sid INTO family FROM @extschema@.jwt_session_refresh_tokens AS t
+         WHERE t.digest = _jwt_session_rotate.digest;
+        IF NOT FOUND THEN
+            RETURN jsonb_build_object('status', 'unknown');
+        END IF;
+        SELECT * INTO s FROM @extschema@.jwt_sessions AS f WHERE f.sid = family;
+        refusal := @extschema@._jwt_session_refusal(s);
+        RETURN jsonb_build_object('status', coalesce(refusal, 'reused'), 'session_id', family);
+    END IF;
+    -- The family, if it may be refreshed (as _jwt_session_refusal says), updated
+    -- and so locked: a concurrent revocation waits for this refresh, and then
+    -- sees the exp of the access token it issues (computed as _jwt_session_mint does).
+    UPDATE @extschema@.jwt_sessions AS f
+       SET refreshed_at = statement_timestamp(), refreshes = f.refreshes + 1,
+           access_expires_at = greatest(f.access_expires_at,
+               to_timestamp(floor(extract(epoch FROM least(statement_timestamp() + f.access_lifetime,
+                                                           f.expires_at)))))
+     WHERE f.sid = family AND f.ended_at IS NULL AND f.expires_at > statement_timestamp()
+       AND NOT EXISTS (SELECT FROM @extschema@.jwt_revoked_sessions AS r WHERE r.sid = f.sid)
+       AND NOT (f.sub IS NOT NULL AND EXISTS (SELECT FROM @extschema@.jwt_revoked_subjects AS r
+                                               WHERE r.sub = f.sub AND r.revoked_before > f.started_at))
+    RETURNING f.* INTO s;
+    IF NOT FOUND THEN
+        SELECT * INTO s FROM @extschema@.jwt_sessions AS f WHERE f.sid = family;
+        refusal := @extschema@._jwt_session_refusal(s);
+        RETURN jsonb_build_object('status', coalesce(refusal, 'ended'), 'session_id', family);
+    END IF;
+    SELECT * INTO m FROM @extschema@._jwt_session_mint(s, jti);
+    INSERT INTO @extschema@.jwt_session_refresh_tokens (digest, sid, issued_at)
+    VALUES (new_digest, family, statement_timestamp());
+    RETURN jsonb_build_object('status', 'ok', 'access_token', m.token, 'session_id', family,
+                              'access_expires_at', m.exp, 'refresh_expires_at', s.expires_at);
+END $$;
+REVOKE ALL ON FUNCTION _jwt_session_rotate(bytea, bytea, text) FROM PUBLIC;
+
+-- End a family (any sid: one this database did not start is revoked for
+-- ever, expires_at NULL); true if this call ended it.  The sid stays
+-- revoked until the latest exp of its access tokens; a second revocation
+-- keeps the later expiry.
+CREATE FUNCTION _jwt_session_revoke(sid text, reason text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    until timestamptz;
+    ended boolean;
+    known boolean;
+BEGIN
+    IF sid IS NULL OR sid = '' THEN
+        RAISE EXCEPTION 'session_id must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(sid) > 1024 THEN
+        RAISE EXCEPTION 'session_id is too long'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A session id longer than 1024 bytes cannot be revoked; such tokens are refused.';
+    END IF;
+    -- waits for a refresh in progress, then sees the access token it issued
+    UPDATE @extschema@.jwt_sessions AS f SET ended_at = clock_timestamp(), end_reason = reason
+     WHERE f.sid = _jwt_session_revoke.sid AND f.ended_at IS NULL
+    RETURNING f.access_expires_at INTO until;
+    ended := FOUND;
+    IF NOT ended THEN
+        SELECT f.access_expires_at INTO until FROM @extschema@.jwt_sessions AS f
+         WHERE f.sid = _jwt_session_revoke.sid;
+        known := FOUND;
+    ELSE
+        known := true;
+    END IF;
+    INSERT INTO @extschema@.jwt_revoked_sessions AS r (sid, expires_at, reason)
+    VALUES (sid, CASE WHEN known THEN until END, reason)
+    ON CONFLICT ON CONSTRAINT jwt_revoked_sessions_pkey DO UPDATE
+        SET expires_at = CASE WHEN r.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL
+                              ELSE greatest(r.expires_at, EXCLUDED.expires_at) END
+        WHERE r.expires_at IS NOT NULL
+          AND (EXCLUDED.expires_at IS NULL OR r.expires_at < EXCLUDED.expires_at);
+    -- a sid of no family here: true if it was not revoked (for ever) already
+    RETURN ended OR (NOT known AND FOUND);
+END $$;
+REVOKE ALL ON FUNCTION _jwt_session_revoke(text, text) FROM PUBLIC;
+
+-- The family of a refresh token's digest (NULL: unknown).
+CREATE FUNCTION _jwt_session_of(digest bytea) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT t.sid FROM @extschema@.jwt_session_refresh_tokens AS t WHERE t.digest = _jwt_session_of.digest
+$$;
+REVOKE ALL ON FUNCTION _jwt_session_of(bytea) FROM PUBLIC;
+
+-- Record a consumed token id; false if it was consumed already.  A second
+-- consumer waits on the unique index for the first to commit or roll back.
+CREATE FUNCTION _jwt_consume_record(jti text, expires_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO @extschema@.jwt_consumed_tokens AS t (jti, expires_at)
+    VALUES (_jwt_consume_record.jti, _jwt_consume_record.expires_at)
+    ON CONFLICT ON CONSTRAINT jwt_consumed_tokens_pkey DO NOTHING;
+    RETURN FOUND;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_consume_record(text, timestamptz) FROM PUBLIC;
+
+-- Purge (called by jwt_purge_revocations): what has been expired for more
+-- than a day, the largest jwt.leeway, reads no setting.  A family goes once
+-- its absolute end has passed (its access tokens end by then too), with its
+-- refresh digests: a refresh token of it is then unknown, still refused.
+CREATE FUNCTION _jwt_purge_sessions() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    horizon timestamptz := now() - interval '1 day';
+    n bigint;
+    total bigint := 0;
+BEGIN
+    DELETE FROM @extschema@.jwt_sessions WHERE expires_at < horizon AND access_expires_at < horizon;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+    DELETE FROM @extschema@.jwt_revoked_sessions WHERE expires_at < horizon;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+    DELETE FROM @extschema@.jwt_consumed_tokens WHERE expires_at < horizon;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN total + n;
+END $$;
+REVOKE ALL ON FUNCTION _jwt_purge_sessions() FROM PUBLIC;
+
+-- Public entry points.
+CREATE FUNCTION jwt_session_start(claims jsonb, access_lifetime interval DEFAULT '5 minutes',
+                                  refresh_lifetime interval DEFAULT '30 days', dpop_jkt text DEFAULT NULL,
+                                  OUT access_token text, OUT refresh_token text, OUT session_id text,
+                                  OUT access_expires_at timestamptz, OUT refresh_expires_at timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_session_start'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_session_start(jsonb, interval, interval, text) IS
+'starts a session: a keyring-signed access token with sid and jti, and an opaque refresh token; needs EXECUTE on jwt_keyring_signer()';
+
+CREATE FUNCTION jwt_session_refresh(refresh_token text,
+                                    OUT access_token text, OUT refresh_token text, OUT session_id text,
+                                    OUT access_expires_at timestamptz, OUT refresh_expires_at timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_session_refresh'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_session_refresh(text) IS
+'a new access and refresh token for a refresh token, which is then used; a used one presented again ends the session (28JS1)';
+
+CREATE FUNCTION jwt_session_end(refresh_token text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_session_end'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION jwt_session_end(text) IS
+'logout: ends the session of a refresh token (any of its family) and revokes its access tokens; true if it was not ended already';
+
+CREATE FUNCTION jwt_revoke_session(session_id text, reason text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN @extschema@._jwt_session_revoke(session_id, coalesce(reason, 'revoked'));
+END $$;
+COMMENT ON FUNCTION jwt_revoke_session(text, text) IS
+'ends a session: its refresh tokens and every token carrying its sid; true if it was not ended already';
+
+-- key is there so that jwt_verify's positional arguments mean the same here;
+-- only NULL (the keyring) is accepted.
+CREATE FUNCTION jwt_consume(token text, key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                            audience text DEFAULT NULL,
+                            issuer text DEFAULT NULL, leeway interval DEFAULT NULL,
+                            required text[] DEFAULT NULL, max_age interval DEFAULT NULL,
+                            typ text DEFAULT NULL, subject text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_consume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_consume(text, text, text[], text, text, interval, text[], interval, text, text) IS
+'verifies a single-use token with the keyring (as jwt_verify) and records its jti as used; a second use is 28JS5';
+
+-- Refreshing and logging out are for the roles the application uses (the
+-- refresh token is the credential); starting needs the keyring signer grant,
+-- checked in C; revoking a session is for the roles that may revoke.
+REVOKE ALL ON FUNCTION jwt_session_refresh(text), jwt_session_end(text),
+                      jwt_revoke_session(text, text) FROM PUBLIC;
+
 -- (end of the sessions section)
 
 
@@ -611,6 +934,47 @@ COMMENT ON FUNCTION jwt_identity() IS
 -- ---------------------------------------------------------------------------
 -- Statistics and authentication logging.
 -- ---------------------------------------------------------------------------
+
+-- One row per database slot; scope 'cluster' when the library is in
+-- shared_preload_libraries (shared memory), 'backend' otherwise (this
+-- backend's own counts).  Readable by everyone, as pg_stat_database is:
+-- counts only, no token, claim or key.
+CREATE FUNCTION _jwt_stats(OUT scope text, OUT datid oid,
+                           OUT verifications bigint, OUT verification_failures bigint,
+                           OUT authentications bigint, OUT authentication_failures bigint,
+                           OUT revocation_hits bigint,
+                           OUT key_cache_hits bigint, OUT key_cache_misses bigint,
+                           OUT keyring_loads bigint,
+                           OUT revocation_cache_hits bigint, OUT revocation_cache_misses bigint,
+                           OUT revocation_cache_loads bigint,
+                           OUT failures jsonb, OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'jwt_stats_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION _jwt_stats() IS
+'the counters behind the view jwt_stats';
+
+CREATE VIEW jwt_stats AS
+SELECT s.scope, s.datid, d.datname,
+       s.verifications, s.verification_failures,
+       s.authentications, s.authentication_failures,
+       s.revocation_hits,
+       s.key_cache_hits, s.key_cache_misses, s.keyring_loads,
+       s.revocation_cache_hits, s.revocation_cache_misses, s.revocation_cache_loads,
+       s.failures, s.stats_reset
+FROM @extschema@._jwt_stats() s
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) s.datid;
+COMMENT ON VIEW jwt_stats IS
+'verifications, authentications, failures by SQLSTATE, revocation hits and cache use, per database (scope: cluster when preloaded, else this backend)';
+GRANT SELECT ON jwt_stats TO PUBLIC;
+
+-- Resetting is not for everyone: superusers, and the roles granted EXECUTE.
+CREATE FUNCTION jwt_stats_reset() RETURNS void
+AS 'MODULE_PATHNAME', 'jwt_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION jwt_stats_reset() IS
+'zeroes the counters of jwt_stats (superusers and roles granted EXECUTE on it)';
+REVOKE ALL ON FUNCTION jwt_stats_reset() FROM PUBLIC;
 
 -- (end of the statistics section)
 

@@ -26,6 +26,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -38,6 +39,7 @@
 
 #include "envelope.h"
 #include "keyring.h"
+#include "stats.h"
 
 typedef struct KeyringEntry
 {
@@ -79,9 +81,20 @@ keyring_relcache_callback(Datum arg, Oid relid)
 	}
 }
 
+/*
+ * jwt.key_encryption_key: jwt.c's _PG_init registers the setting over this
+ * variable, so that the keyring reads it without calling up into the SQL layer.
+ */
+char	   *jwt_key_encryption_key = NULL;
+
+/* Whether the library was loaded by shared_preload_libraries (see jwt_kek). */
+static bool keyring_preloaded = false;
+
+/* Called from _PG_init. */
 void
 jwt_keyring_init(void)
 {
+	keyring_preloaded = process_shared_preload_libraries_in_progress;
 	CacheRegisterRelcacheCallback(keyring_relcache_callback, (Datum) 0);
 }
 
@@ -249,6 +262,7 @@ keyring_load(void)
 	pfree(values);
 	pfree(nulls);
 	MemoryContextSwitchTo(old);
+	jwt_stats_count(JWT_STAT_KEYRING_LOAD);
 }
 
 /* The cached keyring, reloaded if any session changed the table. */
@@ -285,6 +299,80 @@ entry_row(const KeyringEntry *e)
 	EnvelopeRow row = {e->kid, e->alg_name, e->kty, e->created_at};
 
 	return row;
+}
+
+/*
+ * The key-encryption key (64 hex digits), or NULL when none is set; raises if
+ * it is malformed.  "file:PATH" reads it from a file, which keeps the key out
+ * of the server log: PostgreSQL logs the new value of a setting changed by a
+ * reload.
+ */
+const char *
+jwt_kek(void)
+{
+	static char kek[65];
+	const char *value = jwt_key_encryption_key;
+
+	if (value == NULL || value[0] == '\0')
+		return NULL;
+
+	/*
+	 * Until the library is loaded a setting from the configuration files is a
+	 * placeholder that any role can SHOW; only preloading hides it from the start.
+	 */
+	if (!keyring_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("jwt.key_encryption_key needs jwt in shared_preload_libraries"),
+				 errdetail("Otherwise sessions that have not loaded jwt show the setting to every role.")));
+	if (strncmp(value, "file:", 5) == 0)
+	{
+		FILE	   *f = AllocateFile(value + 5, "r");
+		char		buf[256];
+		size_t		n,
+					got;
+		bool		failed,
+					junk;
+
+		if (f == NULL)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open the jwt key-encryption key file \"%s\": %m", value + 5)));
+		/* the whole file: the key and trailing whitespace, nothing else */
+		n = 0;
+		junk = false;
+		while (!junk && (got = fread(buf, 1, sizeof(buf), f)) > 0)
+		{
+			for (size_t i = 0; i < got && !junk; i++, n++)
+			{
+				if (n < 64)
+					kek[n] = buf[i];
+				else
+					junk = !isspace((unsigned char) buf[i]);
+			}
+		}
+		failed = ferror(f) != 0;
+		FreeFile(f);
+		explicit_bzero(buf, sizeof(buf));
+		if (failed)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the jwt key-encryption key file \"%s\"", value + 5)));
+		/* a short file, or a NUL or a space among the 64 bytes, fails the hex check */
+		kek[n >= 64 && !junk ? 64 : 0] = '\0';
+		if (!envelope_kek_valid(kek))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them"),
+					 errdetail("The file \"%s\" holds something else: only whitespace may follow the key.",
+							   value + 5)));
+		value = kek;
+	}
+	if (!envelope_kek_valid(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them")));
+	return value;
 }
 
 /* Is a key-encryption key configured?  Its value is not checked here: that may raise. */

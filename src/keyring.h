@@ -11,7 +11,10 @@ extern Oid	jwt_extension_schema(void);
 extern JwtStatus jwt_keyring_verify_key(JwtAlg alg, const char *kid, JwtKey **key, JwtError *err);
 extern JwtKey *jwt_keyring_signing_key(const char *kid);
 
-/* jwt.c: the key-encryption key setting, NULL when unset */
+/* jwt.key_encryption_key, registered over this variable by _PG_init */
+extern char *jwt_key_encryption_key;
+
+/* The key-encryption key (64 hex digits), NULL when unset; raises if malformed */
 extern const char *jwt_kek(void);
 
 #endif

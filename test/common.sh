@@ -10,7 +10,7 @@
 # pgtap for the pgjwt compatibility suite; debhelper, dpkg-dev, fakeroot and
 # postgresql-server-dev-all (pg_buildext) to build the .deb; chromium for the
 # example app's browser test; bison and flex to build the other majors' servers
-# from their tarballs (test/pg_majors.sh: 17 and later ship no generated parsers).
+# from their tarballs (test/pg_majors.sh: recent majors ship no generated parsers).
 JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev libkrb5-dev build-essential gcc make
     clang libclang-rt-14-dev openssl python3-jwt python3-psycopg2 python3-cryptography pgbouncer
     postgresql-15-pgtap debhelper dpkg-dev fakeroot postgresql-server-dev-all chromium bison flex"

@@ -28,7 +28,7 @@
 # built, with configure and make: a lean server (OpenSSL for TLS, no ICU,
 # readline, zlib or docs) and the contrib modules the suites need (pgcrypto,
 # dblink). Debian's patches and packaging are not applied.
-# Build needs: build-essential, libssl-dev, bison, flex, perl (17 and later
+# Build needs: build-essential, libssl-dev, bison, flex, perl (recent majors
 # ship no pre-generated parsers in their tarballs).
 #
 # Settings (environment):

@@ -13,9 +13,9 @@
 # Where the builds land (outside the checkout, once per machine):
 #   $JWT_PG_BUILDS_CACHE, else $XDG_CACHE_HOME/jwt-pg-builds, else (root)
 #   /var/cache/jwt-pg-builds, else ~/.cache/jwt-pg-builds.
-#   <cache>/<major>/            the install prefix; <cache>/<major>/.built holds the
-#                               Debian version and is written last (a build without it
-#                               is incomplete and is redone)
+#   <cache>/<major>/            the install prefix, moved into place when complete;
+#                               <cache>/<major>/.built holds the Debian version,
+#                               .recipe what was built (another recipe is rebuilt)
 #   <cache>/apt/                the private apt state (Sources indices)
 #   <cache>/<major>.unavailable why a major could not be obtained (looked up again
 #                               after a week, or with JWT_PG_REFRESH=1)
@@ -26,8 +26,9 @@
 # no host name is written in the repository, the system's apt state and its
 # PostgreSQL are not touched). Only the upstream tarball (the .orig.tar) is
 # built, with configure and make: a lean server (OpenSSL for TLS, no ICU,
-# readline, zlib or docs). Debian's patches and packaging are not applied.
-# Build needs: build-essential, libssl-dev, bison, flex, perl (17 and later
+# readline, zlib or docs) and the contrib modules the suites need (pgcrypto,
+# dblink). Debian's patches and packaging are not applied.
+# Build needs: build-essential, libssl-dev, bison, flex, perl (recent majors
 # ship no pre-generated parsers in their tarballs).
 #
 # Settings (environment):
@@ -67,6 +68,14 @@ mkdir -p "$CACHE" || { echo "cannot create cache dir $CACHE" >&2; exit 2; }
 # The servers run as another user (postgres) when the tests run as root.
 chmod 755 "$CACHE" 2>/dev/null
 
+# What is built: a lean server (TLS through OpenSSL; no ICU, readline, zlib),
+# and the contrib modules the suites use (sql/jwt_setup.sql: pgcrypto;
+# jwt_revocation, jwt_keyring_access: dblink). A cached build of another
+# recipe is rebuilt.
+CONFIGURE_FLAGS="--with-openssl --without-icu --without-readline --without-zlib"
+CONTRIB="pgcrypto dblink"
+RECIPE="$CONFIGURE_FLAGS; contrib: $CONTRIB"
+
 # build_major MAJOR: download, configure, make, install into $CACHE/MAJOR.
 # Sets MSG; returns 0 built, 1 unavailable, 2 unreachable, 3 build failed.
 build_major() {
@@ -98,30 +107,41 @@ build_major() {
         rm -rf "$work"
         return 3
     fi
-    local srcdir
+    local srcdir dest=$work/dest
     srcdir=$(dirname "$(ls -d "$work"/postgresql-"$v"*/configure | head -1)")
-    rm -rf "$prefix"
-    {
+    # Installed into a staging directory, then moved into place: the prefix
+    # never holds half a build, and a rebuild replaces the old one at once.
+    (
         echo "== postgresql-$v $ver: configure"
-        (cd "$srcdir" && ./configure --prefix="$prefix" --with-openssl \
-            --without-icu --without-readline --without-zlib) &&
+        (cd "$srcdir" && ./configure --prefix="$prefix" $CONFIGURE_FLAGS) &&
         echo "== make" &&
         make -C "$srcdir" -j"$JOBS" -s &&
         echo "== install" &&
-        make -C "$srcdir/src" -s install && make -C "$srcdir/config" -s install
-    } >"$log" 2>&1
+        make -C "$srcdir/src" -s install DESTDIR="$dest" &&
+        make -C "$srcdir/config" -s install DESTDIR="$dest" &&
+        for c in $CONTRIB; do
+            echo "== contrib/$c" && make -C "$srcdir/contrib/$c" -s install DESTDIR="$dest" || exit 1
+        done
+    ) >"$log" 2>&1
     local rc=$?
-    if [ $rc -ne 0 ] || [ ! -x "$prefix/bin/pg_config" ]; then
+    if [ $rc -ne 0 ] || [ ! -x "$dest$prefix/bin/pg_config" ]; then
         MSG="build of postgresql-$v $ver failed; log $log"
         tail -n 30 "$log" | sed 's/^/    | /' >&2
-        rm -rf "$work" "$prefix"
+        rm -rf "$work"
         return 3
     fi
-    rm -rf "$work" "$log"
-    chmod -R a+rX "$prefix"
-    echo "$ver" > "$prefix/.built"
+    chmod -R a+rX "$dest$prefix"
+    echo "$ver" > "$dest$prefix/.built"
+    echo "$RECIPE" > "$dest$prefix/.recipe"
+    rm -rf "$prefix.old"
+    [ -e "$prefix" ] && mv "$prefix" "$prefix.old"
+    mv "$dest$prefix" "$prefix" || return 3
+    rm -rf "$work" "$log" "$prefix.old"
     MSG="$ver, built in $((SECONDS - t0))s"
 }
+
+# ready MAJOR: a complete build of this recipe is in place.
+ready() { [ -f "$CACHE/$1/.built" ] && [ "$(cat "$CACHE/$1/.recipe" 2>/dev/null)" = "$RECIPE" ]; }
 
 status=0
 for v in $MAJORS; do
@@ -129,7 +149,7 @@ for v in $MAJORS; do
         echo "PG 15: installed /usr/lib/postgresql/15 ($(/usr/lib/postgresql/15/bin/pg_config --version | sed 's/^PostgreSQL //'))"
         continue
     fi
-    if [ -f "$CACHE/$v/.built" ]; then
+    if ready "$v"; then
         echo "PG $v: ready $CACHE/$v ($(cat "$CACHE/$v/.built"), cached)"
         continue
     fi
@@ -140,7 +160,7 @@ for v in $MAJORS; do
     # One build at a time per major, between concurrent runs sharing the cache.
     exec 9>"$CACHE/$v.lock"
     flock 9 2>/dev/null || true
-    if [ -f "$CACHE/$v/.built" ]; then
+    if ready "$v"; then
         echo "PG $v: ready $CACHE/$v ($(cat "$CACHE/$v/.built"), built by another run)"
         exec 9>&-
         continue

@@ -836,11 +836,15 @@ BEGIN
             RAISE EXCEPTION 'kid "%" of issuer "%" belongs to a key that was not imported from a JWKS', r.kid, jwt_import_jwks.issuer
                 USING ERRCODE = 'unique_violation';
         END IF;
+        -- a revoked key stays revoked under any kid: the revocation is of its material
         INSERT INTO @extschema@.jwt_keys AS t (kid, issuer, alg, kty, public_jwk, private_key, origin, state)
-        VALUES (r.kid, jwt_import_jwks.issuer, r.alg, r.kty, r.public_jwk, NULL, 'jwks', 'active')
+        VALUES (r.kid, jwt_import_jwks.issuer, r.alg, r.kty, r.public_jwk, NULL, 'jwks',
+                CASE WHEN EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS v
+                                   WHERE v.state = 'revoked' AND v.public_jwk = r.public_jwk)
+                     THEN 'revoked' ELSE 'active' END)
         ON CONFLICT (issuer, kid) WHERE issuer IS NOT NULL DO UPDATE
             SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk, private_key = NULL,
-                state = 'active', activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
+                state = EXCLUDED.state, activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
                 retired_at = NULL, verify_until = NULL
             WHERE t.state <> 'revoked';
         n := n + 1;
@@ -883,15 +887,21 @@ DECLARE
     keys jsonb;
     kids text[];
     n integer;
+    usable integer;
 BEGIN
     PERFORM @extschema@._jwt_check_issuer(_jwt_replace_issuer_keys.issuer);
     IF overlap IS NULL OR overlap < interval '0' THEN
         RAISE EXCEPTION 'overlap must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('jwt issuer keys'), hashtext(_jwt_replace_issuer_keys.issuer));
-    SELECT count(*), coalesce(jsonb_agg(to_jsonb(k)), '[]'), coalesce(array_agg(k.kid), '{}')
-      INTO n, keys, kids FROM @extschema@._jwt_jwks_keys(jwks) AS k;
-    IF n = 0 THEN
+    -- a key whose material was revoked (under any kid) is stored revoked, and is no usable key
+    SELECT count(*), coalesce(jsonb_agg(to_jsonb(k)), '[]'), coalesce(array_agg(k.kid), '{}'),
+           count(*) FILTER (WHERE NOT k.revoked)
+      INTO n, keys, kids, usable
+      FROM (SELECT j.*, EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS v
+                                 WHERE v.state = 'revoked' AND v.public_jwk = j.public_jwk) AS revoked
+              FROM @extschema@._jwt_jwks_keys(jwks) AS j) AS k;
+    IF usable = 0 THEN
         RAISE EXCEPTION 'the JWKS of issuer "%" has no signing key', _jwt_replace_issuer_keys.issuer
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The issuer''s keys are left as they were.';
@@ -912,16 +922,17 @@ BEGIN
      WHERE t.issuer = _jwt_replace_issuer_keys.issuer AND t.origin = 'jwks'
        AND t.state = 'retired' AND t.verify_until <= clock_timestamp();
     INSERT INTO @extschema@.jwt_keys AS t (kid, issuer, alg, kty, public_jwk, private_key, origin, state)
-    SELECT k.kid, _jwt_replace_issuer_keys.issuer, k.alg, k.kty, k.public_jwk, NULL, 'jwks', 'active'
-      FROM jsonb_to_recordset(keys) AS k(kid text, alg text, kty text, public_jwk jsonb)
+    SELECT k.kid, _jwt_replace_issuer_keys.issuer, k.alg, k.kty, k.public_jwk, NULL, 'jwks',
+           CASE WHEN k.revoked THEN 'revoked' ELSE 'active' END
+      FROM jsonb_to_recordset(keys) AS k(kid text, alg text, kty text, public_jwk jsonb, revoked boolean)
     ON CONFLICT (issuer, kid) WHERE issuer IS NOT NULL DO UPDATE
         SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk, private_key = NULL,
-            state = 'active', activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
+            state = EXCLUDED.state, activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
             retired_at = NULL, verify_until = NULL
         -- a revoked key stays revoked; an unchanged row is not rewritten (no invalidation, no WAL)
         WHERE t.state <> 'revoked'
           AND (t.alg, t.kty, t.public_jwk, t.state, t.private_key IS NULL)
-              IS DISTINCT FROM (EXCLUDED.alg, EXCLUDED.kty, EXCLUDED.public_jwk, 'active', true);
+              IS DISTINCT FROM (EXCLUDED.alg, EXCLUDED.kty, EXCLUDED.public_jwk, EXCLUDED.state, true);
     RETURN n;
 END $$;
 COMMENT ON FUNCTION _jwt_replace_issuer_keys(text, jsonb, interval) IS

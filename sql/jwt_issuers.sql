@@ -178,7 +178,8 @@ SELECT jwt_revoke_key('a-ec', 'https://a.example') AS revoked_again;
 SELECT count(*) AS revoked_published FROM jsonb_array_elements(jwt_jwks(true) -> 'keys') AS k WHERE k ->> 'kid' = 'a-ec';
 SELECT _jwt_replace_issuer_keys('https://a.example', jsonb_build_object('keys', jsonb_build_array(
     k('ec256_pub_jwk')::jsonb || '{"kid":"a-ec","alg":"ES256"}',
-    k('ec256_pub_jwk')::jsonb || '{"kid":"shared-kid","alg":"ES256"}'))) AS refreshed;
+    k('ec256_pub_jwk')::jsonb || '{"kid":"shared-kid","alg":"ES256"}',
+    k('ed448_pub_jwk')::jsonb || '{"kid":"a-ed448"}'))) AS refreshed;
 SELECT state FROM jwt_key_list WHERE kid = 'a-ec';
 SELECT pg_temp.kv(:'a_token') AS revoked_after_refresh;
 SELECT jwt_generate_key('HS256', 'iss-hs') AS hs;
@@ -233,7 +234,7 @@ DROP EXTENSION dblink;
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_execute
 FROM pg_proc p WHERE p.proname IN ('jwt_import_jwks', '_jwt_replace_issuer_keys', '_jwt_jwks_keys', '_jwt_key_row',
     'jwt_generate_key', 'jwt_activate_key', 'jwt_retire_key', 'jwt_revoke_key', 'jwt_delete_key', 'jwt_rotate_keys')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 
 -- ---------------------------------------------------------------------------
 -- Roles where providers put them: jwt.role_claim in PostgREST's JSPath

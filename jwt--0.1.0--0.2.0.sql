@@ -1215,6 +1215,53 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION _jwt_token_role(jsonb) IS
 'the role jwt.role_claim names in these claims (NULL: none)';
 
+-- Audience and issuer lists: the list forms of jwt_verify and jwt_is_valid.
+-- audiences text[] (and issuers text[]) in place of audience/issuer text; any
+-- item matches.  audiences comes second and has no default: a call of the
+-- text forms (positional, named, with untyped parameters from a driver)
+-- resolves exactly as before, and a call naming audiences => (or passing a
+-- text[] second) can only be one of these.  The text forms stay as they are,
+-- so the update drops nothing that views or policies may depend on.
+CREATE FUNCTION jwt_verify(token text, audiences text[], key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                           issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                           max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                           now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify_lists_text'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_verify(token text, audiences text[], key bytea, algorithms text[] DEFAULT NULL,
+                           issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                           max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                           now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify_lists_bytea'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_is_valid(token text, audiences text[], key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                             issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                             max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                             now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_is_valid_lists_text'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_is_valid(token text, audiences text[], key bytea, algorithms text[] DEFAULT NULL,
+                             issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                             max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                             now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_is_valid_lists_bytea'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION jwt_verify(text, text[], text, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_verify with lists: any of audiences (and of issuers) matches; NULL: the setting';
+COMMENT ON FUNCTION jwt_verify(text, text[], bytea, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_verify with lists and a key as bytes: any of audiences (and of issuers) matches';
+COMMENT ON FUNCTION jwt_is_valid(text, text[], text, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_is_valid with lists: any of audiences (and of issuers) matches; NULL: the setting';
+COMMENT ON FUNCTION jwt_is_valid(text, text[], bytea, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_is_valid with lists and a key as bytes: any of audiences (and of issuers) matches';
+
 -- (end of the issuers section)
 
 

@@ -42,3 +42,71 @@ SELECT kid, state, verifies FROM jwt_key_list WHERE issuer = 'https://rv.example
 SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://rv.example"}', 'ec_p256', 'rv-4')) AS refresh_new_kid;
 SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://rv.example"}', 'ed25519', 'rv-ed')) AS working_key_verifies;
 DELETE FROM jwt_keys WHERE issuer IN ('https://rv.example', 'https://rv2.example');
+
+-- ---------------------------------------------------------------------------
+-- Audience and issuer lists as arguments: jwt_verify(token, audiences => ...)
+-- and jwt_is_valid, text and bytea keys (any item matches)
+-- ---------------------------------------------------------------------------
+RESET jwt.issuer;
+-- an HS256 token with these claims and an hour to live
+CREATE FUNCTION pg_temp.t(claims text) RETURNS text LANGUAGE sql AS $$
+    SELECT claims_token((claims::jsonb || jsonb_build_object('exp', extract(epoch FROM now() + interval '1 hour')::bigint))::text)
+$$;
+SELECT jwt_verify(pg_temp.t('{"aud":"web"}'), audiences => ARRAY['api', 'web'], key => secret()) ->> 'aud' AS named_list;
+SELECT jwt_verify(pg_temp.t('{"aud":["x","api"]}'), ARRAY['api', 'web'], secret()) ->> 'aud' AS positional_list;
+SELECT jwt_is_valid(pg_temp.t('{"aud":"web"}'), ARRAY['api', 'web'], secret()) AS is_valid_list,
+       jwt_is_valid(pg_temp.t('{"aud":"web"}'), ARRAY['api', 'web'], convert_to(secret(), 'UTF8')) AS is_valid_list_bytea,
+       jwt_verify(pg_temp.t('{"aud":"api"}'), audiences => ARRAY['api'], key => convert_to(secret(), 'UTF8')) ->> 'aud' AS verify_list_bytea;
+-- the text forms are unchanged: one value, named or positional, typed or not
+SELECT jwt_verify(pg_temp.t('{"aud":"api"}'), secret(), audience => 'api') ->> 'aud' AS text_named,
+       jwt_verify(pg_temp.t('{"aud":"api"}'), secret(), NULL, 'api') ->> 'aud' AS text_positional,
+       jwt_is_valid(pg_temp.t('{"aud":"api"}'), secret(), audience => 'api'::varchar) AS text_varchar;
+-- an untyped NULL key is still the text form's (the keyring), not ambiguous
+SELECT try(format('SELECT jwt_verify(%L, NULL)', pg_temp.t('{"sub":"x"}'))) AS null_key_text_form;
+PREPARE untyped AS SELECT jwt_is_valid($1, $2, audience => $3, issuer => $4);
+EXECUTE untyped(pg_temp.t('{"aud":"api","iss":"i"}'), secret(), 'api', 'i');
+DEALLOCATE untyped;
+PREPARE untyped_list AS SELECT jwt_is_valid($1, audiences => $2, key => $3);
+EXECUTE untyped_list(pg_temp.t('{"aud":"api"}'), '{web,api}', secret());
+DEALLOCATE untyped_list;
+-- Attack: a token whose aud is none of the list, is the list written as one
+-- string, or a prefix of an item
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"mobile"}'), '{api,web}', secret())) AS not_in_list;
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"api,web"}'), '{api,web}', secret())) AS whole_list_as_aud;
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"ap"}'), '{api,web}', secret())) AS prefix_of_item;
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"sub":"x"}'), '{api,web}', secret())) AS no_aud;
+-- a literal that looks like a list is one audience in the text form
+SELECT try(format('SELECT jwt_verify(%L, %L, audience => %L)', pg_temp.t('{"aud":"api"}'), secret(), '{api,web}')) AS text_form_is_one_value;
+-- Attack: an empty list, NULL items or a 2-D array would accept nothing or be
+-- read loosely: refused as mistakes.  NULL is "no list": the setting applies.
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"api"}'), '{}', secret())) AS empty_list;
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"api"}'), '{api,NULL}', secret())) AS null_item;
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"api"}'), '{{api},{web}}', secret())) AS two_dimensions;
+SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, key => %L)', pg_temp.t('{"aud":"api"}'), secret())) AS null_list_no_setting;
+SET jwt.audience = 'api';
+SELECT jwt_verify(pg_temp.t('{"aud":"api"}'), audiences => NULL, key => secret()) ->> 'aud' AS null_list_setting;
+SELECT try(format('SELECT jwt_verify(%L, audiences => %L, key => %L)', pg_temp.t('{"aud":"api"}'), '{web}', secret())) AS list_replaces_setting;
+RESET jwt.audience;
+-- Attack: CPU through a long list against a token's long aud array: 10000
+-- items against 2000 aud values is matched by sorted search
+SELECT jwt_verify(pg_temp.t(json_build_object('aud', (SELECT json_agg('aud-' || i) FROM generate_series(1, 2000) i))::text),
+                  audiences => (SELECT array_agg('list-' || i) || ARRAY['aud-2000'] FROM generate_series(1, 10000) i),
+                  key => secret()) -> 'aud' ->> 1999 AS long_lists;
+-- issuers: any item; with a provider's key the list still narrows its issuer
+SELECT jwt_verify(pg_temp.t('{"iss":"https://b.example"}'), audiences => NULL, key => secret(),
+                  issuers => ARRAY['https://a.example', 'https://b.example']) ->> 'iss' AS issuer_list;
+SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, key => %L, issuers => %L)', pg_temp.t('{"iss":"https://c.example"}'), secret(), '{https://a.example,https://b.example}')) AS issuer_not_in_list;
+SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, key => %L, issuers => %L)', pg_temp.t('{"sub":"x"}'), secret(), '{https://a.example}')) AS issuer_list_no_iss;
+SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, key => %L, issuers => %L)', pg_temp.t('{"iss":"x"}'), secret(), '{}')) AS issuer_list_empty;
+SELECT jwt_import_jwks(pg_temp.jwks('ec256_pub_jwk', 'lst-1'), 'https://l.example') AS provider;
+SELECT jwt_verify(pg_temp.tok('{"iss":"https://l.example"}', 'ec_p256', 'lst-1'), audiences => NULL,
+                  issuers => ARRAY['https://l.example', 'https://m.example']) ->> 'iss' AS provider_in_list;
+SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, issuers => %L)', pg_temp.tok('{"iss":"https://l.example"}', 'ec_p256', 'lst-1'), '{https://m.example}')) AS provider_list_narrows;
+-- Attack: a list naming this database's issuer does not let a provider's key mint it
+SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, issuers => %L)', pg_temp.tok('{"iss":"https://api.example"}', 'ec_p256', 'lst-1'), '{https://api.example,https://l.example}')) AS list_does_not_unbind;
+DELETE FROM jwt_keys WHERE issuer = 'https://l.example';
+-- the list forms are for everyone, as jwt_verify is
+SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_execute
+FROM pg_proc p WHERE p.proname IN ('jwt_verify', 'jwt_is_valid') AND 'audiences' = ANY (p.proargnames)
+ORDER BY p.oid::regprocedure::text;
+RESET jwt.default_lifetime;

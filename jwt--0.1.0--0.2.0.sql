@@ -1584,6 +1584,17 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION jwt_consume(text, text, text[], text, text, interval, text[], interval, text, text) IS
 'verifies a single-use token with the keyring (as jwt_verify) and records its jti as used; a second use is 28JS5';
 
+-- The list form, as jwt_verify's: any of audiences (and of issuers) matches.
+CREATE FUNCTION jwt_consume(token text, audiences text[], key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                            issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL,
+                            required text[] DEFAULT NULL, max_age interval DEFAULT NULL,
+                            typ text DEFAULT NULL, subject text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_consume_lists'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_consume(text, text[], text, text[], text[], interval, text[], interval, text, text) IS
+'jwt_consume with lists: any of audiences (and of issuers) matches; NULL: the setting';
+
 -- Refreshing and logging out are for the roles the application uses (the
 -- refresh token is the credential); starting needs the keyring signer grant,
 -- checked in C; revoking a session is for the roles that may revoke.

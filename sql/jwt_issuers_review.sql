@@ -105,8 +105,20 @@ SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, issuers => %L)', pg_
 -- Attack: a list naming this database's issuer does not let a provider's key mint it
 SELECT try(format('SELECT jwt_verify(%L, audiences => NULL, issuers => %L)', pg_temp.tok('{"iss":"https://api.example"}', 'ec_p256', 'lst-1'), '{https://api.example,https://l.example}')) AS list_does_not_unbind;
 DELETE FROM jwt_keys WHERE issuer = 'https://l.example';
+-- jwt_consume's list form: any audience matches, once; the key is still refused
+SELECT jwt_generate_key('HS256', 'lst-consume') AS consume_key;
+SELECT jwt_sign('{"sub":"dan","aud":"mail","jti":"lst-c1"}', header => '{"kid":"lst-consume"}') AS c1 \gset
+SELECT try(format('SELECT jwt_consume(%L, audiences => %L)', :'c1', '{web,api}')) AS consume_not_in_list;
+SELECT jwt_consume(:'c1', audiences => ARRAY['web', 'mail']) ->> 'sub' AS consume_list;
+SELECT try(format('SELECT jwt_consume(%L, audiences => %L)', :'c1', '{web,mail}')) AS consume_list_twice;
+SELECT try(format('SELECT jwt_consume(%L, audiences => %L, key => %L)', :'c1', '{mail}', secret())) AS consume_list_key;
+SELECT try(format('SELECT jwt_consume(%L, audiences => %L)', :'c1', '{}')) AS consume_list_empty;
+SELECT try(format('SELECT jwt_consume(%L, audiences => NULL, issuers => %L)',
+       jwt_sign('{"sub":"dan","jti":"lst-c2","iss":"https://x.example"}', header => '{"kid":"lst-consume"}'), '{https://y.example}')) AS consume_issuer_list;
+SELECT jwt_delete_key('lst-consume') AS deleted;
+DELETE FROM jwt_consumed_tokens WHERE jti LIKE 'lst-c%';
 -- the list forms are for everyone, as jwt_verify is
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_execute
-FROM pg_proc p WHERE p.proname IN ('jwt_verify', 'jwt_is_valid') AND 'audiences' = ANY (p.proargnames)
+FROM pg_proc p WHERE p.proname IN ('jwt_verify', 'jwt_is_valid', 'jwt_consume') AND 'audiences' = ANY (p.proargnames)
 ORDER BY p.oid::regprocedure::text;
 RESET jwt.default_lifetime;

@@ -1056,7 +1056,9 @@ END $$;
 
 -- Revoked: refused at once by every session (the keyring cache of each drops
 -- at its next statement), never signs again, not published; the row stays
--- so that a refresh of its issuer's JWKS cannot bring it back.
+-- so that a refresh of its issuer's JWKS cannot bring it back.  What is
+-- revoked is the key: every row holding the same public key (imported under
+-- another kid, or for another issuer that shares the provider's keys) too.
 CREATE FUNCTION jwt_revoke_key(kid text, issuer text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1064,11 +1066,13 @@ DECLARE
 BEGIN
     UPDATE @extschema@.jwt_keys AS t
        SET state = 'revoked', retired_at = coalesce(t.retired_at, clock_timestamp()), verify_until = NULL
-     WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer AND t.state <> 'revoked';
+     WHERE ((t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer)
+            OR (r.public_jwk IS NOT NULL AND t.public_jwk = r.public_jwk))
+       AND t.state <> 'revoked';
     RETURN FOUND;
 END $$;
 COMMENT ON FUNCTION jwt_revoke_key(text, text) IS
-'refuses every token of the key at once; it no longer signs or is published (issuer: needed when two issuers use the kid)';
+'refuses every token of the key (of every row with its public key) at once; it no longer signs or is published (issuer: needed when two issuers use the kid)';
 
 -- Deleting forgets the key: its tokens are refused; a provider's key comes
 -- back at the next refresh of its issuer (revoke it to keep it out).

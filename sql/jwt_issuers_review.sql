@@ -42,6 +42,19 @@ SELECT kid, state, verifies FROM jwt_key_list WHERE issuer = 'https://rv.example
 SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://rv.example"}', 'ec_p256', 'rv-4')) AS refresh_new_kid;
 SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://rv.example"}', 'ed25519', 'rv-ed')) AS working_key_verifies;
 DELETE FROM jwt_keys WHERE issuer IN ('https://rv.example', 'https://rv2.example');
+-- Attack: the same provider key was imported twice before it leaked: under
+-- two kids, or for two issuers sharing the provider's keys (one key set for
+-- every tenant).  Revoking one row left the twin verifying.
+SELECT jwt_import_jwks(jsonb_build_object('keys', (pg_temp.jwks('ec256_pub_jwk', 'tw-1') -> 'keys') ||
+       (pg_temp.jwks('ec256_pub_jwk', 'tw-2') -> 'keys')), 'https://tenant-a.example') AS twins;
+SELECT jwt_import_jwks(pg_temp.jwks('ec256_pub_jwk', 'tw-1'), 'https://tenant-b.example') AS other_tenant;
+SELECT jwt_import_jwks(pg_temp.jwks('ed25519_pub_jwk', 'tw-other'), 'https://tenant-b.example') AS other_key;
+SELECT jwt_revoke_key('tw-1', 'https://tenant-a.example') AS revoked;
+SELECT kid, issuer, state FROM jwt_key_list WHERE issuer LIKE 'https://tenant-%' ORDER BY issuer, kid;
+SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://tenant-a.example"}', 'ec_p256', 'tw-2')) AS twin_kid;
+SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://tenant-b.example"}', 'ec_p256', 'tw-1')) AS twin_issuer;
+SELECT pg_temp.kv(pg_temp.tok('{"iss":"https://tenant-b.example"}', 'ed25519', 'tw-other')) AS other_key_verifies;
+DELETE FROM jwt_keys WHERE issuer LIKE 'https://tenant-%';
 
 -- ---------------------------------------------------------------------------
 -- Audience and issuer lists as arguments: jwt_verify(token, audiences => ...)

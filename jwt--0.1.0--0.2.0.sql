@@ -849,11 +849,15 @@ BEGIN
             RAISE EXCEPTION 'kid "%" of issuer "%" belongs to a key that was not imported from a JWKS', r.kid, jwt_import_jwks.issuer
                 USING ERRCODE = 'unique_violation';
         END IF;
+        -- a revoked key stays revoked under any kid: the revocation is of its material
         INSERT INTO @extschema@.jwt_keys AS t (kid, issuer, alg, kty, public_jwk, private_key, origin, state)
-        VALUES (r.kid, jwt_import_jwks.issuer, r.alg, r.kty, r.public_jwk, NULL, 'jwks', 'active')
+        VALUES (r.kid, jwt_import_jwks.issuer, r.alg, r.kty, r.public_jwk, NULL, 'jwks',
+                CASE WHEN EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS v
+                                   WHERE v.state = 'revoked' AND v.public_jwk = r.public_jwk)
+                     THEN 'revoked' ELSE 'active' END)
         ON CONFLICT (issuer, kid) WHERE issuer IS NOT NULL DO UPDATE
             SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk, private_key = NULL,
-                state = 'active', activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
+                state = EXCLUDED.state, activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
                 retired_at = NULL, verify_until = NULL
             WHERE t.state <> 'revoked';
         n := n + 1;
@@ -896,15 +900,21 @@ DECLARE
     keys jsonb;
     kids text[];
     n integer;
+    usable integer;
 BEGIN
     PERFORM @extschema@._jwt_check_issuer(_jwt_replace_issuer_keys.issuer);
     IF overlap IS NULL OR overlap < interval '0' THEN
         RAISE EXCEPTION 'overlap must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('jwt issuer keys'), hashtext(_jwt_replace_issuer_keys.issuer));
-    SELECT count(*), coalesce(jsonb_agg(to_jsonb(k)), '[]'), coalesce(array_agg(k.kid), '{}')
-      INTO n, keys, kids FROM @extschema@._jwt_jwks_keys(jwks) AS k;
-    IF n = 0 THEN
+    -- a key whose material was revoked (under any kid) is stored revoked, and is no usable key
+    SELECT count(*), coalesce(jsonb_agg(to_jsonb(k)), '[]'), coalesce(array_agg(k.kid), '{}'),
+           count(*) FILTER (WHERE NOT k.revoked)
+      INTO n, keys, kids, usable
+      FROM (SELECT j.*, EXISTS (SELECT 1 FROM @extschema@.jwt_keys AS v
+                                 WHERE v.state = 'revoked' AND v.public_jwk = j.public_jwk) AS revoked
+              FROM @extschema@._jwt_jwks_keys(jwks) AS j) AS k;
+    IF usable = 0 THEN
         RAISE EXCEPTION 'the JWKS of issuer "%" has no signing key', _jwt_replace_issuer_keys.issuer
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The issuer''s keys are left as they were.';
@@ -925,16 +935,17 @@ BEGIN
      WHERE t.issuer = _jwt_replace_issuer_keys.issuer AND t.origin = 'jwks'
        AND t.state = 'retired' AND t.verify_until <= clock_timestamp();
     INSERT INTO @extschema@.jwt_keys AS t (kid, issuer, alg, kty, public_jwk, private_key, origin, state)
-    SELECT k.kid, _jwt_replace_issuer_keys.issuer, k.alg, k.kty, k.public_jwk, NULL, 'jwks', 'active'
-      FROM jsonb_to_recordset(keys) AS k(kid text, alg text, kty text, public_jwk jsonb)
+    SELECT k.kid, _jwt_replace_issuer_keys.issuer, k.alg, k.kty, k.public_jwk, NULL, 'jwks',
+           CASE WHEN k.revoked THEN 'revoked' ELSE 'active' END
+      FROM jsonb_to_recordset(keys) AS k(kid text, alg text, kty text, public_jwk jsonb, revoked boolean)
     ON CONFLICT (issuer, kid) WHERE issuer IS NOT NULL DO UPDATE
         SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk, private_key = NULL,
-            state = 'active', activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
+            state = EXCLUDED.state, activated_at = coalesce(t.activated_at, EXCLUDED.activated_at),
             retired_at = NULL, verify_until = NULL
         -- a revoked key stays revoked; an unchanged row is not rewritten (no invalidation, no WAL)
         WHERE t.state <> 'revoked'
           AND (t.alg, t.kty, t.public_jwk, t.state, t.private_key IS NULL)
-              IS DISTINCT FROM (EXCLUDED.alg, EXCLUDED.kty, EXCLUDED.public_jwk, 'active', true);
+              IS DISTINCT FROM (EXCLUDED.alg, EXCLUDED.kty, EXCLUDED.public_jwk, EXCLUDED.state, true);
     RETURN n;
 END $$;
 COMMENT ON FUNCTION _jwt_replace_issuer_keys(text, jsonb, interval) IS
@@ -1058,7 +1069,9 @@ END $$;
 
 -- Revoked: refused at once by every session (the keyring cache of each drops
 -- at its next statement), never signs again, not published; the row stays
--- so that a refresh of its issuer's JWKS cannot bring it back.
+-- so that a refresh of its issuer's JWKS cannot bring it back.  What is
+-- revoked is the key: every row holding the same public key (imported under
+-- another kid, or for another issuer that shares the provider's keys) too.
 CREATE FUNCTION jwt_revoke_key(kid text, issuer text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1066,11 +1079,13 @@ DECLARE
 BEGIN
     UPDATE @extschema@.jwt_keys AS t
        SET state = 'revoked', retired_at = coalesce(t.retired_at, clock_timestamp()), verify_until = NULL
-     WHERE t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer AND t.state <> 'revoked';
+     WHERE ((t.kid = r.kid AND t.issuer IS NOT DISTINCT FROM r.issuer)
+            OR (r.public_jwk IS NOT NULL AND t.public_jwk = r.public_jwk))
+       AND t.state <> 'revoked';
     RETURN FOUND;
 END $$;
 COMMENT ON FUNCTION jwt_revoke_key(text, text) IS
-'refuses every token of the key at once; it no longer signs or is published (issuer: needed when two issuers use the kid)';
+'refuses every token of the key (of every row with its public key) at once; it no longer signs or is published (issuer: needed when two issuers use the kid)';
 
 -- Deleting forgets the key: its tokens are refused; a provider's key comes
 -- back at the next refresh of its issuer (revoke it to keep it out).
@@ -1402,6 +1417,52 @@ FROM jwt_issuer_sources AS s;
 COMMENT ON VIEW jwt_issuers IS 'jwt: issuers whose JWKS is fetched from a URL, and how the last fetch went';
 GRANT SELECT ON jwt_issuers TO PUBLIC;
 -- (end of JWKS URLs)
+-- Audience and issuer lists: the list forms of jwt_verify and jwt_is_valid.
+-- audiences text[] (and issuers text[]) in place of audience/issuer text; any
+-- item matches.  audiences comes second and has no default: a call of the
+-- text forms (positional, named, with untyped parameters from a driver)
+-- resolves exactly as before, and a call naming audiences => (or passing a
+-- text[] second) can only be one of these.  The text forms stay as they are,
+-- so the update drops nothing that views or policies may depend on.
+CREATE FUNCTION jwt_verify(token text, audiences text[], key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                           issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                           max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                           now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify_lists_text'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_verify(token text, audiences text[], key bytea, algorithms text[] DEFAULT NULL,
+                           issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                           max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                           now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify_lists_bytea'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_is_valid(token text, audiences text[], key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                             issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                             max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                             now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_is_valid_lists_text'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_is_valid(token text, audiences text[], key bytea, algorithms text[] DEFAULT NULL,
+                             issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL, required text[] DEFAULT NULL,
+                             max_age interval DEFAULT NULL, typ text DEFAULT NULL, subject text DEFAULT NULL,
+                             now timestamptz DEFAULT NULL, check_revoked boolean DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_is_valid_lists_bytea'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION jwt_verify(text, text[], text, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_verify with lists: any of audiences (and of issuers) matches; NULL: the setting';
+COMMENT ON FUNCTION jwt_verify(text, text[], bytea, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_verify with lists and a key as bytes: any of audiences (and of issuers) matches';
+COMMENT ON FUNCTION jwt_is_valid(text, text[], text, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_is_valid with lists: any of audiences (and of issuers) matches; NULL: the setting';
+COMMENT ON FUNCTION jwt_is_valid(text, text[], bytea, text[], text[], interval, text[], interval, text, text, timestamptz, boolean) IS
+'jwt_is_valid with lists and a key as bytes: any of audiences (and of issuers) matches';
 
 -- (end of the issuers section)
 
@@ -1724,6 +1785,17 @@ AS 'MODULE_PATHNAME', 'jwt_consume'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION jwt_consume(text, text, text[], text, text, interval, text[], interval, text, text) IS
 'verifies a single-use token with the keyring (as jwt_verify) and records its jti as used; a second use is 28JS5';
+
+-- The list form, as jwt_verify's: any of audiences (and of issuers) matches.
+CREATE FUNCTION jwt_consume(token text, audiences text[], key text DEFAULT NULL, algorithms text[] DEFAULT NULL,
+                            issuers text[] DEFAULT NULL, leeway interval DEFAULT NULL,
+                            required text[] DEFAULT NULL, max_age interval DEFAULT NULL,
+                            typ text DEFAULT NULL, subject text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_consume_lists'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_consume(text, text[], text, text[], text[], interval, text[], interval, text, text) IS
+'jwt_consume with lists: any of audiences (and of issuers) matches; NULL: the setting';
 
 -- Refreshing and logging out are for the roles the application uses (the
 -- refresh token is the credential); starting needs the keyring signer grant,

@@ -652,7 +652,8 @@ enum
 	ARG_TYP,
 	ARG_SUBJECT,
 	ARG_NOW,
-	ARG_CHECK_REVOKED
+	ARG_CHECK_REVOKED,
+	ARG_COUNT
 };
 
 static JwtAlgSet
@@ -700,8 +701,55 @@ string_option(FunctionCallInfo fcinfo, int argno, const char *setting)
 	return (setting != NULL && setting[0] != '\0') ? setting : NULL;
 }
 
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * An audiences or issuers argument: one or more names, none NULL, as UTF-8,
+ * sorted so that a token's aud array is matched in O(log n) per element.
+ */
+static const char *const *
+names_argument(ArrayType *arr, const char *what, int *count)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	const char **names;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	/* an empty list would accept nothing: a mistake, not a policy */
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what),
+				 errhint("Pass NULL to use the setting.")));
+	names = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain NULL", what)));
+		names[i] = jwt_server_cstring_to_utf8(TextDatumGetCString(elems[i]), what);
+	}
+	qsort(names, n, sizeof(char *), compare_names);
+	*count = n;
+	return names;
+}
+
+/*
+ * The claim rules of the arguments.  lists: audience and issuer are text[]
+ * (the audiences/issuers forms), any item matches; else each is one value.
+ */
 static void
-claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
+claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r, bool lists)
 {
 	memset(r, 0, sizeof(*r));
 	r->now = unix_seconds(PG_ARGISNULL(ARG_NOW) ? GetCurrentStatementStartTimestamp()
@@ -709,11 +757,21 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 	r->leeway = PG_ARGISNULL(ARG_LEEWAY) ? jwt_leeway
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_LEEWAY), "leeway");
 	r->require_exp = jwt_require_exp;
-	/* an argument is one value; the settings are comma-separated lists */
-	r->audience = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
-	r->audience_exact = !PG_ARGISNULL(ARG_AUDIENCE);
-	r->issuer = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
-	r->issuer_exact = !PG_ARGISNULL(ARG_ISSUER);
+	/* a text argument is one value; the settings are comma-separated lists */
+	if (lists && !PG_ARGISNULL(ARG_AUDIENCE))
+		r->audiences = names_argument(PG_GETARG_ARRAYTYPE_P(ARG_AUDIENCE), "audiences", &r->naudiences);
+	else
+	{
+		r->audience = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
+		r->audience_exact = !PG_ARGISNULL(ARG_AUDIENCE);
+	}
+	if (lists && !PG_ARGISNULL(ARG_ISSUER))
+		r->issuers = names_argument(PG_GETARG_ARRAYTYPE_P(ARG_ISSUER), "issuers", &r->nissuers);
+	else
+	{
+		r->issuer = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
+		r->issuer_exact = !PG_ARGISNULL(ARG_ISSUER);
+	}
 	r->subject = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_SUBJECT, NULL), "subject");
 	r->max_age = PG_ARGISNULL(ARG_MAX_AGE) ? -1
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_MAX_AGE), "max_age");
@@ -790,7 +848,7 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 
 /* A request from the arguments of jwt_verify, jwt_is_valid or jws_verify. */
 static JwtStatus
-verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok,
+verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, bool lists, JwsToken *tok,
 			 JsonDoc *claims, Jsonb **claims_jsonb, JwtError *err)
 {
 	VerifyRequest req;
@@ -804,7 +862,7 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 	req.is_jwt = is_jwt;
 	if (is_jwt)
 	{
-		claim_rules_from_arguments(fcinfo, &req.rules);
+		claim_rules_from_arguments(fcinfo, &req.rules, lists);
 		req.typ = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_TYP, NULL), "typ");
 		/* the keyring always consults revocation; an explicit key when asked */
 		req.check_revoked = PG_ARGISNULL(ARG_CHECK_REVOKED) ? req.keys == NULL
@@ -876,7 +934,7 @@ jwt_json_text_to_jsonb(const char *json, size_t len)
 }
 
 static Datum
-jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
+jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret, bool lists)
 {
 	JwsToken	tok;
 	JsonDoc		claims;
@@ -885,7 +943,7 @@ jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	if (verify_token(fcinfo, is_secret, true, &tok, &claims, &claims_jsonb, &err) != JWT_OK)
+	if (verify_token(fcinfo, is_secret, true, lists, &tok, &claims, &claims_jsonb, &err) != JWT_OK)
 		jwt_raise(&err);
 	if (claims_jsonb != NULL)
 		PG_RETURN_JSONB_P(claims_jsonb);
@@ -897,7 +955,7 @@ PG_FUNCTION_INFO_V1(jwt_verify_text);
 Datum
 jwt_verify_text(PG_FUNCTION_ARGS)
 {
-	return jwt_verify_common(fcinfo, false);
+	return jwt_verify_common(fcinfo, false, false);
 }
 
 /* jwt_verify(token text, key bytea, ...) RETURNS jsonb */
@@ -905,11 +963,11 @@ PG_FUNCTION_INFO_V1(jwt_verify_bytea);
 Datum
 jwt_verify_bytea(PG_FUNCTION_ARGS)
 {
-	return jwt_verify_common(fcinfo, true);
+	return jwt_verify_common(fcinfo, true, false);
 }
 
 static Datum
-jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
+jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret, bool lists)
 {
 	JwsToken	tok;
 	JsonDoc		claims;
@@ -918,7 +976,7 @@ jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	st = verify_token(fcinfo, is_secret, true, &tok, &claims, NULL, &err);
+	st = verify_token(fcinfo, is_secret, true, lists, &tok, &claims, NULL, &err);
 	if (st != JWT_OK && !jwt_status_is_token_failure(st))
 		jwt_raise(&err);
 	PG_RETURN_BOOL(st == JWT_OK);
@@ -929,7 +987,7 @@ PG_FUNCTION_INFO_V1(jwt_is_valid_text);
 Datum
 jwt_is_valid_text(PG_FUNCTION_ARGS)
 {
-	return jwt_is_valid_common(fcinfo, false);
+	return jwt_is_valid_common(fcinfo, false, false);
 }
 
 /* jwt_is_valid(token text, key bytea, ...) RETURNS boolean */
@@ -937,7 +995,68 @@ PG_FUNCTION_INFO_V1(jwt_is_valid_bytea);
 Datum
 jwt_is_valid_bytea(PG_FUNCTION_ARGS)
 {
-	return jwt_is_valid_common(fcinfo, true);
+	return jwt_is_valid_common(fcinfo, true, false);
+}
+
+/*
+ * The list forms, jwt_verify(token, audiences text[], key, algorithms,
+ * issuers text[], leeway, ...) and the same of jwt_is_valid: audiences comes
+ * second, without a default, so that no call of the text forms can resolve
+ * to them.  Their arguments are put back in jwt_verify's order.
+ */
+static Datum
+call_with_lists(FunctionCallInfo outer, Datum (*common) (FunctionCallInfo, bool, bool),
+				bool is_secret)
+{
+	/* for each argument of jwt_verify, its position in the list form */
+	static const int from[ARG_COUNT] = {
+		[ARG_TOKEN] = 0,[ARG_AUDIENCE] = 1,[ARG_KEY] = 2,[ARG_ALGORITHMS] = 3,
+		[ARG_ISSUER] = 4,[ARG_LEEWAY] = 5,[ARG_REQUIRED] = 6,[ARG_MAX_AGE] = 7,
+		[ARG_TYP] = 8,[ARG_SUBJECT] = 9,[ARG_NOW] = 10,[ARG_CHECK_REVOKED] = 11
+	};
+	LOCAL_FCINFO(fcinfo, ARG_COUNT);
+	Datum		result;
+
+	if (outer->nargs != ARG_COUNT)
+		elog(ERROR, "the list form of jwt_verify takes %d arguments", ARG_COUNT);
+	InitFunctionCallInfoData(*fcinfo, outer->flinfo, ARG_COUNT, outer->fncollation, NULL, NULL);
+	for (int i = 0; i < ARG_COUNT; i++)
+		fcinfo->args[i] = outer->args[from[i]];
+	result = common(fcinfo, is_secret, true);
+	outer->isnull = fcinfo->isnull;
+	return result;
+}
+
+/* jwt_verify(token text, audiences text[], key text, ..., issuers text[], ...) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(jwt_verify_lists_text);
+Datum
+jwt_verify_lists_text(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_verify_common, false);
+}
+
+/* jwt_verify(token text, audiences text[], key bytea, ..., issuers text[], ...) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(jwt_verify_lists_bytea);
+Datum
+jwt_verify_lists_bytea(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_verify_common, true);
+}
+
+/* jwt_is_valid(token text, audiences text[], key text, ..., issuers text[], ...) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_is_valid_lists_text);
+Datum
+jwt_is_valid_lists_text(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_is_valid_common, false);
+}
+
+/* jwt_is_valid(token text, audiences text[], key bytea, ..., issuers text[], ...) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_is_valid_lists_bytea);
+Datum
+jwt_is_valid_lists_bytea(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_is_valid_common, true);
 }
 
 static Datum
@@ -949,7 +1068,7 @@ jws_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	if (verify_token(fcinfo, is_secret, false, &tok, NULL, NULL, &err) != JWT_OK)
+	if (verify_token(fcinfo, is_secret, false, false, &tok, NULL, NULL, &err) != JWT_OK)
 		jwt_raise(&err);
 	result = palloc(VARHDRSZ + tok.payload_len);
 	SET_VARSIZE(result, VARHDRSZ + tok.payload_len);

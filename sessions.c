@@ -38,6 +38,8 @@
 /* jwt.c's verification, whose options jwt_consume shares */
 extern PGDLLEXPORT Datum jwt_verify_text(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum jwt_is_valid_text(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum jwt_verify_lists_text(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum jwt_is_valid_lists_text(PG_FUNCTION_ARGS);
 
 /* pg_proc_aclcheck became object_aclcheck in PostgreSQL 16. */
 #if PG_VERSION_NUM >= 160000
@@ -498,6 +500,27 @@ enum
 };
 #define VERIFY_NARGS 12
 
+/*
+ * jwt_consume's two forms, as jwt_verify's: audience and issuer text, or the
+ * list form (token, audiences text[], key, algorithms, issuers text[], ...),
+ * whose positions are those of jwt_verify's list form.
+ */
+typedef struct ConsumeForm
+{
+	int			key;			/* position of key */
+	PGFunction	verify;
+	PGFunction	is_valid;
+} ConsumeForm;
+
+static const ConsumeForm consume_text_form = {CONSUME_KEY, jwt_verify_text, jwt_is_valid_text};
+static const ConsumeForm consume_lists_form = {2, jwt_verify_lists_text, jwt_is_valid_lists_text};
+
+typedef struct ConsumeCall
+{
+	FunctionCallInfo fcinfo;
+	const ConsumeForm *form;
+} ConsumeCall;
+
 /* Call jwt_verify (or jwt_is_valid) with the keyring and jwt_consume's options. */
 static Datum
 verify_for_consume(FunctionCallInfo outer, PGFunction fn, bool *isnull)
@@ -530,15 +553,15 @@ verify_for_consume(FunctionCallInfo outer, PGFunction fn, bool *isnull)
 static bool
 revoke_exposed_single_use(void *arg)
 {
-	FunctionCallInfo fcinfo = (FunctionCallInfo) arg;
+	ConsumeCall *call = (ConsumeCall *) arg;
 	bool		isnull;
 	Jsonb	   *claims;
 	char	   *jti;
 	JsonbValue *exp;
 
-	if (!DatumGetBool(verify_for_consume(fcinfo, jwt_is_valid_text, &isnull)) || isnull)
+	if (!DatumGetBool(verify_for_consume(call->fcinfo, call->form->is_valid, &isnull)) || isnull)
 		return false;
-	claims = DatumGetJsonbP(verify_for_consume(fcinfo, jwt_verify_text, &isnull));
+	claims = DatumGetJsonbP(verify_for_consume(call->fcinfo, call->form->verify, &isnull));
 	jti = jsonb_member(claims, "jti");
 	if (jti == NULL || jti[0] == '\0')
 		return false;
@@ -558,8 +581,9 @@ revoke_exposed_single_use(void *arg)
  * a concurrent second use wait for the first, and then fail.
  */
 static Datum
-consume(PG_FUNCTION_ARGS)
+consume(FunctionCallInfo fcinfo, const ConsumeForm *form)
 {
+	ConsumeCall call = {fcinfo, form};
 	Jsonb	   *claims;
 	char	   *jti;
 	JsonbValue *exp;
@@ -572,7 +596,7 @@ consume(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('2', '2', 'J', '0', '1')),
 				 errmsg("no token to consume")));
-	if (!PG_ARGISNULL(CONSUME_KEY))
+	if (!PG_ARGISNULL(form->key))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("jwt_consume verifies with the keyring only"),
@@ -594,9 +618,9 @@ consume(PG_FUNCTION_ARGS)
 					 errdetail("A consumed token id is kept until a day after the token's exp.")));
 	}
 	check_writable("consume a token");
-	jwt_transport_check(revoke_exposed_single_use, fcinfo);
+	jwt_transport_check(revoke_exposed_single_use, &call);
 
-	claims = DatumGetJsonbP(verify_for_consume(fcinfo, jwt_verify_text, &isnull));
+	claims = DatumGetJsonbP(verify_for_consume(fcinfo, form->verify, &isnull));
 	if (isnull)
 		elog(ERROR, "jwt_verify returned NULL");
 	jti = jsonb_member(claims, "jti");
@@ -644,9 +668,29 @@ jwt_session_end(PG_FUNCTION_ARGS)
 	return hiding_statement(session_end, fcinfo);
 }
 
+static Datum
+consume_text(PG_FUNCTION_ARGS)
+{
+	return consume(fcinfo, &consume_text_form);
+}
+
+static Datum
+consume_lists(PG_FUNCTION_ARGS)
+{
+	return consume(fcinfo, &consume_lists_form);
+}
+
 PG_FUNCTION_INFO_V1(jwt_consume);
 Datum
 jwt_consume(PG_FUNCTION_ARGS)
 {
-	return hiding_statement(consume, fcinfo);
+	return hiding_statement(consume_text, fcinfo);
+}
+
+/* jwt_consume(token text, audiences text[], key text, algorithms text[], issuers text[], ...) */
+PG_FUNCTION_INFO_V1(jwt_consume_lists);
+Datum
+jwt_consume_lists(PG_FUNCTION_ARGS)
+{
+	return hiding_statement(consume_lists, fcinfo);
 }

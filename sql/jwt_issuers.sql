@@ -93,12 +93,13 @@ SELECT count(*) AS shared_kid_published FROM jsonb_array_elements(jwt_jwks(true)
 SELECT jwt_verify(pg_temp.tok('{"sub":"b","iss":"https://b.example"}', 'rsa', 'b-rsa'), jwt_jwks(true)::text, issuer => 'https://b.example') ->> 'sub' AS combined_set_b;
 
 -- Existing unbound imports (0.1.0) keep working, with a WARNING, until bound.
-INSERT INTO jwt_keys (kid, alg, kty, public_jwk, origin) VALUES ('legacy-idp', 'ES256', 'EC', k('ec256_pub_jwk')::jsonb, 'jwks');
-SELECT pg_temp.kv(pg_temp.tok('{"sub":"l","iss":"https://api.example"}', 'ec_p256', 'legacy-idp')) AS legacy_unbound;
+-- (its own key: the review made revoking a key revoke every row holding its public key)
+INSERT INTO jwt_keys (kid, alg, kty, public_jwk, origin) VALUES ('legacy-idp', 'ES512', 'EC', k('ec521_pub_jwk')::jsonb, 'jwks');
+SELECT pg_temp.kv(pg_temp.tok('{"sub":"l","iss":"https://api.example"}', 'ec_p521', 'legacy-idp')) AS legacy_unbound;
 -- the documented migration: bind them to the provider's issuer
 UPDATE jwt_keys SET issuer = 'https://legacy.example' WHERE origin = 'jwks' AND issuer IS NULL;
-SELECT pg_temp.kv(pg_temp.tok('{"sub":"l","iss":"https://api.example"}', 'ec_p256', 'legacy-idp')) AS legacy_bound_local_refused;
-SELECT pg_temp.kv(pg_temp.tok('{"sub":"l","iss":"https://legacy.example"}', 'ec_p256', 'legacy-idp')) AS legacy_bound_own;
+SELECT pg_temp.kv(pg_temp.tok('{"sub":"l","iss":"https://api.example"}', 'ec_p521', 'legacy-idp')) AS legacy_bound_local_refused;
+SELECT pg_temp.kv(pg_temp.tok('{"sub":"l","iss":"https://legacy.example"}', 'ec_p521', 'legacy-idp')) AS legacy_bound_own;
 SELECT try($$SELECT jwt_import_jwks('{"keys":[]}')$$) AS import_needs_issuer;
 SELECT try($$SELECT jwt_import_jwks('{"keys":[]}', E'https://x\n')$$) AS issuer_control_char;
 
@@ -178,7 +179,8 @@ SELECT jwt_revoke_key('a-ec', 'https://a.example') AS revoked_again;
 SELECT count(*) AS revoked_published FROM jsonb_array_elements(jwt_jwks(true) -> 'keys') AS k WHERE k ->> 'kid' = 'a-ec';
 SELECT _jwt_replace_issuer_keys('https://a.example', jsonb_build_object('keys', jsonb_build_array(
     k('ec256_pub_jwk')::jsonb || '{"kid":"a-ec","alg":"ES256"}',
-    k('ec256_pub_jwk')::jsonb || '{"kid":"shared-kid","alg":"ES256"}'))) AS refreshed;
+    k('ec256_pub_jwk')::jsonb || '{"kid":"shared-kid","alg":"ES256"}',
+    k('ed448_pub_jwk')::jsonb || '{"kid":"a-ed448"}'))) AS refreshed;
 SELECT state FROM jwt_key_list WHERE kid = 'a-ec';
 SELECT pg_temp.kv(:'a_token') AS revoked_after_refresh;
 SELECT jwt_generate_key('HS256', 'iss-hs') AS hs;
@@ -217,7 +219,7 @@ CREATE EXTENSION dblink;
 SELECT dblink_connect('other', format('dbname=%s host=%s port=%s', current_database(),
        split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port')));
 SELECT pg_temp.tok('{"sub":"b","iss":"https://b.example"}', 'ed25519', 'b-new') AS bnew_token \gset
-SELECT pg_temp.tok('{"sub":"l","iss":"https://legacy.example"}', 'ec_p256', 'legacy-idp') AS legacy_token \gset
+SELECT pg_temp.tok('{"sub":"l","iss":"https://legacy.example"}', 'ec_p521', 'legacy-idp') AS legacy_token \gset
 SELECT * FROM dblink('other', format('SELECT jwt_verify(%L) ->> ''sub''', :'bnew_token')) AS t(sub text);
 SELECT jwt_revoke_key('b-new', 'https://b.example') AS revoked;
 SELECT * FROM dblink('other', format('SELECT try(format(''SELECT jwt_verify(%%L)'', %L))', :'bnew_token')) AS t(outcome text);
@@ -233,7 +235,7 @@ DROP EXTENSION dblink;
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_execute
 FROM pg_proc p WHERE p.proname IN ('jwt_import_jwks', '_jwt_replace_issuer_keys', '_jwt_jwks_keys', '_jwt_key_row',
     'jwt_generate_key', 'jwt_activate_key', 'jwt_retire_key', 'jwt_revoke_key', 'jwt_delete_key', 'jwt_rotate_keys')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 
 -- ---------------------------------------------------------------------------
 -- Roles where providers put them: jwt.role_claim in PostgREST's JSPath

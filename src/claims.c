@@ -91,9 +91,22 @@ name_matches(const char *value, const char *expected, bool exact,
 
 	if (nnames > 0)
 	{
-		for (int i = 0; i < nnames; i++)
-			if (strcmp(value, names[i]) == 0)
+		/* names is sorted (an argument of many names against an aud array of many) */
+		int			lo = 0,
+					hi = nnames - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+			int			c = strcmp(value, names[mid]);
+
+			if (c == 0)
 				return true;
+			if (c < 0)
+				hi = mid - 1;
+			else
+				lo = mid + 1;
+		}
 		return false;
 	}
 	if (expected == NULL)

@@ -15,7 +15,8 @@ typedef struct JwtClaimRules
 	/*
 	 * audience and issuer: a comma-separated list (a setting, any item
 	 * matches; spaces around items ignored), or with *_exact one value (an
-	 * argument).  naudiences > 0: the audiences array instead (any matches).
+	 * argument).  naudiences > 0: the audiences array instead (any matches;
+	 * sorted by strcmp, as is issuers).
 	 */
 	const char *audience;		/* NULL: the token must carry no aud */
 	bool		audience_exact;

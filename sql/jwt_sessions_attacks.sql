@@ -101,6 +101,35 @@ SELECT try(format('SELECT jwt_verify(%L, leeway => %L)', :'pa', '1 day')) AS ver
 SELECT try(format('SELECT jwt_verify(%L, %L, leeway => %L)', jwt_sign('{"sub":"x"}', secret()), secret(), '10 days')) AS explicit_key_long_leeway;
 SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', :'pr')) AS refresh_after_purge;
 
+-- attack: reuse detected while its revocation cannot be committed by a
+-- worker (here: the caller's own transaction holds the family's row lock, so
+-- the worker gives up after 5 s; no free max_worker_processes slot is the
+-- same): the family must not stay refreshable, nor its access tokens valid
+SELECT access_token AS wa, refresh_token AS wr1, session_id AS ws FROM jwt_session_start('{"sub":"walt"}') \gset
+SELECT access_token AS wa2, refresh_token AS wr2 FROM jwt_session_refresh(:'wr1') \gset
+SET client_min_messages = error;   -- the worker's WARNING names the random sid
+BEGIN;
+SELECT 1 AS rotated_in_open_transaction FROM jwt_session_refresh(:'wr2');
+SELECT try(format('SELECT jwt_session_refresh(%L)', :'wr1')) AS reuse_while_worker_blocked;
+ROLLBACK;
+RESET client_min_messages;
+SELECT count(*) AS pending_records FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f NOT LIKE '%.tmp';
+-- the thief's (or victim's) current refresh token: refused from now on
+SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', :'wr2')) AS current_token_after_unrecorded_reuse;
+SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', :'wr2')) AS current_token_again;
+-- a refresh that applied the record and failed inside a subtransaction (of a
+-- transaction that then commits) does not drop the record
+SELECT refresh_token AS xr FROM jwt_session_start('{"sub":"xavier"}') \gset
+BEGIN;
+SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', b64u(sha256('no such token')))) AS failed_in_subtransaction;
+COMMIT;
+SELECT count(*) AS still_pending FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f NOT LIKE '%.tmp';
+-- any other refresh that commits commits the family's end: its access tokens are refused
+SELECT 1 AS other_refresh FROM jwt_session_refresh(:'xr');
+SELECT count(*) AS pending_after_commit FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f NOT LIKE '%.tmp';
+SELECT authn(:'wa') AS first_access, authn(:'wa2') AS current_access;
+SELECT ended_at IS NOT NULL AS ended, end_reason FROM jwt_sessions WHERE sid = :'ws';
+
 DROP FUNCTION authn(text);
 REVOKE ALL ON FUNCTION jwt_keyring_signer() FROM sa_app;
 REVOKE ALL ON FUNCTION jwt_session_refresh(text), jwt_session_end(text) FROM sa_app;

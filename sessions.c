@@ -291,10 +291,12 @@ end_exposed_session(void *arg)
 	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
 	if (isnull)
 		return false;
-	if (jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear"))
-		return true;
-	(void) jwt_session_pending_record(TextDatumGetCString(sid));
-	return false;
+	if (!jwt_session_pending_record(TextDatumGetCString(sid)))
+		return jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear");
+	if (!jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear"))
+		return false;
+	jwt_session_pending_forget(TextDatumGetCString(sid));
+	return true;
 }
 
 /*
@@ -464,15 +466,19 @@ session_refresh(PG_FUNCTION_ARGS)
 		return session_row(fcinfo, r, new_token);
 	if (strcmp(status, "reused") == 0)
 	{
-		/* committed by a worker: this error rolls back the caller's transaction */
+		/*
+		 * This error rolls back the caller's transaction: the family's end is
+		 * recorded outside it first, so that no refresh of the family
+		 * succeeds until a transaction commits that end, then committed by a
+		 * worker.  Without a worker (no free slot, a lock held by this very
+		 * transaction) or if this wait is cancelled, the record stays.
+		 */
+		bool		recorded = jwt_session_pending_record(sid);
 		bool		revoked = jwt_session_revoke_detached(sid, "refresh token reuse");
 
-		/*
-		 * Without a worker (no free slot, a lock held by this very
-		 * transaction): recorded outside the transaction, so that no refresh
-		 * of the family succeeds until a later transaction commits its end.
-		 */
-		if (!revoked && jwt_session_pending_record(sid))
+		if (revoked && recorded)
+			jwt_session_pending_forget(sid);
+		if (!revoked && recorded)
 			ereport(ERROR,
 					(errcode(JWT_SQLSTATE_REFRESH_REUSED),
 					 errmsg("refresh token reuse detected; session revoked"),

@@ -232,6 +232,14 @@ pending_xact_callback(XactEvent event, void *arg)
 	pending_unlink = NIL;
 }
 
+/* The record of family sid of this database. */
+static void
+pending_path(const char *sid, char *path)
+{
+	snprintf(path, MAXPGPATH, PENDING_DIR "/%u.%016llx", MyDatabaseId,
+			 (unsigned long long) hash_bytes_extended((const unsigned char *) sid, (int) strlen(sid), 0));
+}
+
 bool
 jwt_session_pending_record(const char *sid)
 {
@@ -242,8 +250,7 @@ jwt_session_pending_record(const char *sid)
 
 	if (MakePGDirectory(PENDING_DIR) < 0 && errno != EEXIST)
 		return false;
-	snprintf(path, sizeof(path), PENDING_DIR "/%u.%016llx", MyDatabaseId,
-			 (unsigned long long) hash_bytes_extended((const unsigned char *) sid, (int) len, 0));
+	pending_path(sid, path);
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, MyProcPid);
 	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 	if (fd < 0)
@@ -266,6 +273,15 @@ jwt_session_pending_record(const char *sid)
 		return false;
 	}
 	return true;
+}
+
+void
+jwt_session_pending_forget(const char *sid)
+{
+	char		path[MAXPGPATH];
+
+	pending_path(sid, path);
+	(void) unlink(path);
 }
 
 List *

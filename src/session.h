@@ -38,11 +38,15 @@ extern bool jwt_session_token_digest(const char *token, size_t len, unsigned cha
 extern bool jwt_session_revoke_detached(const char *sid, const char *reason);
 
 /*
- * When the worker could not: record family sid as to be revoked, durably and
- * outside the transaction (a file in the data directory); false if even
- * that failed.
+ * Record family sid as to be revoked, durably and outside the transaction
+ * (a file in the data directory), before asking the worker: a worker that
+ * cannot start or commit, a cancel or a crash meanwhile leave the record;
+ * false if even that failed.
  */
 extern bool jwt_session_pending_record(const char *sid);
+
+/* Remove that record: the family's end has been committed. */
+extern void jwt_session_pending_forget(const char *sid);
 
 /*
  * The families of this database still to be revoked (a List of sid

@@ -66,6 +66,12 @@ SELECT jwt_revoke_subject('sam') IS NOT NULL AS cut;
 SELECT access_token AS sma, refresh_token AS smr FROM jwt_session_start('{"sub":"sam"}') \gset
 SELECT authn(:'sma') AS access_after_cut, try(format('SELECT 1 FROM jwt_session_refresh(%L)', :'smr')) AS refresh_after_cut;
 
+-- attack: a session whose "sub" is not a string (a number): jwt_revoke_subject
+-- of that subject ends its refreshes, and must refuse its access tokens too
+SELECT try($$SELECT 1 FROM jwt_session_start('{"sub":12345}')$$) AS numeric_sub;
+SELECT try($$SELECT 1 FROM jwt_session_start('{"sub":{"id":"x"}}')$$) AS object_sub;
+SELECT try($$SELECT 1 FROM jwt_session_start('{"sub":null}')$$) AS null_sub;
+
 -- attack: huge and odd inputs
 SELECT try($$SELECT jwt_session_start(jsonb_build_object('sub', repeat('x', 2000)))$$) AS long_sub;
 SELECT try($$SELECT jwt_session_start('{"sid":"mine"}')$$) AS own_sid;

@@ -151,6 +151,9 @@ jwt_session_revoke_main(Datum arg)
 
 	/* the caller waits for this worker: never wait long on its locks */
 	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the caller forgets its record of this end once committed: durably */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -222,12 +225,19 @@ pending_xact_callback(XactEvent event, void *arg)
 	ListCell   *lc;
 
 	(void) arg;
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+	/* a prepared transaction may yet roll back: its records stay */
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PREPARE &&
 		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
 		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) &&
+		pending_unlink != NIL)
+	{
+		/* the end must be durable before its record goes (synchronous_commit off) */
+		if (XactLastCommitEnd != InvalidXLogRecPtr)
+			XLogFlush(XactLastCommitEnd);
 		foreach(lc, pending_unlink)
 			(void) unlink(((PendingFile *) lfirst(lc))->path);
+	}
 	list_free_deep(pending_unlink);
 	pending_unlink = NIL;
 }

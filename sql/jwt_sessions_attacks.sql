@@ -45,6 +45,11 @@ SELECT try($$SELECT _jwt_purge_sessions()$$) AS internal_purge;
 SELECT try($$SELECT _jwt_session_rotate('\x00'::bytea, '\x00'::bytea, 'j')$$) AS internal_rotate;
 SELECT try($$SELECT count(*) FROM jwt_session_refresh_tokens$$) AS read_digests;
 SELECT try($$SELECT count(*) FROM jwt_sessions$$) AS read_sessions;
+SELECT try($$SELECT count(*) FROM jwt_revoked_sessions$$) AS read_ended_sessions;
+SELECT try($$SELECT count(*) FROM jwt_consumed_tokens$$) AS read_consumed;
+SELECT try($$SELECT _jwt_session_create('{}', '1 min', '1 h', NULL, 'sid', 'jti', '\x00'::bytea)$$) AS internal_create;
+SELECT try($$SELECT _jwt_session_refusal(NULL::jwt_sessions)$$) AS internal_refusal;
+SELECT try($$SELECT _jwt_session_mint(NULL::jwt_sessions, 'j')$$) AS internal_mint;
 SELECT try($$SELECT jwt_session_start('{}')$$) AS start_without_grant;
 SELECT try(format('SELECT jwt_session_refresh(%L)', :'r')) AS refresh_without_grant;
 SELECT try(format('SELECT jwt_session_end(%L)', :'r')) AS end_without_grant;
@@ -71,6 +76,15 @@ SELECT authn(:'sma') AS access_after_cut, try(format('SELECT 1 FROM jwt_session_
 SELECT try($$SELECT 1 FROM jwt_session_start('{"sub":12345}')$$) AS numeric_sub;
 SELECT try($$SELECT 1 FROM jwt_session_start('{"sub":{"id":"x"}}')$$) AS object_sub;
 SELECT try($$SELECT 1 FROM jwt_session_start('{"sub":null}')$$) AS null_sub;
+
+-- attack: a single-use token's jti consumed under one issuer, presented again
+-- in a token of another issuer (same keyring): the id is consumed whatever the
+-- issuer, so the second is refused (ids are one namespace)
+SELECT try(format('SELECT 1 FROM jwt_consume(%L, issuer => %L)',
+                  jwt_sign('{"jti":"reset-42","iss":"https://a.example","sub":"u"}'), 'https://a.example')) AS first_issuer;
+SELECT try(format('SELECT 1 FROM jwt_consume(%L, issuer => %L)',
+                  jwt_sign('{"jti":"reset-42","iss":"https://b.example","sub":"u"}'), 'https://b.example')) AS other_issuer;
+DELETE FROM jwt_consumed_tokens WHERE jti = 'reset-42';
 
 -- attack: huge and odd inputs
 SELECT try($$SELECT jwt_session_start(jsonb_build_object('sub', repeat('x', 2000)))$$) AS long_sub;

@@ -133,7 +133,7 @@ SELECT 1 AS rotated_in_open_transaction FROM jwt_session_refresh(:'wr2');
 SELECT try(format('SELECT jwt_session_refresh(%L)', :'wr1')) AS reuse_while_worker_blocked;
 ROLLBACK;
 RESET client_min_messages;
-SELECT count(*) AS pending_records FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f NOT LIKE '%.tmp';
+SELECT count(*) AS pending_records FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f LIKE (SELECT oid FROM pg_database WHERE datname = current_database()) || '.%' AND f NOT LIKE '%.tmp';
 -- the thief's (or victim's) current refresh token: refused from now on
 SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', :'wr2')) AS current_token_after_unrecorded_reuse;
 SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', :'wr2')) AS current_token_again;
@@ -143,10 +143,10 @@ SELECT refresh_token AS xr FROM jwt_session_start('{"sub":"xavier"}') \gset
 BEGIN;
 SELECT try(format('SELECT 1 FROM jwt_session_refresh(%L)', b64u(sha256('no such token')))) AS failed_in_subtransaction;
 COMMIT;
-SELECT count(*) AS still_pending FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f NOT LIKE '%.tmp';
+SELECT count(*) AS still_pending FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f LIKE (SELECT oid FROM pg_database WHERE datname = current_database()) || '.%' AND f NOT LIKE '%.tmp';
 -- any other refresh that commits commits the family's end: its access tokens are refused
 SELECT 1 AS other_refresh FROM jwt_session_refresh(:'xr');
-SELECT count(*) AS pending_after_commit FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f NOT LIKE '%.tmp';
+SELECT count(*) AS pending_after_commit FROM pg_ls_dir('pg_jwt_pending') AS f WHERE f LIKE (SELECT oid FROM pg_database WHERE datname = current_database()) || '.%' AND f NOT LIKE '%.tmp';
 SELECT authn(:'wa') AS first_access, authn(:'wa2') AS current_access;
 SELECT ended_at IS NOT NULL AS ended, end_reason FROM jwt_sessions WHERE sid = :'ws';
 

@@ -1557,7 +1557,9 @@ BEGIN
     IF s.dpop_jkt IS NOT NULL THEN
         c := c || jsonb_build_object('cnf', jsonb_build_object('jkt', s.dpop_jkt));
     END IF;
-    token := @extschema@.jwt_sign(c);
+    -- every argument typed: an overload jwt_sign(jsonb) that a role with CREATE
+    -- on the extension's schema adds cannot be chosen (nor make this ambiguous)
+    token := @extschema@.jwt_sign(c, NULL::text, NULL::text, NULL::jsonb);
 END $$;
 REVOKE ALL ON FUNCTION _jwt_session_mint(jwt_sessions, text) FROM PUBLIC;
 

@@ -872,6 +872,16 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, bool lists, J
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("check_revoked => false is not allowed with the keyring"),
 					 errdetail("Verification with the keyring always consults revocation.")));
+		/*
+		 * Revoked ids (and ended sessions) are purged a day after their
+		 * exp: a longer leeway, or a now further back, would accept one again.
+		 */
+		if (req.check_revoked &&
+			req.rules.leeway + Max(0.0, unix_seconds(GetCurrentStatementStartTimestamp()) - req.rules.now) > SECS_PER_DAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("leeway must not exceed 1 day when revocation is checked"),
+					 errdetail("Revoked token ids and ended sessions are purged a day after the tokens' exp; leeway plus how far now is in the past must stay within it.")));
 	}
 	return jwt_stats_verified(jwt_verify_request(&req, tok, claims, err));
 }

@@ -291,7 +291,37 @@ end_exposed_session(void *arg)
 	if (digest == NULL)
 		return false;
 	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
-	return !isnull && jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear");
+	if (isnull)
+		return false;
+	if (!jwt_session_pending_record(TextDatumGetCString(sid)))
+		return jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear");
+	if (!jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear"))
+		return false;
+	jwt_session_pending_forget(TextDatumGetCString(sid));
+	return true;
+}
+
+/*
+ * Revoke, in this transaction, the families whose revocation a worker could
+ * not commit (jwt_session_pending_record): before any refresh, so that a
+ * refresh of such a family is refused (28JS4) until one commits.
+ */
+static void
+apply_pending_revocations(void)
+{
+	List	   *sids = jwt_session_pending_take();
+	ListCell   *lc;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	foreach(lc, sids)
+	{
+		values[0] = CStringGetTextDatum((char *) lfirst(lc));
+		values[1] = CStringGetTextDatum("refresh token reuse");
+		(void) call_internal("_jwt_session_revoke", 2, types, values, NULL, &isnull);
+	}
+	list_free_deep(sids);
 }
 
 /* The digest of a refresh token argument, or NULL when it is malformed. */
@@ -419,6 +449,7 @@ session_refresh(PG_FUNCTION_ARGS)
 	check_writable("refresh a session");
 	jwt_transport_check(end_exposed_session, digest_or_null(token));
 	digest = refresh_digest_argument(token);
+	apply_pending_revocations();
 
 	new_token = jwt_session_random_text(JWT_REFRESH_TOKEN_BYTES);
 	new_digest = palloc(VARHDRSZ + 32);
@@ -437,8 +468,25 @@ session_refresh(PG_FUNCTION_ARGS)
 		return session_row(fcinfo, r, new_token);
 	if (strcmp(status, "reused") == 0)
 	{
-		/* committed by a worker: this error rolls back the caller's transaction */
+		/*
+		 * This error rolls back the caller's transaction: the family's end is
+		 * recorded outside it first, so that no refresh of the family
+		 * succeeds until a transaction commits that end, then committed by a
+		 * worker.  Without a worker (no free slot, a lock held by this very
+		 * transaction) or if this wait is cancelled, the record stays.
+		 */
+		bool		recorded = jwt_session_pending_record(sid);
 		bool		revoked = jwt_session_revoke_detached(sid, "refresh token reuse");
+
+		if (revoked && recorded)
+			jwt_session_pending_forget(sid);
+		if (!revoked && recorded)
+			ereport(ERROR,
+					(errcode(JWT_SQLSTATE_REFRESH_REUSED),
+					 errmsg("refresh token reuse detected; session revoked"),
+					 errdetail("The refresh token had been used already: session \"%s\" is refused from now on; its access tokens are revoked when the next refresh or logout commits.", sid),
+					 errhint("The user must sign in again."),
+					 errhidestmt(true)));
 
 		ereport(ERROR,
 				(errcode(JWT_SQLSTATE_REFRESH_REUSED),
@@ -471,6 +519,7 @@ session_end(PG_FUNCTION_ARGS)
 	check_writable("end a session");
 	jwt_transport_check(end_exposed_session, digest_or_null(token));
 	digest = refresh_digest_argument(token);
+	apply_pending_revocations();
 	values[0] = PointerGetDatum(digest);
 	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
 	if (isnull)

@@ -10,18 +10,24 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "b64url.h"
@@ -145,6 +151,9 @@ jwt_session_revoke_main(Datum arg)
 
 	/* the caller waits for this worker: never wait long on its locks */
 	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the caller forgets its record of this end once committed: durably */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -167,4 +176,187 @@ jwt_session_revoke_main(Datum arg)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	dsm_detach(seg);
 	proc_exit(0);
+}
+
+/*
+ * Pending revocations: families whose reuse was detected but whose
+ * revocation the worker could not commit.  A file each, written durably
+ * outside any transaction (the caller's error rolls its transaction back),
+ * named by database and a hash of the sid; removed once a transaction that
+ * revoked the family has committed.
+ */
+#define PENDING_DIR "pg_jwt_pending"
+
+typedef struct PendingFile
+{
+	SubTransactionId subid;		/* the subtransaction that revoked it */
+	char		path[MAXPGPATH];
+} PendingFile;
+
+static List *pending_unlink = NIL;	/* PendingFiles to remove at commit, in TopMemoryContext */
+static bool pending_callback_registered = false;
+
+/* A subtransaction rolled back: what it revoked (or its children did) is pending again. */
+static void
+pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	(void) parentSubid;
+	(void) arg;
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	foreach(lc, pending_unlink)
+	{
+		PendingFile *f = lfirst(lc);
+
+		if (f->subid >= mySubid)
+		{
+			pending_unlink = foreach_delete_current(pending_unlink, lc);
+			pfree(f);
+		}
+	}
+}
+
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	(void) arg;
+	/* a prepared transaction may yet roll back: its records stay */
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PREPARE &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) &&
+		pending_unlink != NIL)
+	{
+		/* the end must be durable before its record goes (synchronous_commit off) */
+		if (XactLastCommitEnd != InvalidXLogRecPtr)
+			XLogFlush(XactLastCommitEnd);
+		foreach(lc, pending_unlink)
+			(void) unlink(((PendingFile *) lfirst(lc))->path);
+	}
+	list_free_deep(pending_unlink);
+	pending_unlink = NIL;
+}
+
+/* The record of family sid of this database. */
+static void
+pending_path(const char *sid, char *path)
+{
+	snprintf(path, MAXPGPATH, PENDING_DIR "/%u.%016llx", MyDatabaseId,
+			 (unsigned long long) hash_bytes_extended((const unsigned char *) sid, (int) strlen(sid), 0));
+}
+
+bool
+jwt_session_pending_record(const char *sid)
+{
+	char		path[MAXPGPATH];
+	char		tmp[MAXPGPATH];
+	int			fd;
+	size_t		len = strlen(sid);
+
+	if (MakePGDirectory(PENDING_DIR) < 0 && errno != EEXIST)
+		return false;
+	pending_path(sid, path);
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, MyProcPid);
+	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0)
+		return false;
+	if (write(fd, sid, len) != (ssize_t) len || pg_fsync(fd) != 0)
+	{
+		CloseTransientFile(fd);
+		(void) unlink(tmp);
+		return false;
+	}
+	if (CloseTransientFile(fd) != 0)
+	{
+		(void) unlink(tmp);
+		return false;
+	}
+	/* durable_rename fsyncs the file and the directory; errors at LOG, not ERROR */
+	if (durable_rename(tmp, path, LOG) != 0)
+	{
+		(void) unlink(tmp);
+		return false;
+	}
+	return true;
+}
+
+void
+jwt_session_pending_forget(const char *sid)
+{
+	char		path[MAXPGPATH];
+
+	pending_path(sid, path);
+	(void) unlink(path);
+}
+
+List *
+jwt_session_pending_take(void)
+{
+	DIR		   *dir;
+	struct dirent *de;
+	char		prefix[32];
+	List	   *sids = NIL;
+
+	dir = AllocateDir(PENDING_DIR);
+	if (dir == NULL)
+	{
+		if (errno == ENOENT)
+			return NIL;
+		/* unreadable: refuse rather than rotate past a reuse not yet recorded */
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the pending session revocations in \"%s\": %m", PENDING_DIR)));
+	}
+	snprintf(prefix, sizeof(prefix), "%u.", MyDatabaseId);
+	while ((de = ReadDir(dir, PENDING_DIR)) != NULL)
+	{
+		char		path[MAXPGPATH];
+		char		sid[1025];
+		int			fd;
+		ssize_t		n;
+		PendingFile *f;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || strstr(de->d_name, ".tmp") != NULL)
+			continue;
+		snprintf(path, sizeof(path), PENDING_DIR "/%s", de->d_name);
+		fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+		if (fd < 0)
+		{
+			if (errno == ENOENT)
+				continue;		/* applied by another session meanwhile */
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open the pending session revocation \"%s\": %m", path)));
+		}
+		n = read(fd, sid, sizeof(sid) - 1);
+		CloseTransientFile(fd);
+		if (n <= 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the pending session revocation \"%s\"", path)));
+		sid[n] = '\0';
+		sids = lappend(sids, pstrdup(sid));
+		if (!pending_callback_registered)
+		{
+			RegisterXactCallback(pending_xact_callback, NULL);
+			RegisterSubXactCallback(pending_subxact_callback, NULL);
+			pending_callback_registered = true;
+		}
+		f = MemoryContextAlloc(TopMemoryContext, sizeof(PendingFile));
+		f->subid = GetCurrentSubTransactionId();
+		snprintf(f->path, sizeof(f->path), "%s", path);
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			pending_unlink = lappend(pending_unlink, f);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	FreeDir(dir);
+	return sids;
 }

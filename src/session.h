@@ -5,6 +5,8 @@
 #ifndef JWT_SESSION_H
 #define JWT_SESSION_H
 
+#include "nodes/pg_list.h"
+
 /* SQLSTATEs of the session functions (class 28: refused) */
 #define JWT_SQLSTATE_REFRESH_REUSED	MAKE_SQLSTATE('2', '8', 'J', 'S', '1')
 #define JWT_SQLSTATE_REFRESH_EXPIRED	MAKE_SQLSTATE('2', '8', 'J', 'S', '2')
@@ -34,5 +36,23 @@ extern bool jwt_session_token_digest(const char *token, size_t len, unsigned cha
  * could not be done.
  */
 extern bool jwt_session_revoke_detached(const char *sid, const char *reason);
+
+/*
+ * Record family sid as to be revoked, durably and outside the transaction
+ * (a file in the data directory), before asking the worker: a worker that
+ * cannot start or commit, a cancel or a crash meanwhile leave the record;
+ * false if even that failed.
+ */
+extern bool jwt_session_pending_record(const char *sid);
+
+/* Remove that record: the family's end has been committed. */
+extern void jwt_session_pending_forget(const char *sid);
+
+/*
+ * The families of this database still to be revoked (a List of sid
+ * strings): the caller revokes them in its own transaction, whose commit
+ * removes their records; an abort keeps them.
+ */
+extern List *jwt_session_pending_take(void);
 
 #endif

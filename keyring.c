@@ -8,9 +8,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/timestamp.h"
 
 #include "envelope.h"
@@ -173,4 +175,51 @@ jwt_key_generate_internal(PG_FUNCTION_ARGS)
 		memset(secret, 0, secret_len);
 	}
 	PG_RETURN_BYTEA_P(out);
+}
+
+/*
+ * _jwt_key_seal(kid text, alg text, kty text, created_at timestamptz, private_key bytea) RETURNS bytea
+ * A row's private material sealed (again) for that row under the current
+ * key-encryption key (see jwt_keyring_seal_row).  For jwt_seal_keys() and
+ * jwt_reseal_keys(); not for PUBLIC.
+ */
+PG_FUNCTION_INFO_V1(jwt_key_seal_internal);
+Datum
+jwt_key_seal_internal(PG_FUNCTION_ARGS)
+{
+	EnvelopeRow row;
+	bytea	   *in;
+	char	   *sealed;
+	size_t		sealed_len;
+	bytea	   *out;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("only alg may be null")));
+	row.kid = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	row.alg = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	row.kty = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	row.created_at = PG_GETARG_TIMESTAMPTZ(3);
+	in = PG_GETARG_BYTEA_PP(4);
+	sealed = jwt_keyring_seal_row(&row, VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in), &sealed_len);
+	if (sealed == NULL)
+		PG_RETURN_BYTEA_P(in);
+	out = palloc(VARHDRSZ + sealed_len);
+	SET_VARSIZE(out, VARHDRSZ + sealed_len);
+	memcpy(VARDATA(out), sealed, sealed_len);
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* Trigger on jwt_keys: tell every backend to drop its cached keyring. */
+PG_FUNCTION_INFO_V1(jwt_keyring_changed);
+Datum
+jwt_keyring_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "jwt_keyring_changed must be called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }

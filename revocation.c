@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/timestamp.h"
 
 #include "json_strict.h"
 #include "jws.h"
@@ -84,4 +85,12 @@ jwt_revoke_exposed(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	jwt_authentication_request(&req, PG_GETARG_TEXT_PP(0));
 	PG_RETURN_BOOL(jwt_revoke_exposed_token(&req));
+}
+
+/* jwt_revocation_cutoff() RETURNS timestamptz: see jwt_revocation_next_cutoff */
+PG_FUNCTION_INFO_V1(jwt_revocation_cutoff);
+Datum
+jwt_revocation_cutoff(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(jwt_revocation_next_cutoff());
 }

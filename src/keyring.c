@@ -23,7 +23,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -903,39 +902,22 @@ jwt_keyring_signing_key(const char *kid)
 }
 
 /*
- * _jwt_key_seal(kid text, alg text, kty text, created_at timestamptz, private_key bytea) RETURNS bytea
- * A row's private material sealed (again) for that row under the current
- * key-encryption key: plain material, and 0.1.0 envelopes bound to the kid
- * only, become version 2 envelopes; a version 2 envelope comes back as it is
- * once it is shown to open.  For jwt_seal_keys(); not for PUBLIC.
+ * A keyring row's private material sealed (again) under the current
+ * key-encryption key, for jwt_seal_keys() and jwt_reseal_keys(): plain
+ * material, and 0.1.0 envelopes bound to the kid only, become version 2
+ * envelopes; a version 2 envelope that opens under the current key comes back
+ * as NULL (keep it as it is).  Sets *sealed_len.
  */
-PG_FUNCTION_INFO_V1(jwt_key_seal_internal);
-Datum
-jwt_key_seal_internal(PG_FUNCTION_ARGS)
+char *
+jwt_keyring_seal_row(const EnvelopeRow *row, const char *material, size_t len,
+					 size_t *sealed_len)
 {
-	EnvelopeRow row;
-	bytea	   *in;
 	const char *kek;
-	const char *plain;
-	size_t		len;
-	int			version;
+	const char *plain = material;
+	int			version = envelope_version(material, len);
 	bool		by_previous = false;
 	char	   *sealed;
-	size_t		sealed_len;
-	bytea	   *out;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("only alg may be null")));
-	row.kid = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	row.alg = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	row.kty = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	row.created_at = PG_GETARG_TIMESTAMPTZ(3);
-	in = PG_GETARG_BYTEA_PP(4);
-	plain = VARDATA_ANY(in);
-	len = VARSIZE_ANY_EXHDR(in);
-	version = envelope_version(plain, len);
 	if ((kek = jwt_kek()) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -946,11 +928,11 @@ jwt_key_seal_internal(PG_FUNCTION_ARGS)
 	 * that no configured key opens.
 	 */
 	if (version != 0 &&
-		(plain = open_sealed(&row, plain, len, &len, &by_previous)) == NULL)
+		(plain = open_sealed(row, material, len, &len, &by_previous)) == NULL)
 	{
 		JwtError	err;
 
-		fail_sealed(&err, row.kid, jwt_previous_kek() != NULL
+		fail_sealed(&err, row->kid, jwt_previous_kek() != NULL
 					? "neither jwt.key_encryption_key nor jwt.previous_key_encryption_key opens it"
 					: "jwt.key_encryption_key does not open it");
 		jwt_raise(&err);
@@ -959,29 +941,14 @@ jwt_key_seal_internal(PG_FUNCTION_ARGS)
 	{
 		memset(unconstify(char *, plain), 0, len);
 		pfree(unconstify(char *, plain));
-		PG_RETURN_BYTEA_P(in);
+		return NULL;
 	}
-	sealed = envelope_seal(kek, &row, plain, len, &sealed_len);
+	sealed = envelope_seal(kek, row, plain, len, sealed_len);
 	if (version != 0)
 	{
 		memset(unconstify(char *, plain), 0, len);
 		pfree(unconstify(char *, plain));
 	}
-	out = palloc(VARHDRSZ + sealed_len);
-	SET_VARSIZE(out, VARHDRSZ + sealed_len);
-	memcpy(VARDATA(out), sealed, sealed_len);
-	PG_RETURN_BYTEA_P(out);
+	return sealed;
 }
 
-/* Trigger on jwt_keys: tell every backend to drop its cached keyring. */
-PG_FUNCTION_INFO_V1(jwt_keyring_changed);
-Datum
-jwt_keyring_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "jwt_keyring_changed must be called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
-}

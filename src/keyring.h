@@ -5,6 +5,7 @@
 #define JWT_KEYRING_H
 
 #include "crypto.h"
+#include "envelope.h"
 
 extern void jwt_keyring_init(void);
 extern Oid	jwt_extension_schema(void);
@@ -32,5 +33,9 @@ extern const char *jwt_kek(void);
 /* jwt.previous_key_encryption_key (a KEK rotation), registered by _PG_init; NULL when unset */
 extern char *jwt_previous_key_encryption_key;
 extern const char *jwt_previous_kek(void);
+
+/* A row's material sealed (again) under the current KEK; NULL: keep it as it is */
+extern char *jwt_keyring_seal_row(const EnvelopeRow *row, const char *material, size_t len,
+								  size_t *sealed_len);
 
 #endif

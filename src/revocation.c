@@ -1008,14 +1008,12 @@ jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact)
 }
 
 /*
- * jwt_revocation_cutoff() RETURNS timestamptz: the cut-off
- * jwt_revoke_subject sets without before: the moment of the call, and after
- * every iat this backend has handed out in the statement, even when the
- * clock has not moved since.
+ * The cut-off jwt_revoke_subject sets without before: the moment of the
+ * call, and after every iat this backend has handed out in the statement,
+ * even when the clock has not moved since.
  */
-PG_FUNCTION_INFO_V1(jwt_revocation_cutoff);
-Datum
-jwt_revocation_cutoff(PG_FUNCTION_ARGS)
+TimestampTz
+jwt_revocation_next_cutoff(void)
 {
 	TimestampTz start = GetCurrentStatementStartTimestamp();
 	TimestampTz t = GetCurrentTimestamp();
@@ -1027,5 +1025,5 @@ jwt_revocation_cutoff(PG_FUNCTION_ARGS)
 	}
 	if (t <= issued_latest)
 		t = issued_latest + 1;
-	PG_RETURN_TIMESTAMPTZ(t);
+	return t;
 }

@@ -8,7 +8,8 @@
 # neither setting off; jwt_authenticate() outside a transaction block warns.
 # Review attacks: a verified token refused afterwards (28J08, 28JR1) or the
 # warning's context (dynamic SQL) must not log the token; a forged header's
-# kid is escaped and cut.
+# kid is escaped and cut.  Counts of a parallel worker and of a backend
+# terminated mid-transaction are kept; a crash restart zeroes them.
 # jwt.stats_databases = 2: the third and fourth databases share the row of
 # the others (datid NULL).
 set -euo pipefail
@@ -116,15 +117,35 @@ check "a kid that is not UTF-8: refused (22J03) before it is read" \
     "$(grep -o 'jwt authentication failed: sqlstate=[0-9A-Z]* sub=- iss=- kid=[^ ]*' "$LOG" | tail -n 1)" \
     'jwt authentication failed: sqlstate=22J03 sub=- iss=- kid=-'
 
+# --- counts that must not be lost: a parallel worker's, a terminated backend's ---
+q "SELECT jwt_stats_reset()" >/dev/null
+check "a verification run in a parallel worker" \
+    "$(q "SET force_parallel_mode = on; SET parallel_setup_cost = 0; SELECT jwt_verify('$TOK', '$SECRET') ->> 'sub'")" alice
+check "is counted once, in the database's row" \
+    "$(q "SELECT verifications FROM jwt_stats WHERE datname = 'postgres'")" 1
+psql -X -q -c "BEGIN" -c "SELECT jwt_is_valid('$TOK')" -c "SELECT jwt_is_valid('$TOK')" \
+    -c "SELECT pg_sleep(60) /* stats-victim */" >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 100); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%stats-victim%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && break
+    sleep 0.1
+done
+check "counts of a transaction still running are not in the view yet" \
+    "$(q "SELECT verifications FROM jwt_stats WHERE datname = 'postgres'")" 1
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%stats-victim%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$victim" || true
+check "a backend terminated mid-transaction adds them as it exits" \
+    "$(q "SELECT verifications FROM jwt_stats WHERE datname = 'postgres'")" 3
+
 # --- more databases than slots: the others share one row ---
 for db in stats_three stats_four; do
     own_database $db
     q "CREATE EXTENSION jwt" $db >/dev/null
     q "SELECT jwt_verify('$TOK', '$SECRET') ->> 'sub'" $db >/dev/null
 done
-check "databases beyond jwt.stats_databases count together, in the row whose datid is NULL" \
+check "databases beyond jwt.stats_databases count together, in the row whose datid is NULL (a reset keeps the slots)" \
     "$(q "SELECT string_agg(coalesce(datname, '(others)') || ':' || verifications, ' ' ORDER BY datname) FROM jwt_stats")" \
-    "postgres:13 stats_two:2 (others):2"
+    "postgres:3 stats_two:0 (others):2"
 
 # --- who may turn the counting and the log off: superusers only ---
 check "a plain role cannot turn the log off" \
@@ -141,4 +162,21 @@ check "the counts are still there" \
 check "a role granted EXECUTE on jwt_stats_reset() resets every database" \
     "$(qu stats_monitor "SELECT jwt_stats_reset()"; q "SELECT sum(verifications + authentications) FROM jwt_stats")" $'\n0'
 
+# --- a crash: the server makes its shared memory anew, and the counters with it ---
+q "SELECT jwt_is_valid('$TOK')" >/dev/null
+psql -X -q -c "SELECT pg_sleep(60) /* stats-crash */" >/dev/null 2>&1 &
+crashed=$!
+for _ in $(seq 100); do
+    pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%stats-crash%' AND state = 'active' AND pid <> pg_backend_pid()")
+    [ -n "$pid" ] && break
+    sleep 0.1
+done
+kill -9 "$pid"
+wait "$crashed" || true
+for _ in $(seq 100); do
+    [ "$(q "SELECT 1")" = 1 ] && break
+    sleep 0.2
+done
+check "after a crash restart the counters start anew" \
+    "$(q "SELECT coalesce(sum(verifications), 0) FROM jwt_stats")" 0
 finish

@@ -199,6 +199,59 @@ jwt_utf8_to_server_cstring(const char *s)
 	return pg_any_to_server(s, (int) strlen(s), PG_UTF8);
 }
 
+/*
+ * Whether UTF-8 text has an equivalent in the database encoding, found
+ * without raising (the text may come from a forged token's header).  Before
+ * PostgreSQL 14 there is no conversion that does not raise: true, and the
+ * conversion raises as it always did.
+ */
+static bool
+utf8_has_server_equivalent(const char *s)
+{
+#if PG_VERSION_NUM >= 140000
+	int			enc = GetDatabaseEncoding();
+	int			len = (int) strlen(s);
+	int			destlen;
+	unsigned char *dest;
+	Oid			proc;
+	int			converted;
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+		return true;
+	proc = FindDefaultConversionProc(PG_UTF8, enc);
+	if (!OidIsValid(proc))
+		return true;
+	destlen = len * MAX_CONVERSION_GROWTH + 1;
+	dest = palloc(destlen);
+	converted = pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, (unsigned char *) s, len,
+											  dest, destlen, true);
+	pfree(dest);
+	return converted == len;
+#else
+	(void) s;
+	return true;
+#endif
+}
+
+/*
+ * A token's kid for the keyring lookup, in the database encoding.  A kid the
+ * encoding cannot represent names no key: refused as unknown, not raised.
+ */
+static JwtStatus
+keyring_kid(const char *kid, const char **out, JwtError *err)
+{
+	char		buf[64];
+
+	*out = NULL;
+	if (kid == NULL)
+		return JWT_OK;
+	if (!utf8_has_server_equivalent(kid))
+		return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring has kid \"%s\"",
+						jwt_printable(kid, buf, sizeof(buf)));
+	*out = jwt_utf8_to_server_cstring(kid);
+	return JWT_OK;
+}
+
 /* ---------- signing ---------- */
 
 /* Reject header members that would change how the token is verified. */
@@ -734,6 +787,7 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	JsonStrictResult jr;
 	JwtStatus	st;
 	JwtKey	   *key;
+	const char *kid;
 
 	if ((st = jws_parse(VARDATA_ANY(req->token), VARSIZE_ANY_EXHDR(req->token),
 						(size_t) jwt_max_token_length, tok, err)) != JWT_OK)
@@ -741,8 +795,8 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	if (req->keys != NULL)
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
-			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
-										  &key, err)) == JWT_OK)
+			 (st = keyring_kid(tok->kid, &kid, err)) == JWT_OK &&
+			 (st = jwt_keyring_verify_key(tok->alg, kid, &key, err)) == JWT_OK)
 		st = jws_verify_key(tok, key, req->allowed, err);
 	if (st != JWT_OK)
 		return st;

@@ -200,13 +200,13 @@ jwt_utf8_to_server_cstring(const char *s)
 }
 
 /*
- * Whether UTF-8 text has an equivalent in the database encoding, found
- * without raising (the text may come from a forged token's header).  Before
- * PostgreSQL 14 there is no conversion that does not raise: true, and the
- * conversion raises as it always did.
+ * UTF-8 text in the database encoding, or NULL when the encoding cannot
+ * represent it, found without raising (the text may come from a forged
+ * token's header).  Before PostgreSQL 14 no conversion returns instead of
+ * raising: it raises as it always did.
  */
-static bool
-utf8_has_server_equivalent(const char *s)
+static char *
+utf8_to_server_or_null(const char *s)
 {
 #if PG_VERSION_NUM >= 140000
 	int			enc = GetDatabaseEncoding();
@@ -214,22 +214,22 @@ utf8_has_server_equivalent(const char *s)
 	int			destlen;
 	unsigned char *dest;
 	Oid			proc;
-	int			converted;
 
-	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
-		return true;
-	proc = FindDefaultConversionProc(PG_UTF8, enc);
-	if (!OidIsValid(proc))
-		return true;
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII ||
+		!OidIsValid(proc = FindDefaultConversionProc(PG_UTF8, enc)))
+		return jwt_utf8_to_server_cstring(s);
 	destlen = len * MAX_CONVERSION_GROWTH + 1;
 	dest = palloc(destlen);
-	converted = pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, (unsigned char *) s, len,
-											  dest, destlen, true);
-	pfree(dest);
-	return converted == len;
+	/* the number of bytes converted; the output is NUL-terminated */
+	if (pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, (unsigned char *) s, len,
+									  dest, destlen, true) != len)
+	{
+		pfree(dest);
+		return NULL;
+	}
+	return (char *) dest;
 #else
-	(void) s;
-	return true;
+	return jwt_utf8_to_server_cstring(s);
 #endif
 }
 
@@ -245,10 +245,9 @@ keyring_kid(const char *kid, const char **out, JwtError *err)
 	*out = NULL;
 	if (kid == NULL)
 		return JWT_OK;
-	if (!utf8_has_server_equivalent(kid))
+	if ((*out = utf8_to_server_or_null(kid)) == NULL)
 		return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring has kid \"%s\"",
 						jwt_printable(kid, buf, sizeof(buf)));
-	*out = jwt_utf8_to_server_cstring(kid);
 	return JWT_OK;
 }
 

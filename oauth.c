@@ -45,7 +45,9 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc_tables.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "varatt.h"
@@ -62,6 +64,10 @@
 #define OAUTH_ERR_IDENTITY		MAKE_SQLSTATE('2', '8', 'J', 'O', '2')
 #define OAUTH_ERR_ROLE			MAKE_SQLSTATE('2', '8', 'J', 'O', '3')
 #define OAUTH_ERR_NO_DATABASE	MAKE_SQLSTATE('2', '8', 'J', 'O', '4')
+#define OAUTH_ERR_CLIENT_SETTING	MAKE_SQLSTATE('2', '8', 'J', 'O', '5')
+
+/* An identity is a name (an e-mail address is at most 254 bytes) */
+#define OAUTH_IDENTITY_MAX		512
 
 /* A JWKS is a few kilobytes; a file much larger is not one. */
 #define OAUTH_KEYS_FILE_MAX		(1024 * 1024)
@@ -185,6 +191,28 @@ string_claim(const JsonDoc *claims, const char *name)
 }
 
 /*
+ * Whether identity can be the login's authn_id: PostgreSQL writes it into the
+ * log as it is ("connection authenticated: identity=..."), so a newline
+ * would forge log lines; and an identity is a name, not a document.
+ */
+static bool
+identity_is_loggable(const char *identity)
+{
+	size_t		len = strlen(identity);
+
+	if (len > OAUTH_IDENTITY_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) identity[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/*
  * validate_cb: authenticate the token without a database.  Returns false
  * (PostgreSQL logs "internal error in OAuth validator module") only when the
  * configuration makes every login fail; a refused token sets authorized =
@@ -267,6 +295,14 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 									  oauth_identity_claim);
 
 		refuse(OAUTH_ERR_IDENTITY, "token has no identity claim", detail);
+		return true;
+	}
+	if (!identity_is_loggable(identity))
+	{
+		/* PostgreSQL logs the identity verbatim (log_connections): never forward it */
+		refuse(OAUTH_ERR_IDENTITY, "token's identity claim cannot be an identity",
+			   psprintf("The claim \"%s\" holds a control character or more than %d bytes.",
+						oauth_identity_claim, OAUTH_IDENTITY_MAX));
 		return true;
 	}
 

@@ -185,6 +185,15 @@ refused "missing scope" "$(sign "$(claims | sed 's/ db:login//')")" 28JO1 "token
 refused "scope as a prefix is not the scope" "$(sign "$(claims | sed 's/db:login/db:log/')")" 28JO1 ""
 refused "no exp" "$(sign_noexp "$(claims | sed "s/, \"exp\": [0-9]*//")")" 28J08 ""
 refused "no identity claim" "$(sign "$(claims | sed 's/"sub": "alice@example.com",//')")" 28JO2 ""
+# log injection: PostgreSQL logs the identity verbatim ("connection authenticated:
+# identity=..."); a newline in the claim would forge a line of the server log
+refused "an identity with a newline (log injection)" \
+    "$(sign "$(claims | sed 's/"sub": "alice@example.com"/"sub": "alice@example.com\\u000aLOG:  forged by the token"/')")" \
+    28JO2 "control character"
+check "no forged line reached the log" "$(grep -c '^LOG:  forged by the token' "$LOG" || true)" 0
+refused "an identity of 1000 bytes (log flooding)" \
+    "$(sign "$(claims | sed "s/\"sub\": \"alice@example.com\"/\"sub\": \"$(printf '%01000d' 0 | tr 0 a)@example.com\"/")")" \
+    28JO2 "more than 512 bytes"
 refused "a key not in the file" "$(sign "$(claims)" not-in-file)" 28J0D ""
 refused "garbage" "not.a.token" 22J0 ""
 refused "a forged signature" "$(sign "$(claims)" | sed 's/\.[^.]*$/.AAAA/')" 28J03 ""

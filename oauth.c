@@ -158,6 +158,21 @@ read_keys_file(size_t *len)
 						   fd < 0 ? ": " : "", fd < 0 ? strerror(save) : "")));
 		return NULL;
 	}
+	/*
+	 * Whoever can write the file chooses the keys logins trust: like
+	 * ssl_key_file, it must belong to the server's user or root, and no one
+	 * else may write it.
+	 */
+	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+		(st.st_uid != geteuid() && st.st_uid != 0))
+	{
+		CloseTransientFile(fd);
+		ereport(LOG,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("jwt: OAuth login refused (F0000): cannot use jwt.oauth_keys_file \"%s\"", oauth_keys_file),
+				 errdetail("It must be a regular file owned by the database server's user or root, and writable by no one else.")));
+		return NULL;
+	}
 	buf = palloc(st.st_size + 1);
 	n = read(fd, buf, st.st_size);
 	CloseTransientFile(fd);
@@ -262,6 +277,22 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 		return false;
 	}
 
+	/*
+	 * Public keys only: a file that is neither JSON nor PEM would otherwise
+	 * be taken for an HMAC secret, and a secret in a file is a key anyone
+	 * who reads the file can sign with.
+	 */
+	for (int i = 0; i < keys.nkeys; i++)
+		if (keys.keys[i].type == JWT_KEY_HMAC)
+		{
+			ereport(LOG,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("jwt: OAuth login refused (F0000): jwt.oauth_keys_file \"%s\" holds no usable key", oauth_keys_file),
+					 errdetail("It must hold public keys (a JWKS, a JWK or PEM); it holds a secret (HMAC) key or text that is neither.")));
+			jwt_keyset_free(&keys);
+			return false;
+		}
+
 	/* jwt_authenticate()'s policy, with the file's keys, bound to pg_hba.conf's issuer */
 	arg = cstring_to_text(token);
 	jwt_authentication_request(&req, arg);
@@ -328,6 +359,21 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 				   ? "delegate_ident_mapping is set in pg_hba.conf but jwt.role_claim is empty."
 				   : psprintf("With delegate_ident_mapping, the claim \"%s\" must name the role \"%s\".",
 							  role_claim, role));
+			return true;
+		}
+
+		/*
+		 * The token names the role: a superuser would be whoever the token
+		 * issuer says, on a pg_hba.conf line that reads "all" users.  A
+		 * superuser logs in with a token only through an explicit
+		 * pg_ident.conf mapping.  pg_authid is shared: readable here.
+		 */
+		if (superuser_arg(get_role_oid(role, true)))
+		{
+			result->authn_id = pstrdup(identity);
+			refuse(OAUTH_ERR_ROLE, "delegate_ident_mapping does not log in a superuser",
+				   psprintf("The role \"%s\" is a superuser; map a token identity to it in pg_ident.conf instead.",
+							role));
 			return true;
 		}
 	}

@@ -245,6 +245,33 @@ check "delegation: jwt_claims() is the token's" \
     "$(login "$DEL" oauthdel reporting "SELECT jwt_claim('db_role') || ' ' || session_user")" "reporting reporting"
 refused "delegation: another role than the claim's" "$DEL" 28JO3 "token does not name the requested role" oauthdel alice
 refused "delegation: no role claim" "$(sign "$(claims)")" 28JO3 "" oauthdel alice
+# privilege escalation: on a line for all users, a token whose role claim names
+# a superuser would log in as that superuser, on the token issuer's word alone
+q "CREATE ROLE boss LOGIN SUPERUSER" >/dev/null
+refused "delegation: a role claim naming a superuser" "$(sign "$(claims '"db_role": "boss"')")" 28JO3 \
+    "does not log in a superuser" oauthdel boss
+
+# --- the keys file: whoever can write it chooses the keys logins trust ---
+chmod 666 "$KEYS/login.jwks"
+refused "a world-writable keys file (anyone could add a key)" "$GOOD" "F0000" "writable by no one else"
+chmod 664 "$KEYS/login.jwks"
+refused "a group-writable keys file" "$GOOD" "F0000" "writable by no one else"
+chmod 644 "$KEYS/login.jwks"
+check "a keys file only its owner writes is used again" "$(login "$GOOD")" alice
+ln -s "$KEYS/login.jwks" "$KEYS/link.jwks"
+# a file that is neither JSON nor PEM would be taken for an HMAC secret
+printf 'not a key: only text, and long enough to pass for an HMAC secret of a good length\n' >"$KEYS/secret.txt"
+[ "$(id -u)" = 0 ] && chown -h "${JWT_SERVER_USER:-postgres}" "$KEYS/secret.txt" "$KEYS/link.jwks"
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \
+    -c "ALTER SYSTEM SET jwt.oauth_keys_file = '$KEYS/link.jwks'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+check "a symbolic link to the keys file works (the server administrator's choice)" "$(login "$GOOD")" alice
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \
+    -c "ALTER SYSTEM SET jwt.oauth_keys_file = '$KEYS/secret.txt'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+refused "a keys file of plain text (taken for an HMAC secret)" "$GOOD" "F0000" "holds no usable key"
 
 # --- a missing keys file refuses everything ---
 "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \

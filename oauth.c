@@ -444,6 +444,30 @@ complete_login(void)
 				 errmsg("a token login needs a database connection")));
 	}
 
+	/*
+	 * Step 2 reads the settings of the database and role, not the client's:
+	 * a superuser's startup packet (options=-c jwt.audience=...) is applied
+	 * before this commit and would override them.
+	 */
+	{
+		int			nvars;
+		struct config_generic **vars = get_guc_variables(&nvars);
+
+		for (int i = 0; i < nvars; i++)
+			if (vars[i]->source == PGC_S_CLIENT &&
+				(pg_strncasecmp(vars[i]->name, "jwt.", 4) == 0 ||
+				 pg_strcasecmp(vars[i]->name, "session_preload_libraries") == 0))
+			{
+				forget_token();
+				refuse(OAUTH_ERR_CLIENT_SETTING, "the connection request sets a jwt setting",
+					   psprintf("The startup packet sets \"%s\"; a token login takes its settings from the server only.",
+								vars[i]->name));
+				ereport(FATAL,
+						(errcode(OAUTH_ERR_CLIENT_SETTING),
+						 errmsg("a token login cannot set \"%s\" in the connection request", vars[i]->name)));
+			}
+	}
+
 	arg = cstring_to_text(pending_token);
 	forget_token();
 	jwt_authentication_request(&req, arg);

@@ -221,7 +221,29 @@ check "the database refusal is the connection's error (FATAL, before any query)"
 # step 2 applies the database's own settings, as jwt_authenticate does there
 q "ALTER DATABASE oauthdb SET jwt.audience = 'reports.example.com'" >/dev/null
 refused "a per-database audience" "$GOOD" 28J05 "token audience does not match"
+# settings bypass: a superuser's startup packet may set superuser settings, and
+# they are applied before step 2 runs; options=-c jwt.audience=... would undo
+# the database's own audience
+q "CREATE ROLE chief LOGIN SUPERUSER" >/dev/null
+ROOT_TOKEN=$(sign "$(claims '"jti": "chief-1"' | sed 's/alice@/chief@/')")
+out=$(OAUTH_TOKEN=$ROOT_TOKEN "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=chief \
+      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c jwt.audience=db.example.com'" \
+      "SELECT current_user" 2>&1 || true)
+check "a superuser's options=-c jwt.audience=... does not override the database's (refused)" \
+    "$(grep -c 'cannot set "jwt.audience" in the connection request' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
 q "ALTER DATABASE oauthdb RESET jwt.audience" >/dev/null
+check "without the option the superuser's token logs in (mapped in pg_ident.conf)" \
+    "$(login "$ROOT_TOKEN" oauthdb chief)" chief
+out=$(OAUTH_TOKEN=$ROOT_TOKEN "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=chief \
+      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c session_preload_libraries=jwt'" \
+      "SELECT current_user" 2>&1 || true)
+check "nor with session_preload_libraries from the client (code loaded before step 2)" \
+    "$(grep -c 'cannot set "session_preload_libraries"' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+out=$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=alice \
+      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c jwt.revocation_cache=off'" \
+      "SELECT current_user" 2>&1 || true)
+check "a user-settable jwt setting in the startup packet is refused too" \
+    "$(grep -c 'cannot set "jwt.revocation_cache"' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
 check "and without it the token logs in again" "$(login "$GOOD")" alice
 
 # a database without the extension cannot check revocation: no login there

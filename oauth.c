@@ -299,6 +299,8 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	req.keys = &keys;
 	req.check_revoked = false;	/* the lists are in the database: step 2 */
 	req.rules.issuer = hba->oauth_issuer;
+	/* one issuer, compared whole: not a jwt.issuer list split at its commas */
+	req.rules.issuer_exact = true;
 	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
 	{
 		jwt_keyset_free(&keys);

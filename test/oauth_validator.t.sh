@@ -89,6 +89,9 @@ q "SELECT jsonb_build_object('keys', jsonb_path_query_array(jwt_jwks(), '\$.keys
     >"$KEYS/login.jwks"
 # the delegation database has its own keyring: the same public keys, bound to the issuer
 DB=oauthdel q "SELECT jwt_import_jwks('$(cat "$KEYS/login.jwks")'::jsonb, '$ISSUER')" >/dev/null
+"$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE oauthcomma" >/dev/null
+DB=oauthcomma q "CREATE EXTENSION jwt"
+DB=oauthcomma q "SELECT jwt_import_jwks('$(cat "$KEYS/login.jwks")'::jsonb, '$ISSUER/t/a,b')" >/dev/null
 
 # in postgresql.conf, as in the README (ALTER SYSTEM can then override them)
 cat >>"$DATA/postgresql.conf" <<EOF
@@ -101,6 +104,7 @@ cat >"$DATA/pg_hba.conf" <<EOF
 local   all       all                   trust
 hostssl replication all     127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" map=tokens
 hostssl oauthdel  all       127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" delegate_ident_mapping=1
+hostssl oauthcomma all      127.0.0.1/32 oauth issuer="$ISSUER/t/a,b" scope="db:login" map=tokens
 hostssl oauthdb   all       127.0.0.1/32 oauth issuer=$ISSUER scope="openid db:login" map=tokens
 hostssl all       all       127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" map=tokens
 EOF
@@ -190,13 +194,29 @@ refused "no identity claim" "$(sign "$(claims | sed 's/"sub": "alice@example.com
 refused "an identity with a newline (log injection)" \
     "$(sign "$(claims | sed 's/"sub": "alice@example.com"/"sub": "alice@example.com\\u000aLOG:  forged by the token"/')")" \
     28JO2 "control character"
-check "no forged line reached the log" "$(grep -c '^LOG:  forged by the token' "$LOG" || true)" 0
+check "no forged line reached the log" "$(grep -c '^[[:space:]]*LOG:  forged by the token' "$LOG" || true)" 0
 refused "an identity of 1000 bytes (log flooding)" \
     "$(sign "$(claims | sed "s/\"sub\": \"alice@example.com\"/\"sub\": \"$(printf '%01000d' 0 | tr 0 a)@example.com\"/")")" \
     28JO2 "more than 512 bytes"
 refused "a key not in the file" "$(sign "$(claims)" not-in-file)" 28J0D ""
 refused "garbage" "not.a.token" 22J0 ""
 refused "a forged signature" "$(sign "$(claims)" | sed 's/\.[^.]*$/.AAAA/')" 28J03 ""
+
+# issuer confusion: pg_hba.conf's issuer= is one URL, which may hold a comma; read as
+# a jwt.issuer list it would accept a token of the issuer "$ISSUER/t/a" (another tenant)
+comma_login() {
+    OAUTH_TOKEN=$1 "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthcomma user=alice \
+        sslmode=require oauth_issuer=$ISSUER/t/a,b oauth_client_id=test-client" "SELECT current_user" 2>&1 ||
+        echo refused
+}
+check "issuer= with a comma: its own issuer logs in" \
+    "$(comma_login "$(sign "$(claims | sed "s#\"iss\": \"$ISSUER\"#\"iss\": \"$ISSUER/t/a,b\"#")")")" alice
+mark=$(wc -l <"$LOG")
+check "issuer= with a comma is not a list (the issuer before the comma is refused)" \
+    "$(comma_login "$(sign "$(claims | sed "s#\"iss\": \"$ISSUER\"#\"iss\": \"$ISSUER/t/a\"#")")" | tail -n 1)" refused
+# at authentication, by pg_hba.conf's issuer (the keyring of step 2 may well hold that tenant's keys)
+check "and the log says pg_hba.conf's issuer refused it (28J06)" \
+    "$(tail -n +$((mark + 1)) "$LOG" | grep -c 'refused (28J06): token issuer does not match' | sed 's/^[1-9][0-9]*$/yes/')" yes
 
 # --- refusals once the database is connected: the keyring and revocation ---
 q "SELECT jwt_revoke_jti('revoked-1', now() + interval '1 hour')" >/dev/null

@@ -280,15 +280,17 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	/*
 	 * Public keys only: a file that is neither JSON nor PEM would otherwise
 	 * be taken for an HMAC secret, and a secret in a file is a key anyone
-	 * who reads the file can sign with.
+	 * who reads the file can sign with.  A private key is a signing key left
+	 * where only verifying is needed, and checking it (an RSA primality
+	 * test) would cost every connection attempt, before authentication.
 	 */
 	for (int i = 0; i < keys.nkeys; i++)
-		if (keys.keys[i].type == JWT_KEY_HMAC)
+		if (keys.keys[i].type == JWT_KEY_HMAC || keys.keys[i].has_private)
 		{
 			ereport(LOG,
 					(errcode(ERRCODE_CONFIG_FILE_ERROR),
 					 errmsg("jwt: OAuth login refused (F0000): jwt.oauth_keys_file \"%s\" holds no usable key", oauth_keys_file),
-					 errdetail("It must hold public keys (a JWKS, a JWK or PEM); it holds a secret (HMAC) key or text that is neither.")));
+					 errdetail("It must hold public keys (a JWKS, a JWK or PEM); it holds a private or secret (HMAC) key, or text that is neither.")));
 			jwt_keyset_free(&keys);
 			return false;
 		}

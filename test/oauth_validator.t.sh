@@ -314,6 +314,16 @@ check "a symbolic link to the keys file works (the server administrator's choice
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 refused "a keys file of plain text (taken for an HMAC secret)" "$GOOD" "F0000" "holds no usable key"
+# a private key: a signing key kept where only verifying is needed (and checking it
+# would cost every connection attempt, authenticated or not)
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KEYS/private.pem" 2>/dev/null
+chmod 600 "$KEYS/private.pem"
+[ "$(id -u)" = 0 ] && chown "${JWT_SERVER_USER:-postgres}" "$KEYS/private.pem"
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \
+    -c "ALTER SYSTEM SET jwt.oauth_keys_file = '$KEYS/private.pem'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+refused "a keys file holding a private key" "$GOOD" "F0000" "a private or secret (HMAC) key"
 
 # --- a missing keys file refuses everything ---
 "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \

@@ -278,6 +278,17 @@ out=$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT user=a
       sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client" "IDENTIFY_SYSTEM" 2>&1 || true)
 check "a replication connection cannot log in with a token (28JO4)" \
     "$(grep -c 'a token login needs a database connection' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+# a logical walsender (replication=database) reads commands right after startup: step 2
+# must have run at its startup transaction's commit, as for any other connection
+out=$(OAUTH_TOKEN=$(sign "$(claims '"jti": "revoked-1"')") "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT \
+      dbname=oauthdb user=alice replication=database sslmode=require oauth_issuer=$ISSUER \
+      oauth_client_id=test-client" "IDENTIFY_SYSTEM" 2>&1 || true)
+check "a logical replication connection with a revoked token is refused (FATAL 28J04 before any command)" \
+    "$(grep -c 'FATAL:  token has been revoked' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+check "a logical replication connection with a valid token gets its identity" \
+    "$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=alice \
+       replication=database sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client" \
+       "SELECT jwt_claim('jti')" 2>&1)" login-ok-1
 q "ALTER ROLE alice NOREPLICATION" >/dev/null
 
 # --- delegate_ident_mapping: the role claim names the role ---

@@ -228,6 +228,35 @@ identity_is_loggable(const char *identity)
 }
 
 /*
+ * Whether the startup packet sets session_preload_libraries, as a parameter
+ * or in options (-c name=, --name=; names are case-insensitive and '-' is
+ * '_').  The libraries load inside the startup transaction, before step 2.
+ */
+static bool
+startup_loads_libraries(const Port *port)
+{
+	ListCell   *lc;
+	bool		name = true;
+
+	foreach(lc, port->guc_options)
+	{
+		if (name && pg_strcasecmp((const char *) lfirst(lc), "session_preload_libraries") == 0)
+			return true;
+		name = !name;
+	}
+	if (port->cmdline_options != NULL)
+	{
+		char	   *opts = pstrdup(port->cmdline_options);
+
+		for (char *c = opts; *c; c++)
+			*c = (*c == '-') ? '_' : pg_tolower((unsigned char) *c);
+		if (strstr(opts, "session_preload_libraries") != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
  * validate_cb: authenticate the token without a database.  Returns false
  * (PostgreSQL logs "internal error in OAuth validator module") only when the
  * configuration makes every login fail; a refused token sets authorized =
@@ -263,6 +292,12 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("jwt: OAuth login refused (XX000): the validator was not called inside the startup transaction")));
 		return false;
+	}
+	if (startup_loads_libraries(MyProcPort))
+	{
+		refuse(OAUTH_ERR_CLIENT_SETTING, "the connection request sets session_preload_libraries",
+			   "A token login may not load code before its database checks have run.");
+		return true;
 	}
 	if ((text = read_keys_file(&len)) == NULL)
 		return false;

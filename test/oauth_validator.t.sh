@@ -254,11 +254,19 @@ check "a superuser's options=-c jwt.audience=... does not override the database'
 q "ALTER DATABASE oauthdb RESET jwt.audience" >/dev/null
 check "without the option the superuser's token logs in (mapped in pg_ident.conf)" \
     "$(login "$ROOT_TOKEN" oauthdb chief)" chief
-out=$(OAUTH_TOKEN=$ROOT_TOKEN "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=chief \
-      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c session_preload_libraries=jwt'" \
-      "SELECT current_user" 2>&1 || true)
-check "nor with session_preload_libraries from the client (code loaded before step 2)" \
-    "$(grep -c 'cannot set "session_preload_libraries"' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+# code loaded before step 2: a superuser's startup packet may name any library file, and
+# it was loaded (its _PG_init run) before the revocation check; refused at authentication
+for opt in "-c session_preload_libraries=/nonexistent/evil" "--Session-Preload-Libraries=/nonexistent/evil"; do
+    mark=$(wc -l <"$LOG")
+    out=$(OAUTH_TOKEN=$ROOT_TOKEN "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=chief \
+          sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='$opt'" \
+          "SELECT current_user" 2>&1 || echo refused)
+    check "options=$opt: refused" "$(tail -n 1 <<<"$out")" refused
+    sleep 0.2
+    new=$(tail -n +$((mark + 1)) "$LOG")
+    check "options=$opt: refused at authentication (28JO5), no library loaded" \
+        "$(grep -c 'refused (28JO5)' <<<"$new")/$(grep -c 'nonexistent/evil' <<<"$new")" 1/0
+done
 out=$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=alice \
       sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c jwt.revocation_cache=off'" \
       "SELECT current_user" 2>&1 || true)

@@ -40,6 +40,7 @@
 #if PG_VERSION_NUM >= 180000
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "libpq/libpq-be.h"
 #include "libpq/oauth.h"
 #include "miscadmin.h"
@@ -227,6 +228,18 @@ identity_is_loggable(const char *identity)
 	return true;
 }
 
+/* Whether roleid is a superuser or has the privileges of one that reach the server's files or programs. */
+static bool
+role_is_superuser_equivalent(Oid roleid)
+{
+	if (!OidIsValid(roleid))
+		return false;
+	return superuser_arg(roleid) ||
+		has_privs_of_role(roleid, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
+		has_privs_of_role(roleid, ROLE_PG_WRITE_SERVER_FILES) ||
+		has_privs_of_role(roleid, ROLE_PG_READ_SERVER_FILES);
+}
+
 /*
  * Whether the startup packet sets session_preload_libraries, as a parameter
  * or in options (-c name=, --name=; names are case-insensitive and '-' is
@@ -407,11 +420,11 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 		 * superuser logs in with a token only through an explicit
 		 * pg_ident.conf mapping.  pg_authid is shared: readable here.
 		 */
-		if (superuser_arg(get_role_oid(role, true)))
+		if (role_is_superuser_equivalent(get_role_oid(role, true)))
 		{
 			result->authn_id = pstrdup(identity);
 			refuse(OAUTH_ERR_ROLE, "delegate_ident_mapping does not log in a superuser",
-				   psprintf("The role \"%s\" is a superuser; map a token identity to it in pg_ident.conf instead.",
+				   psprintf("The role \"%s\" is a superuser or has the privileges of pg_execute_server_program, pg_write_server_files or pg_read_server_files; map a token identity to it in pg_ident.conf instead.",
 							role));
 			return true;
 		}

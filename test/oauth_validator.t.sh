@@ -311,6 +311,10 @@ refused "delegation: no role claim" "$(sign "$(claims)")" 28JO3 "" oauthdel alic
 q "CREATE ROLE boss LOGIN SUPERUSER" >/dev/null
 refused "delegation: a role claim naming a superuser" "$(sign "$(claims '"db_role": "boss"')")" 28JO3 \
     "does not log in a superuser" oauthdel boss
+# the same through a predefined role that reaches the server's programs (COPY ... PROGRAM)
+q "CREATE ROLE runner LOGIN; GRANT pg_execute_server_program TO runner" >/dev/null
+refused "delegation: a role claim naming a member of pg_execute_server_program" \
+    "$(sign "$(claims '"db_role": "runner"')")" 28JO3 "does not log in a superuser" oauthdel runner
 
 # --- the keys file: whoever can write it chooses the keys logins trust ---
 chmod 666 "$KEYS/login.jwks"

@@ -40,12 +40,15 @@
 #if PG_VERSION_NUM >= 180000
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "libpq/libpq-be.h"
 #include "libpq/oauth.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc_tables.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "varatt.h"
@@ -62,6 +65,10 @@
 #define OAUTH_ERR_IDENTITY		MAKE_SQLSTATE('2', '8', 'J', 'O', '2')
 #define OAUTH_ERR_ROLE			MAKE_SQLSTATE('2', '8', 'J', 'O', '3')
 #define OAUTH_ERR_NO_DATABASE	MAKE_SQLSTATE('2', '8', 'J', 'O', '4')
+#define OAUTH_ERR_CLIENT_SETTING	MAKE_SQLSTATE('2', '8', 'J', 'O', '5')
+
+/* An identity is a name (an e-mail address is at most 254 bytes) */
+#define OAUTH_IDENTITY_MAX		512
 
 /* A JWKS is a few kilobytes; a file much larger is not one. */
 #define OAUTH_KEYS_FILE_MAX		(1024 * 1024)
@@ -152,6 +159,21 @@ read_keys_file(size_t *len)
 						   fd < 0 ? ": " : "", fd < 0 ? strerror(save) : "")));
 		return NULL;
 	}
+	/*
+	 * Whoever can write the file chooses the keys logins trust: like
+	 * ssl_key_file, it must belong to the server's user or root, and no one
+	 * else may write it.
+	 */
+	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+		(st.st_uid != geteuid() && st.st_uid != 0))
+	{
+		CloseTransientFile(fd);
+		ereport(LOG,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("jwt: OAuth login refused (F0000): cannot use jwt.oauth_keys_file \"%s\"", oauth_keys_file),
+				 errdetail("It must be a regular file owned by the database server's user or root, and writable by no one else.")));
+		return NULL;
+	}
 	buf = palloc(st.st_size + 1);
 	n = read(fd, buf, st.st_size);
 	CloseTransientFile(fd);
@@ -182,6 +204,69 @@ string_claim(const JsonDoc *claims, const char *name)
 	const JsonMember *m = json_doc_get(claims, name);
 
 	return (m != NULL && m->value.kind == JK_STRING) ? m->value.str : NULL;
+}
+
+/*
+ * Whether identity can be the login's authn_id: PostgreSQL writes it into the
+ * log as it is ("connection authenticated: identity=..."), so a newline
+ * would forge log lines; and an identity is a name, not a document.
+ */
+static bool
+identity_is_loggable(const char *identity)
+{
+	size_t		len = strlen(identity);
+
+	if (len > OAUTH_IDENTITY_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) identity[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* Whether roleid is a superuser or has the privileges of one that reach the server's files or programs. */
+static bool
+role_is_superuser_equivalent(Oid roleid)
+{
+	if (!OidIsValid(roleid))
+		return false;
+	return superuser_arg(roleid) ||
+		has_privs_of_role(roleid, ROLE_PG_EXECUTE_SERVER_PROGRAM) ||
+		has_privs_of_role(roleid, ROLE_PG_WRITE_SERVER_FILES) ||
+		has_privs_of_role(roleid, ROLE_PG_READ_SERVER_FILES);
+}
+
+/*
+ * Whether the startup packet sets session_preload_libraries, as a parameter
+ * or in options (-c name=, --name=; names are case-insensitive and '-' is
+ * '_').  The libraries load inside the startup transaction, before step 2.
+ */
+static bool
+startup_loads_libraries(const Port *port)
+{
+	ListCell   *lc;
+	bool		name = true;
+
+	foreach(lc, port->guc_options)
+	{
+		if (name && pg_strcasecmp((const char *) lfirst(lc), "session_preload_libraries") == 0)
+			return true;
+		name = !name;
+	}
+	if (port->cmdline_options != NULL)
+	{
+		char	   *opts = pstrdup(port->cmdline_options);
+
+		for (char *c = opts; *c; c++)
+			*c = (*c == '-') ? '_' : pg_tolower((unsigned char) *c);
+		if (strstr(opts, "session_preload_libraries") != NULL)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -221,6 +306,12 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 				 errmsg("jwt: OAuth login refused (XX000): the validator was not called inside the startup transaction")));
 		return false;
 	}
+	if (startup_loads_libraries(MyProcPort))
+	{
+		refuse(OAUTH_ERR_CLIENT_SETTING, "the connection request sets session_preload_libraries",
+			   "A token login may not load code before its database checks have run.");
+		return true;
+	}
 	if ((text = read_keys_file(&len)) == NULL)
 		return false;
 	memset(&keys, 0, sizeof(keys));
@@ -234,12 +325,32 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 		return false;
 	}
 
+	/*
+	 * Public keys only: a file that is neither JSON nor PEM would otherwise
+	 * be taken for an HMAC secret, and a secret in a file is a key anyone
+	 * who reads the file can sign with.  A private key is a signing key left
+	 * where only verifying is needed, and checking it (an RSA primality
+	 * test) would cost every connection attempt, before authentication.
+	 */
+	for (int i = 0; i < keys.nkeys; i++)
+		if (keys.keys[i].type == JWT_KEY_HMAC || keys.keys[i].has_private)
+		{
+			ereport(LOG,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("jwt: OAuth login refused (F0000): jwt.oauth_keys_file \"%s\" holds no usable key", oauth_keys_file),
+					 errdetail("It must hold public keys (a JWKS, a JWK or PEM); it holds a private or secret (HMAC) key, or text that is neither.")));
+			jwt_keyset_free(&keys);
+			return false;
+		}
+
 	/* jwt_authenticate()'s policy, with the file's keys, bound to pg_hba.conf's issuer */
 	arg = cstring_to_text(token);
 	jwt_authentication_request(&req, arg);
 	req.keys = &keys;
 	req.check_revoked = false;	/* the lists are in the database: step 2 */
 	req.rules.issuer = hba->oauth_issuer;
+	/* one issuer, compared whole: not a jwt.issuer list split at its commas */
+	req.rules.issuer_exact = true;
 	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
 	{
 		jwt_keyset_free(&keys);
@@ -269,6 +380,14 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 		refuse(OAUTH_ERR_IDENTITY, "token has no identity claim", detail);
 		return true;
 	}
+	if (!identity_is_loggable(identity))
+	{
+		/* PostgreSQL logs the identity verbatim (log_connections): never forward it */
+		refuse(OAUTH_ERR_IDENTITY, "token's identity claim cannot be an identity",
+			   psprintf("The claim \"%s\" holds a control character or more than %d bytes.",
+						oauth_identity_claim, OAUTH_IDENTITY_MAX));
+		return true;
+	}
 
 	if (hba->oauth_skip_usermap)
 	{
@@ -292,6 +411,21 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 				   ? "delegate_ident_mapping is set in pg_hba.conf but jwt.role_claim is empty."
 				   : psprintf("With delegate_ident_mapping, the claim \"%s\" must name the role \"%s\".",
 							  role_claim, role));
+			return true;
+		}
+
+		/*
+		 * The token names the role: a superuser would be whoever the token
+		 * issuer says, on a pg_hba.conf line that reads "all" users.  A
+		 * superuser logs in with a token only through an explicit
+		 * pg_ident.conf mapping.  pg_authid is shared: readable here.
+		 */
+		if (role_is_superuser_equivalent(get_role_oid(role, true)))
+		{
+			result->authn_id = pstrdup(identity);
+			refuse(OAUTH_ERR_ROLE, "delegate_ident_mapping does not log in a superuser",
+				   psprintf("The role \"%s\" is a superuser or has the privileges of pg_execute_server_program, pg_write_server_files or pg_read_server_files; map a token identity to it in pg_ident.conf instead.",
+							role));
 			return true;
 		}
 	}
@@ -360,6 +494,30 @@ complete_login(void)
 		ereport(FATAL,
 				(errcode(OAUTH_ERR_NO_DATABASE),
 				 errmsg("a token login needs a database connection")));
+	}
+
+	/*
+	 * Step 2 reads the settings of the database and role, not the client's:
+	 * a superuser's startup packet (options=-c jwt.audience=...) is applied
+	 * before this commit and would override them.
+	 */
+	{
+		int			nvars;
+		struct config_generic **vars = get_guc_variables(&nvars);
+
+		for (int i = 0; i < nvars; i++)
+			if (vars[i]->source == PGC_S_CLIENT &&
+				(pg_strncasecmp(vars[i]->name, "jwt.", 4) == 0 ||
+				 pg_strcasecmp(vars[i]->name, "session_preload_libraries") == 0))
+			{
+				forget_token();
+				refuse(OAUTH_ERR_CLIENT_SETTING, "the connection request sets a jwt setting",
+					   psprintf("The startup packet sets \"%s\"; a token login takes its settings from the server only.",
+								vars[i]->name));
+				ereport(FATAL,
+						(errcode(OAUTH_ERR_CLIENT_SETTING),
+						 errmsg("a token login cannot set \"%s\" in the connection request", vars[i]->name)));
+			}
 	}
 
 	arg = cstring_to_text(pending_token);

@@ -89,6 +89,9 @@ q "SELECT jsonb_build_object('keys', jsonb_path_query_array(jwt_jwks(), '\$.keys
     >"$KEYS/login.jwks"
 # the delegation database has its own keyring: the same public keys, bound to the issuer
 DB=oauthdel q "SELECT jwt_import_jwks('$(cat "$KEYS/login.jwks")'::jsonb, '$ISSUER')" >/dev/null
+"$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE oauthcomma" >/dev/null
+DB=oauthcomma q "CREATE EXTENSION jwt"
+DB=oauthcomma q "SELECT jwt_import_jwks('$(cat "$KEYS/login.jwks")'::jsonb, '$ISSUER/t/a,b')" >/dev/null
 
 # in postgresql.conf, as in the README (ALTER SYSTEM can then override them)
 cat >>"$DATA/postgresql.conf" <<EOF
@@ -101,6 +104,7 @@ cat >"$DATA/pg_hba.conf" <<EOF
 local   all       all                   trust
 hostssl replication all     127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" map=tokens
 hostssl oauthdel  all       127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" delegate_ident_mapping=1
+hostssl oauthcomma all      127.0.0.1/32 oauth issuer="$ISSUER/t/a,b" scope="db:login" map=tokens
 hostssl oauthdb   all       127.0.0.1/32 oauth issuer=$ISSUER scope="openid db:login" map=tokens
 hostssl all       all       127.0.0.1/32 oauth issuer=$ISSUER scope="db:login" map=tokens
 EOF
@@ -185,9 +189,34 @@ refused "missing scope" "$(sign "$(claims | sed 's/ db:login//')")" 28JO1 "token
 refused "scope as a prefix is not the scope" "$(sign "$(claims | sed 's/db:login/db:log/')")" 28JO1 ""
 refused "no exp" "$(sign_noexp "$(claims | sed "s/, \"exp\": [0-9]*//")")" 28J08 ""
 refused "no identity claim" "$(sign "$(claims | sed 's/"sub": "alice@example.com",//')")" 28JO2 ""
+# log injection: PostgreSQL logs the identity verbatim ("connection authenticated:
+# identity=..."); a newline in the claim would forge a line of the server log
+refused "an identity with a newline (log injection)" \
+    "$(sign "$(claims | sed 's/"sub": "alice@example.com"/"sub": "alice@example.com\\u000aLOG:  forged by the token"/')")" \
+    28JO2 "control character"
+check "no forged line reached the log" "$(grep -c '^[[:space:]]*LOG:  forged by the token' "$LOG" || true)" 0
+refused "an identity of 1000 bytes (log flooding)" \
+    "$(sign "$(claims | sed "s/\"sub\": \"alice@example.com\"/\"sub\": \"$(printf '%01000d' 0 | tr 0 a)@example.com\"/")")" \
+    28JO2 "more than 512 bytes"
 refused "a key not in the file" "$(sign "$(claims)" not-in-file)" 28J0D ""
 refused "garbage" "not.a.token" 22J0 ""
 refused "a forged signature" "$(sign "$(claims)" | sed 's/\.[^.]*$/.AAAA/')" 28J03 ""
+
+# issuer confusion: pg_hba.conf's issuer= is one URL, which may hold a comma; read as
+# a jwt.issuer list it would accept a token of the issuer "$ISSUER/t/a" (another tenant)
+comma_login() {
+    OAUTH_TOKEN=$1 "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthcomma user=alice \
+        sslmode=require oauth_issuer=$ISSUER/t/a,b oauth_client_id=test-client" "SELECT current_user" 2>&1 ||
+        echo refused
+}
+check "issuer= with a comma: its own issuer logs in" \
+    "$(comma_login "$(sign "$(claims | sed "s#\"iss\": \"$ISSUER\"#\"iss\": \"$ISSUER/t/a,b\"#")")")" alice
+mark=$(wc -l <"$LOG")
+check "issuer= with a comma is not a list (the issuer before the comma is refused)" \
+    "$(comma_login "$(sign "$(claims | sed "s#\"iss\": \"$ISSUER\"#\"iss\": \"$ISSUER/t/a\"#")")" | tail -n 1)" refused
+# at authentication, by pg_hba.conf's issuer (the keyring of step 2 may well hold that tenant's keys)
+check "and the log says pg_hba.conf's issuer refused it (28J06)" \
+    "$(tail -n +$((mark + 1)) "$LOG" | grep -c 'refused (28J06): token issuer does not match' | sed 's/^[1-9][0-9]*$/yes/')" yes
 
 # --- refusals once the database is connected: the keyring and revocation ---
 q "SELECT jwt_revoke_jti('revoked-1', now() + interval '1 hour')" >/dev/null
@@ -212,7 +241,37 @@ check "the database refusal is the connection's error (FATAL, before any query)"
 # step 2 applies the database's own settings, as jwt_authenticate does there
 q "ALTER DATABASE oauthdb SET jwt.audience = 'reports.example.com'" >/dev/null
 refused "a per-database audience" "$GOOD" 28J05 "token audience does not match"
+# settings bypass: a superuser's startup packet may set superuser settings, and
+# they are applied before step 2 runs; options=-c jwt.audience=... would undo
+# the database's own audience
+q "CREATE ROLE chief LOGIN SUPERUSER" >/dev/null
+ROOT_TOKEN=$(sign "$(claims '"jti": "chief-1"' | sed 's/alice@/chief@/')")
+out=$(OAUTH_TOKEN=$ROOT_TOKEN "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=chief \
+      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c jwt.audience=db.example.com'" \
+      "SELECT current_user" 2>&1 || true)
+check "a superuser's options=-c jwt.audience=... does not override the database's (refused)" \
+    "$(grep -c 'cannot set "jwt.audience" in the connection request' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
 q "ALTER DATABASE oauthdb RESET jwt.audience" >/dev/null
+check "without the option the superuser's token logs in (mapped in pg_ident.conf)" \
+    "$(login "$ROOT_TOKEN" oauthdb chief)" chief
+# code loaded before step 2: a superuser's startup packet may name any library file, and
+# it was loaded (its _PG_init run) before the revocation check; refused at authentication
+for opt in "-c session_preload_libraries=/nonexistent/evil" "--Session-Preload-Libraries=/nonexistent/evil"; do
+    mark=$(wc -l <"$LOG")
+    out=$(OAUTH_TOKEN=$ROOT_TOKEN "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=chief \
+          sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='$opt'" \
+          "SELECT current_user" 2>&1 || echo refused)
+    check "options=$opt: refused" "$(tail -n 1 <<<"$out")" refused
+    sleep 0.2
+    new=$(tail -n +$((mark + 1)) "$LOG")
+    check "options=$opt: refused at authentication (28JO5), no library loaded" \
+        "$(grep -c 'refused (28JO5)' <<<"$new")/$(grep -c 'nonexistent/evil' <<<"$new")" 1/0
+done
+out=$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=alice \
+      sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client options='-c jwt.revocation_cache=off'" \
+      "SELECT current_user" 2>&1 || true)
+check "a user-settable jwt setting in the startup packet is refused too" \
+    "$(grep -c 'cannot set "jwt.revocation_cache"' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
 check "and without it the token logs in again" "$(login "$GOOD")" alice
 
 # a database without the extension cannot check revocation: no login there
@@ -227,6 +286,17 @@ out=$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT user=a
       sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client" "IDENTIFY_SYSTEM" 2>&1 || true)
 check "a replication connection cannot log in with a token (28JO4)" \
     "$(grep -c 'a token login needs a database connection' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+# a logical walsender (replication=database) reads commands right after startup: step 2
+# must have run at its startup transaction's commit, as for any other connection
+out=$(OAUTH_TOKEN=$(sign "$(claims '"jti": "revoked-1"')") "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT \
+      dbname=oauthdb user=alice replication=database sslmode=require oauth_issuer=$ISSUER \
+      oauth_client_id=test-client" "IDENTIFY_SYSTEM" 2>&1 || true)
+check "a logical replication connection with a revoked token is refused (FATAL 28J04 before any command)" \
+    "$(grep -c 'FATAL:  token has been revoked' <<<"$out" | sed 's/^[1-9][0-9]*$/yes/')" yes
+check "a logical replication connection with a valid token gets its identity" \
+    "$(OAUTH_TOKEN=$GOOD "$WORK/oauth_client" "host=127.0.0.1 port=$PGPORT dbname=oauthdb user=alice \
+       replication=database sslmode=require oauth_issuer=$ISSUER oauth_client_id=test-client" \
+       "SELECT jwt_claim('jti')" 2>&1)" login-ok-1
 q "ALTER ROLE alice NOREPLICATION" >/dev/null
 
 # --- delegate_ident_mapping: the role claim names the role ---
@@ -236,6 +306,47 @@ check "delegation: jwt_claims() is the token's" \
     "$(login "$DEL" oauthdel reporting "SELECT jwt_claim('db_role') || ' ' || session_user")" "reporting reporting"
 refused "delegation: another role than the claim's" "$DEL" 28JO3 "token does not name the requested role" oauthdel alice
 refused "delegation: no role claim" "$(sign "$(claims)")" 28JO3 "" oauthdel alice
+# privilege escalation: on a line for all users, a token whose role claim names
+# a superuser would log in as that superuser, on the token issuer's word alone
+q "CREATE ROLE boss LOGIN SUPERUSER" >/dev/null
+refused "delegation: a role claim naming a superuser" "$(sign "$(claims '"db_role": "boss"')")" 28JO3 \
+    "does not log in a superuser" oauthdel boss
+# the same through a predefined role that reaches the server's programs (COPY ... PROGRAM)
+q "CREATE ROLE runner LOGIN; GRANT pg_execute_server_program TO runner" >/dev/null
+refused "delegation: a role claim naming a member of pg_execute_server_program" \
+    "$(sign "$(claims '"db_role": "runner"')")" 28JO3 "does not log in a superuser" oauthdel runner
+
+# --- the keys file: whoever can write it chooses the keys logins trust ---
+chmod 666 "$KEYS/login.jwks"
+refused "a world-writable keys file (anyone could add a key)" "$GOOD" "F0000" "writable by no one else"
+chmod 664 "$KEYS/login.jwks"
+refused "a group-writable keys file" "$GOOD" "F0000" "writable by no one else"
+chmod 644 "$KEYS/login.jwks"
+check "a keys file only its owner writes is used again" "$(login "$GOOD")" alice
+ln -s "$KEYS/login.jwks" "$KEYS/link.jwks"
+# a file that is neither JSON nor PEM would be taken for an HMAC secret
+printf 'not a key: only text, and long enough to pass for an HMAC secret of a good length\n' >"$KEYS/secret.txt"
+[ "$(id -u)" = 0 ] && chown -h "${JWT_SERVER_USER:-postgres}" "$KEYS/secret.txt" "$KEYS/link.jwks"
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \
+    -c "ALTER SYSTEM SET jwt.oauth_keys_file = '$KEYS/link.jwks'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+check "a symbolic link to the keys file works (the server administrator's choice)" "$(login "$GOOD")" alice
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \
+    -c "ALTER SYSTEM SET jwt.oauth_keys_file = '$KEYS/secret.txt'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+refused "a keys file of plain text (taken for an HMAC secret)" "$GOOD" "F0000" "holds no usable key"
+# a private key: a signing key kept where only verifying is needed (and checking it
+# would cost every connection attempt, authenticated or not)
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KEYS/private.pem" 2>/dev/null
+chmod 600 "$KEYS/private.pem"
+[ "$(id -u)" = 0 ] && chown "${JWT_SERVER_USER:-postgres}" "$KEYS/private.pem"
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \
+    -c "ALTER SYSTEM SET jwt.oauth_keys_file = '$KEYS/private.pem'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+refused "a keys file holding a private key" "$GOOD" "F0000" "a private or secret (HMAC) key"
 
 # --- a missing keys file refuses everything ---
 "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d oauthdb -c "LOAD 'jwt'" \

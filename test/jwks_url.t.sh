@@ -147,6 +147,17 @@ check "search_path attack: the worker finished a round after the operator was pl
 check "search_path attack: the worker never ran a role's operator as superuser" \
     "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'jwt_url_squatter'")" f
 
+# kid-miss flood: a stream of tokens naming a kid no key has (an unverified
+# token's iss/kid) must not turn into a stream of fetches: one nudge a minute.
+hits() { wc -c <"$W/root/$1/hits" 2>/dev/null || echo 0; }
+T_MISS=$(sign d d1 "$(iss b)")
+H0=$(hits b)
+for _ in $(seq 30); do verify "$T_MISS" >/dev/null || true; done
+check "kid-miss flood: 30 unknown-kid tokens are refused" "$(verify "$T_MISS")" "ERROR:  28J0D"
+until_ok "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'jwt issuer refresh' AND wait_event_type = 'Extension'" 1 >/dev/null
+check "kid-miss flood: at most one early fetch of the provider's JWKS (rate limit)" \
+    "$(( $(hits b) - H0 <= 1 ))" 1
+
 # --- the provider goes down ---
 kill "$IDP_PID"; wait "$IDP_PID" 2>/dev/null || true
 check "provider down: jwt_refresh_issuer warns (58JF1) and returns NULL" \

@@ -271,7 +271,14 @@ jwt_http_get_json(const char *url, const HttpFetchLimits *limits,
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
 	if (limits->ca_file && limits->ca_file[0])
+	{
+		/*
+		 * Only these CAs: Debian's libcurl also has a built-in CA directory
+		 * (/etc/ssl/certs) that CAINFO alone would leave trusted.
+		 */
 		curl_easy_setopt(h, CURLOPT_CAINFO, limits->ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
 	/* the postmaster's environment must not route key fetches through a proxy */
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_USERAGENT, JWT_HTTP_USER_AGENT);

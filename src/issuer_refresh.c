@@ -369,6 +369,12 @@ jwt_issuer_refresh_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	snprintf(dbname, sizeof(dbname), "%s", MyBgworkerEntry->bgw_extra);
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	/*
+	 * The worker is the bootstrap superuser: its own SQL must resolve in
+	 * pg_catalog only, whatever search_path the database (or its owner, or a
+	 * schema named after the superuser) would give it.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	if (shared == NULL || slot < 0 || slot >= shared->nslots)
 		proc_exit(0);

@@ -10,7 +10,7 @@ Each tenant is an issuer: https://127.0.0.1:PORT/TENANT, with its discovery
 document at /TENANT/.well-known/openid-configuration and its JWKS at
 /TENANT/jwks.  ROOT/TENANT/mode (read on every request) makes it misbehave:
 ok, wrong-issuer, oversized, slow, malformed, redirect, html, private, empty,
-status500, toomany, duplicate.  ROOT/TENANT/hits counts the JWKS requests.
+status500, toomany, duplicate, gzip, endless, deep, ssrf.  ROOT/TENANT/hits counts the JWKS requests.
 """
 import json
 import os
@@ -109,6 +109,8 @@ def cmd_serve(root, port, cert, key):
             if rest == "/.well-known/openid-configuration":
                 doc = {"issuer": issuer + ("-impostor" if mode == "wrong-issuer" else ""),
                        "jwks_uri": issuer + "/jwks"}
+                if mode == "ssrf":
+                    doc["jwks_uri"] = "http://169.254.169.254/latest/meta-data/"
                 return self.reply(200, json.dumps(doc))
             if rest != "/jwks":
                 return self.reply(404, "{}")
@@ -133,6 +135,26 @@ def cmd_serve(root, port, cert, key):
                 return self.reply(500, "{}")
             elif mode == "toomany":
                 jwks["keys"] = [dict(jwks["keys"][0], kid="k%d" % i) for i in range(101)]
+            elif mode == "gzip":
+                # a gzip bomb sent unasked (no Accept-Encoding): 64 MB of spaces
+                import gzip
+                data = gzip.compress(b" " * (64 * 1024 * 1024), 9)
+                return self.reply(200, data, extra=[("Content-Encoding", "gzip")])
+            elif mode == "endless":
+                # chunked, no Content-Length, never ending
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b" " * 65536
+                try:
+                    self.wfile.write(b'a\r\n{"keys": [\r\n')
+                    while True:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+            elif mode == "deep":
+                return self.reply(200, '{"keys": ' + "[" * 100000 + "]" * 100000 + "}")
             elif mode == "duplicate":
                 # the same member twice: parsers disagree on which one counts
                 body = json.dumps(jwks)

@@ -30,6 +30,10 @@ ossl req -x509 -newkey rsa:2048 -nodes -keyout "$W/self.key" -out "$W/self.pem" 
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
 chmod a+r "$W"/*
 
+# A dead proxy in the postmaster's environment: fetches must go direct, never
+# through whatever proxy the server's environment names.
+export https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
+    ALL_PROXY=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9 NO_PROXY= no_proxy=
 own_cluster "-c shared_preload_libraries=jwt -c jwt.issuer_databases=postgres \
     -c jwt.http_ca_file=$W/ca.pem -c jwt.http_timeout=2000"
 at_exit stop_idps
@@ -83,6 +87,8 @@ check "discovery: jwt_add_issuer finds the JWKS through the issuer's discovery d
 check "jwt_issuers: the discovered URL, state ok, one key" \
     "$(q "SELECT jwks_url, discovered, state, key_count, last_error IS NULL FROM jwt_issuers WHERE issuer = '$(iss a)'")" \
     "$(iss a)/jwks|t|ok|1|t"
+check "proxy from the environment: the postmaster's https_proxy (dead) is not used" \
+    "$(q "SELECT jwt_refresh_issuer('$(iss a)')")" 1
 T_A1=$(sign a a1)
 check "a token signed by the provider's key verifies" "$(verify "$T_A1")" user-a1
 check "an explicit jwks_url is fetched without discovery" \
@@ -118,10 +124,39 @@ echo "max-age=15" >"$W/root/b/cache_control"
 q "SELECT jwt_refresh_issuer('$(iss b)')" >/dev/null
 check "Cache-Control max-age of seconds does not make the worker poll (5 minutes)" \
     "$(q "SELECT round(extract(epoch FROM next_refresh - last_success)) FROM jwt_issuers WHERE issuer = '$(iss b)'")" 300
+# search_path attack on the worker (CVE-2018-1058 style): it runs as the
+# bootstrap superuser; an operator in a schema it searches (public is writable
+# by everyone up to PostgreSQL 14; a database owner can also ALTER DATABASE SET
+# search_path) must never be picked over pg_catalog's by its SQL.
+p "CREATE ROLE jwt_url_squatter" >/dev/null
+drop_at_exit "DROP OWNED BY jwt_url_squatter; DROP ROLE IF EXISTS jwt_url_squatter"
+p "GRANT CREATE ON SCHEMA public TO jwt_url_squatter" >/dev/null
+q "SET ROLE jwt_url_squatter;
+   CREATE FUNCTION public.squat(integer, numeric) RETURNS numeric LANGUAGE plpgsql AS
+     'BEGIN ALTER ROLE jwt_url_squatter SUPERUSER; RETURN \$1::numeric * \$2; END';
+   CREATE FUNCTION public.squat(integer, double precision) RETURNS double precision LANGUAGE plpgsql AS
+     'BEGIN ALTER ROLE jwt_url_squatter SUPERUSER; RETURN \$1::float8 * \$2; END';
+   CREATE OPERATOR public.* (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.squat);
+   CREATE OPERATOR public.* (LEFTARG = integer, RIGHTARG = double precision, FUNCTION = public.squat)" >/dev/null
 key c c2
 check "rotation: the worker's scheduled refresh fetches the new key within the refresh" \
     "$(until_ok "SELECT key_count FROM jwt_issuers WHERE issuer = '$(iss c)'" 2 1200)" 2
 check "rotation: a token of the new key verifies" "$(verify "$(sign c c2)")" user-c2
+check "search_path attack: the worker finished a round after the operator was planted" \
+    "$(until_ok "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'jwt issuer refresh' AND wait_event_type = 'Extension'" 1)" 1
+check "search_path attack: the worker never ran a role's operator as superuser" \
+    "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'jwt_url_squatter'")" f
+
+# kid-miss flood: a stream of tokens naming a kid no key has (an unverified
+# token's iss/kid) must not turn into a stream of fetches: one nudge a minute.
+hits() { wc -c <"$W/root/$1/hits" 2>/dev/null || echo 0; }
+T_MISS=$(sign d d1 "$(iss b)")
+H0=$(hits b)
+for _ in $(seq 30); do verify "$T_MISS" >/dev/null || true; done
+check "kid-miss flood: 30 unknown-kid tokens are refused" "$(verify "$T_MISS")" "ERROR:  28J0D"
+until_ok "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'jwt issuer refresh' AND wait_event_type = 'Extension'" 1 >/dev/null
+check "kid-miss flood: at most one early fetch of the provider's JWKS (rate limit)" \
+    "$(( $(hits b) - H0 <= 1 ))" 1
 
 # --- the provider goes down ---
 kill "$IDP_PID"; wait "$IDP_PID" 2>/dev/null || true
@@ -163,6 +198,10 @@ hostile "empty JWKS (would remove every key)" empty 22JF3
 hostile "provider error (HTTP 500)" status500 58JF4
 hostile "JWKS of 101 keys (a verification-cost amplifier)" toomany 22JF3
 hostile "JWKS with a duplicate \"keys\" member (parser differential)" duplicate 22JF2
+hostile "gzip bomb sent unasked (libcurl must not inflate it)" gzip 22JF2
+hostile "endless chunked body (no Content-Length)" endless 58JF6
+hostile "JSON nested 100000 deep" deep 22JF2
+hostile "SSRF: discovery names a jwks_uri on the cloud metadata address" ssrf 22JF4
 check "after the hostile responses: a good one is accepted again" \
     "$(q "SELECT jwt_refresh_issuer('$(iss a)')")" 2
 
@@ -202,6 +241,14 @@ check "credentials in the URL: refused (22JF4)" \
     "$(q "SELECT jwt_add_issuer('$(iss b)', 'https://user:pw@127.0.0.1:$PORT/b/jwks')")" "ERROR:  22JF4"
 check "ftp URL: refused (22JF4)" \
     "$(q "SELECT jwt_add_issuer('$(iss b)', 'ftp://127.0.0.1/b/jwks')")" "ERROR:  22JF4"
+for u in 'file:///etc/passwd' 'gopher://127.0.0.1:6379/_FLUSHALL' 'dict://127.0.0.1:11211/stats' \
+         'http://169.254.169.254/latest/meta-data/' 'http://2852039166/latest/meta-data/' \
+         'http://[::ffff:127.0.0.1]/jwks' 'http://127.0.0.1.nip.io/jwks' \
+         "https://127.0.0.1:$PORT/b/jwks"$'\r\n''X-Injected: 1' "https://127.0.0.1:$PORT/b/jwks#frag" \
+         "https://127.0.0.1:$PORT/$(printf 'a%.0s' $(seq 3000))"; do
+    check "SSRF/injection: $(printf %q "${u:0:60}") is refused, even with the loopback test setting (22JF4)" \
+        "$(q "SET jwt.http_allow_loopback_http = on; SELECT jwt_add_issuer('$(iss b)', '$u')")" "ERROR:  22JF4"
+done
 check "a refresh of less than a minute: refused (22023)" \
     "$(q "SELECT jwt_add_issuer('$(iss b)', refresh => '1 second')")" "ERROR:  22023"
 mode a slow

@@ -24,7 +24,9 @@ OBJS = \
 	src/keyring.o \
 	src/revocation.o \
 	src/pgjwt.o \
-	src/transport.o
+	src/transport.o \
+	src/token_cache.o \
+	token_cache.o
 
 # jwt's install script is that of its first version; CREATE EXTENSION runs it
 # and then the update scripts up to default_version, the same path that
@@ -34,7 +36,7 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory jwt_token_cache
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

@@ -38,6 +38,7 @@
 
 #include "envelope.h"
 #include "keyring.h"
+#include "token_cache.h"
 
 typedef struct KeyringEntry
 {
@@ -74,6 +75,7 @@ keyring_relcache_callback(Datum arg, Oid relid)
 	{
 		/* only mark: this may run while a caller still holds a key */
 		keyring_valid = false;
+		jwt_token_cache_invalidate();
 		/* and look the table up again: DROP EXTENSION; CREATE EXTENSION gives it a new OID */
 		keyring_relid = InvalidOid;
 	}

@@ -27,7 +27,7 @@ END $$;
 INSERT INTO tc_tokens VALUES
   ('es', jwt_sign('{"sub": "alice", "aud": "app", "iss": "https://idp", "nbf": 1900000000, "iat": 1900000000, "exp": 1900003600}', k('ec_p256'), header => '{"typ": "JWT"}')),
   ('es2', jwt_sign('{"sub": "alice", "exp": 1900003600}', k('ec_p256'))),
-  ('hs', jwt_sign('{"sub": "bob", "jti": "tc-hs-1", "exp": 1900003600}', secret())),
+  ('hs', jwt_sign('{"sub": "bob", "jti": "tc-hs-1", "exp": 1900003600}', secret(), header => '{"kid": "tc-nowhere"}')),
   ('rs', jwt_sign('{"sub": "carol", "exp": 1900003600}', k('rsa')));
 
 -- The cache at work: the same token verified again is a hit, with the same claims.

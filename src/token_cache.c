@@ -367,7 +367,19 @@ jwt_token_cache_store(const TokenCacheProbe *probe, MemoryContext cxt,
 
 	if (!token_cache_enabled || tok->sig_verified_by == 0 || ring == NULL)
 		return;
-	if (claims != NULL && (exp = json_doc_get(claims, "exp")) != NULL)
+	if (claims == NULL)
+	{
+		/* a JWS (jws_verify): if its payload is claims, it too leaves at its exp */
+		JsonDoc    *doc = MemoryContextAlloc(cxt, sizeof(JsonDoc));
+
+		old = MemoryContextSwitchTo(cxt);
+		if (json_strict_parse(tok->payload, tok->payload_len, doc) == JSON_STRICT_OK)
+			exp = json_doc_get(doc, "exp");
+		MemoryContextSwitchTo(old);
+	}
+	else
+		exp = json_doc_get(claims, "exp");
+	if (exp != NULL)
 	{
 		if (exp->value.kind != JK_NUMBER)
 			return;

@@ -28,7 +28,8 @@ S_CUTOFF=$(sign '{"sub":"g"}' es-3)
 cached() {
     in_session "SELECT jwt_verify('$1')->>'sub'; SELECT jwt_verify('$1')->>'sub'; SELECT jwt_verify('$1')->>'sub';" >/dev/null
     in_session "SELECT hits AS h FROM jwt_token_cache_stats() \\gset
-SELECT jwt_verify('$1')->>'sub' || CASE WHEN hits > :h THEN ' hit' ELSE ' miss' END FROM jwt_token_cache_stats();"
+SELECT jwt_verify('$1')->>'sub' AS sub \\gset
+SELECT :'sub' || CASE WHEN hits > :h THEN ' hit' ELSE ' miss' END FROM jwt_token_cache_stats();"
 }
 
 # --- two sessions on the primary ---

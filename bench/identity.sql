@@ -140,7 +140,7 @@ INSERT INTO tok_bad
 SELECT i, CASE i % 4
     WHEN 0 THEN overlay(t.tok PLACING CASE WHEN substr(t.tok, length(t.tok) - 10, 1) = 'A' THEN 'B' ELSE 'A' END
                         FROM length(t.tok) - 10 FOR 1)
-    WHEN 1 THEN jwt_sign(jsonb_build_object('sub', 'user' || i, 'exp', 1000), header => '{"kid": "bench-hs"}')
+    WHEN 1 THEN jwt_sign(jsonb_build_object('sub', 'user' || i, 'iat', 900, 'exp', 1000), header => '{"kid": "bench-hs"}')
     WHEN 2 THEN jwt_sign(jsonb_build_object('sub', 'user' || i, 'exp', 4102444800), header => '{"kid": "bench-retired"}')
     ELSE 'x' || t.tok END
 FROM generate_series(1, 2000) i JOIN tok_hs t ON t.id = i;

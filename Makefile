@@ -7,8 +7,16 @@ MODULE_big = jwt
 OBJS = \
 	jwt.o \
 	pgjwt_compat.o \
+	keyring.o \
+	revocation.o \
+	identity.o \
 	transport.o \
 	impersonate.o \
+	oauth.o \
+	issuers.o \
+	stats.o \
+	jwks_fetch.o \
+	dpop.o \
 	src/b64url.o \
 	src/envelope.o \
 	src/error.o \
@@ -23,8 +31,19 @@ OBJS = \
 	src/identity.o \
 	src/keyring.o \
 	src/revocation.o \
+	src/jspath.o \
+	src/roleclaim.o \
 	src/pgjwt.o \
 	src/transport.o \
+	sessions.o \
+	src/session.o \
+	src/stats.o \
+	src/http_fetch.o \
+	src/jwks_fetch.o \
+	src/issuer_refresh.o \
+	src/oauth_scope.o \
+	src/dpop.o \
+	src/dpop_replay.o \
 	src/token_cache.o \
 	token_cache.o
 
@@ -36,19 +55,21 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_memory jwt_token_cache
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_stats jwt_memory jwt_sessions jwt_consume jwt_sessions_attacks jwt_issuers jwt_issuers_review jwt_dpop jwt_token_cache
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,
 # and CI builds with PG_CFLAGS="-Wall -Wextra -Werror".
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 SHLIB_LINK = -lcrypto
+# JWKS URLs: libcurl fetches identity providers' key sets (src/http_fetch.c)
+SHLIB_LINK += -lcurl
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*.h) $(wildcard $(srcdir)/*.h)
 # VPATH builds (pg_buildext, in build-15/): src/*.o and src/*.bc need a src/
 # there. An absolute path, or make would find the source tree's src/.
 $(OBJS) $(OBJS:.o=.bc): | $(CURDIR)/src

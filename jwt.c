@@ -1,8 +1,11 @@
 /*
- * jwt.c - the SQL-callable layer of the jwt extension
+ * jwt.c - module init, the settings, and the token functions of the SQL layer
  *
  * Each function unpacks its arguments, calls the core in src/, and turns a
  * core failure into one ereport with the failure's SQLSTATE.  No OpenSSL here.
+ * The other concerns' entry points are in keyring.c, revocation.c,
+ * identity.c, transport.c and impersonate.c; what they share with the token
+ * functions is declared in jwt_sql.h.
  */
 #include "postgres.h"
 
@@ -17,7 +20,6 @@
 #include "common/int.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
-#include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "mb/pg_wchar.h"
@@ -30,18 +32,22 @@
 #include "utils/timestamp.h"
 
 #include "claims.h"
-#include "envelope.h"
+#include "dpop_replay.h"
 #include "identity.h"
+#include "issuer_refresh.h"
 #include "jsonb_text.h"
 #include "jws.h"
 #include "keycache.h"
-#include "keygen.h"
+#include "issuers.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "stats.h"
 #include "token_cache.h"
 #include "transport.h"
 #include "b64url.h"
+#include "jwt_sql.h"
 #include "pgjwt_compat.h"
+#include "oauth_validator.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,20 +63,16 @@ static int	jwt_leeway = 0;
 static char *jwt_audience = NULL;
 static char *jwt_issuer = NULL;
 static bool jwt_require_exp = true;
-static int	jwt_max_token_length = 65536;
+int			jwt_max_token_length = 65536;
 static int	jwt_max_lifetime = 0;
 static int	jwt_default_lifetime = 3600;
 static bool jwt_add_jti = true;
-char	   *jwt_key_encryption_key = NULL;
-static bool jwt_preloaded = false;
 
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
-	jwt_preloaded = process_shared_preload_libraries_in_progress;
-
 	/*
 	 * The verification defaults are policy: only superusers set them (in the
 	 * configuration, or per database or role), so that a session cannot widen
@@ -112,19 +114,31 @@ _PG_init(void)
 	/*
 	 * Server-wide (SIGHUP) so that no session can pick its own; hidden from
 	 * non-superusers.  No check hook: PostgreSQL would echo a rejected value
-	 * into the log, so the format is checked where the key is used.
+	 * into the log, so the format is checked where the key is used.  The
+	 * variable is the keyring's (src/keyring.c), which reads it in jwt_kek().
 	 */
 	DefineCustomStringVariable("jwt.key_encryption_key",
 							   "Key (64 hex digits) that seals the keyring's private material with AES-256-GCM.",
 							   NULL, &jwt_key_encryption_key, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+	/* during a KEK rotation: keys sealed under it still open until jwt_reseal_keys() */
+	DefineCustomStringVariable("jwt.previous_key_encryption_key",
+							   "The key-encryption key before jwt.key_encryption_key, while jwt_reseal_keys() moves the keyring to the new one.",
+							   NULL, &jwt_previous_key_encryption_key, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	jwt_keyring_init();
 	jwt_identity_init();
+	jwt_issuers_init();
 	jwt_revocation_init();
 	jwt_transport_init();
+	jwt_stats_init();
+	jwt_issuer_refresh_init();
+	jwt_dpop_init();
 	jwt_token_cache_init();
 	pgjwt_compat_init();
+	jwt_oauth_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt");
 #else
@@ -145,8 +159,8 @@ key_argument(FunctionCallInfo fcinfo, int argno, bool is_secret)
 	return set;
 }
 
-static JwtAlg
-algorithm_argument(text *name)
+JwtAlg
+jwt_algorithm_argument(text *name)
 {
 	char	   *s = text_to_cstring(name);
 	JwtAlg		alg = jwt_alg_from_name(s, strlen(s));
@@ -188,15 +202,15 @@ server_text_to_utf8(const char *s, size_t len, const char *what)
 }
 
 /* The same for a NUL-terminated string; NULL stays NULL. */
-static const char *
-server_cstring_to_utf8(const char *s, const char *what)
+const char *
+jwt_server_cstring_to_utf8(const char *s, const char *what)
 {
 	return s == NULL ? NULL : server_text_to_utf8(s, strlen(s), what);
 }
 
 /* A token's UTF-8 text (a kid, a role) in the database encoding; raises if it has no equivalent. */
-static char *
-utf8_to_server_cstring(const char *s)
+char *
+jwt_utf8_to_server_cstring(const char *s)
 {
 	return pg_any_to_server(s, (int) strlen(s), PG_UTF8);
 }
@@ -284,7 +298,7 @@ sign_payload(FunctionCallInfo fcinfo, const char *payload, size_t payload_len,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a public key cannot sign"),
 				 errhint("Pass the private key.")));
-	alg = PG_ARGISNULL(2) ? jwt_key_default_alg(key) : algorithm_argument(PG_GETARG_TEXT_PP(2));
+	alg = PG_ARGISNULL(2) ? jwt_key_default_alg(key) : jwt_algorithm_argument(PG_GETARG_TEXT_PP(2));
 	if (jwt_key_check_alg(key, alg, &err) != JWT_OK)
 	{
 		/* for the signer a mismatch is its own configuration, not a refused token */
@@ -640,7 +654,8 @@ enum
 	ARG_TYP,
 	ARG_SUBJECT,
 	ARG_NOW,
-	ARG_CHECK_REVOKED
+	ARG_CHECK_REVOKED,
+	ARG_COUNT
 };
 
 static JwtAlgSet
@@ -662,7 +677,7 @@ algorithms_argument(ArrayType *arr)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("algorithms must not contain NULL")));
-		set |= JWT_ALG_BIT(algorithm_argument(DatumGetTextPP(elems[i])));
+		set |= JWT_ALG_BIT(jwt_algorithm_argument(DatumGetTextPP(elems[i])));
 	}
 	return set;
 }
@@ -688,8 +703,55 @@ string_option(FunctionCallInfo fcinfo, int argno, const char *setting)
 	return (setting != NULL && setting[0] != '\0') ? setting : NULL;
 }
 
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * An audiences or issuers argument: one or more names, none NULL, as UTF-8,
+ * sorted so that a token's aud array is matched in O(log n) per element.
+ */
+static const char *const *
+names_argument(ArrayType *arr, const char *what, int *count)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	const char **names;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	/* an empty list would accept nothing: a mistake, not a policy */
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what),
+				 errhint("Pass NULL to use the setting.")));
+	names = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain NULL", what)));
+		names[i] = jwt_server_cstring_to_utf8(TextDatumGetCString(elems[i]), what);
+	}
+	qsort(names, n, sizeof(char *), compare_names);
+	*count = n;
+	return names;
+}
+
+/*
+ * The claim rules of the arguments.  lists: audience and issuer are text[]
+ * (the audiences/issuers forms), any item matches; else each is one value.
+ */
 static void
-claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
+claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r, bool lists)
 {
 	memset(r, 0, sizeof(*r));
 	r->now = unix_seconds(PG_ARGISNULL(ARG_NOW) ? GetCurrentStatementStartTimestamp()
@@ -697,9 +759,22 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 	r->leeway = PG_ARGISNULL(ARG_LEEWAY) ? jwt_leeway
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_LEEWAY), "leeway");
 	r->require_exp = jwt_require_exp;
-	r->audience = server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
-	r->issuer = server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
-	r->subject = server_cstring_to_utf8(string_option(fcinfo, ARG_SUBJECT, NULL), "subject");
+	/* a text argument is one value; the settings are comma-separated lists */
+	if (lists && !PG_ARGISNULL(ARG_AUDIENCE))
+		r->audiences = names_argument(PG_GETARG_ARRAYTYPE_P(ARG_AUDIENCE), "audiences", &r->naudiences);
+	else
+	{
+		r->audience = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_AUDIENCE, jwt_audience), "audience");
+		r->audience_exact = !PG_ARGISNULL(ARG_AUDIENCE);
+	}
+	if (lists && !PG_ARGISNULL(ARG_ISSUER))
+		r->issuers = names_argument(PG_GETARG_ARRAYTYPE_P(ARG_ISSUER), "issuers", &r->nissuers);
+	else
+	{
+		r->issuer = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_ISSUER, jwt_issuer), "issuer");
+		r->issuer_exact = !PG_ARGISNULL(ARG_ISSUER);
+	}
+	r->subject = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_SUBJECT, NULL), "subject");
 	r->max_age = PG_ARGISNULL(ARG_MAX_AGE) ? -1
 		: interval_argument(PG_GETARG_INTERVAL_P(ARG_MAX_AGE), "max_age");
 	r->max_lifetime = jwt_max_lifetime;
@@ -719,32 +794,19 @@ claim_rules_from_arguments(FunctionCallInfo fcinfo, JwtClaimRules *r)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("required must not contain NULL")));
-			names[i] = server_cstring_to_utf8(TextDatumGetCString(elems[i]), "a required claim name");
+			names[i] = jwt_server_cstring_to_utf8(TextDatumGetCString(elems[i]), "a required claim name");
 		}
 		r->required = names;
 		r->nrequired = n;
 	}
 }
 
-/* What to verify a token against. */
-typedef struct VerifyRequest
-{
-	text	   *token;
-	JwtKeySet  *keys;			/* NULL: the keyring */
-	JwtAlgSet	allowed;		/* 0: what the key admits */
-	bool		is_jwt;			/* claims rules apply */
-	JwtClaimRules rules;
-	const char *typ;
-	bool		check_revoked;
-	Jsonb	  **claims_jsonb;	/* where to put the claims as jsonb, or NULL */
-} VerifyRequest;
-
 /*
  * Verify a token.  Token failures come back as a status (for jwt_is_valid);
  * mistakes in the key or options raise at once.
  */
-static JwtStatus
-verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err)
+JwtStatus
+jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err)
 {
 	JsonStrictResult jr;
 	JwtStatus	st;
@@ -781,9 +843,15 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 	if (req->keys != NULL)
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
-			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? utf8_to_server_cstring(tok->kid) : NULL,
-										  &key, err)) == JWT_OK)
+			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
+										  req->is_jwt ? tok->payload : NULL, tok->payload_len,
+										  &key, &req->rules.key_issuer, err)) == JWT_OK)
+	{
 		st = jws_verify_key(tok, key, req->allowed, err);
+		/* a key of this database never verifies a token of a provider's issuer */
+		if (req->rules.key_issuer == NULL)
+			req->rules.issuer_bound_elsewhere = jwt_keyring_issuer_is_bound;
+	}
 	if (st != JWT_OK)
 		return st;
 	if (cached)
@@ -834,7 +902,7 @@ verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError *err
 
 /* A request from the arguments of jwt_verify, jwt_is_valid or jws_verify. */
 static JwtStatus
-verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok,
+verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, bool lists, JwsToken *tok,
 			 JsonDoc *claims, Jsonb **claims_jsonb, JwtError *err)
 {
 	VerifyRequest req;
@@ -848,8 +916,8 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 	req.is_jwt = is_jwt;
 	if (is_jwt)
 	{
-		claim_rules_from_arguments(fcinfo, &req.rules);
-		req.typ = server_cstring_to_utf8(string_option(fcinfo, ARG_TYP, NULL), "typ");
+		claim_rules_from_arguments(fcinfo, &req.rules, lists);
+		req.typ = jwt_server_cstring_to_utf8(string_option(fcinfo, ARG_TYP, NULL), "typ");
 		/* the keyring always consults revocation; an explicit key when asked */
 		req.check_revoked = PG_ARGISNULL(ARG_CHECK_REVOKED) ? req.keys == NULL
 			: PG_GETARG_BOOL(ARG_CHECK_REVOKED);
@@ -858,13 +926,71 @@ verify_token(FunctionCallInfo fcinfo, bool is_secret, bool is_jwt, JwsToken *tok
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("check_revoked => false is not allowed with the keyring"),
 					 errdetail("Verification with the keyring always consults revocation.")));
+		/*
+		 * Revoked ids (and ended sessions) are purged a day after their
+		 * exp: a longer leeway, or a now further back, would accept one again.
+		 */
+		if (req.check_revoked &&
+			req.rules.leeway + Max(0.0, unix_seconds(GetCurrentStatementStartTimestamp()) - req.rules.now) > SECS_PER_DAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("leeway must not exceed 1 day when revocation is checked"),
+					 errdetail("Revoked token ids and ended sessions are purged a day after the tokens' exp; leeway plus how far now is in the past must stay within it.")));
 	}
-	return verify_request(&req, tok, claims, err);
+	return jwt_stats_verified(jwt_verify_request(&req, tok, claims, err));
+}
+
+/*
+ * "Bearer <token>", "DPoP <token>" (RFC 9449) or a bare token, without
+ * surrounding white space; *scheme says which.
+ */
+static text *
+bearer_token(text *arg, JwtAuthScheme *scheme)
+{
+	char	   *s = text_to_cstring(arg);
+	char	   *end;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	*scheme = JWT_AUTH_SCHEME_NONE;
+	if (pg_strncasecmp(s, "bearer", 6) == 0 && isspace((unsigned char) s[6]))
+	{
+		*scheme = JWT_AUTH_SCHEME_BEARER;
+		s += 6;
+	}
+	else if (pg_strncasecmp(s, "dpop", 4) == 0 && isspace((unsigned char) s[4]))
+	{
+		*scheme = JWT_AUTH_SCHEME_DPOP;
+		s += 4;
+	}
+	while (isspace((unsigned char) *s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char) end[-1]))
+		end--;
+	return cstring_to_text_with_len(s, end - s);
+}
+
+/* What jwt_authenticate() verifies a bearer token against: the keyring and the settings. */
+void
+jwt_authentication_request(VerifyRequest *req, text *arg)
+{
+	memset(req, 0, sizeof(*req));
+	req->token = bearer_token(arg, &req->scheme);
+	req->is_jwt = true;
+	req->check_revoked = true;
+	req->rules.now = unix_seconds(GetCurrentStatementStartTimestamp());
+	req->rules.leeway = jwt_leeway;
+	req->rules.require_exp = jwt_require_exp;
+	req->rules.audience = jwt_audience[0] ? jwt_server_cstring_to_utf8(jwt_audience, "jwt.audience") : NULL;
+	req->rules.issuer = jwt_issuer[0] ? jwt_server_cstring_to_utf8(jwt_issuer, "jwt.issuer") : NULL;
+	req->rules.max_age = -1;
+	req->rules.max_lifetime = jwt_max_lifetime;
 }
 
 /* jsonb from the verified, valid UTF-8 JSON text of a token. */
-static Datum
-json_text_to_jsonb(const char *json, size_t len)
+Datum
+jwt_json_text_to_jsonb(const char *json, size_t len)
 {
 	char	   *server = pg_any_to_server(json, (int) len, PG_UTF8);
 
@@ -872,7 +998,7 @@ json_text_to_jsonb(const char *json, size_t len)
 }
 
 static Datum
-jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
+jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret, bool lists)
 {
 	JwsToken	tok;
 	JsonDoc		claims;
@@ -881,11 +1007,11 @@ jwt_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	if (verify_token(fcinfo, is_secret, true, &tok, &claims, &claims_jsonb, &err) != JWT_OK)
+	if (verify_token(fcinfo, is_secret, true, lists, &tok, &claims, &claims_jsonb, &err) != JWT_OK)
 		jwt_raise(&err);
 	if (claims_jsonb != NULL)
 		PG_RETURN_JSONB_P(claims_jsonb);
-	return json_text_to_jsonb(tok.payload, tok.payload_len);
+	return jwt_json_text_to_jsonb(tok.payload, tok.payload_len);
 }
 
 /* jwt_verify(token text, key text, ...) RETURNS jsonb */
@@ -893,7 +1019,7 @@ PG_FUNCTION_INFO_V1(jwt_verify_text);
 Datum
 jwt_verify_text(PG_FUNCTION_ARGS)
 {
-	return jwt_verify_common(fcinfo, false);
+	return jwt_verify_common(fcinfo, false, false);
 }
 
 /* jwt_verify(token text, key bytea, ...) RETURNS jsonb */
@@ -901,11 +1027,11 @@ PG_FUNCTION_INFO_V1(jwt_verify_bytea);
 Datum
 jwt_verify_bytea(PG_FUNCTION_ARGS)
 {
-	return jwt_verify_common(fcinfo, true);
+	return jwt_verify_common(fcinfo, true, false);
 }
 
 static Datum
-jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
+jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret, bool lists)
 {
 	JwsToken	tok;
 	JsonDoc		claims;
@@ -914,7 +1040,7 @@ jwt_is_valid_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	st = verify_token(fcinfo, is_secret, true, &tok, &claims, NULL, &err);
+	st = verify_token(fcinfo, is_secret, true, lists, &tok, &claims, NULL, &err);
 	if (st != JWT_OK && !jwt_status_is_token_failure(st))
 		jwt_raise(&err);
 	PG_RETURN_BOOL(st == JWT_OK);
@@ -925,7 +1051,7 @@ PG_FUNCTION_INFO_V1(jwt_is_valid_text);
 Datum
 jwt_is_valid_text(PG_FUNCTION_ARGS)
 {
-	return jwt_is_valid_common(fcinfo, false);
+	return jwt_is_valid_common(fcinfo, false, false);
 }
 
 /* jwt_is_valid(token text, key bytea, ...) RETURNS boolean */
@@ -933,7 +1059,68 @@ PG_FUNCTION_INFO_V1(jwt_is_valid_bytea);
 Datum
 jwt_is_valid_bytea(PG_FUNCTION_ARGS)
 {
-	return jwt_is_valid_common(fcinfo, true);
+	return jwt_is_valid_common(fcinfo, true, false);
+}
+
+/*
+ * The list forms, jwt_verify(token, audiences text[], key, algorithms,
+ * issuers text[], leeway, ...) and the same of jwt_is_valid: audiences comes
+ * second, without a default, so that no call of the text forms can resolve
+ * to them.  Their arguments are put back in jwt_verify's order.
+ */
+static Datum
+call_with_lists(FunctionCallInfo outer, Datum (*common) (FunctionCallInfo, bool, bool),
+				bool is_secret)
+{
+	/* for each argument of jwt_verify, its position in the list form */
+	static const int from[ARG_COUNT] = {
+		[ARG_TOKEN] = 0,[ARG_AUDIENCE] = 1,[ARG_KEY] = 2,[ARG_ALGORITHMS] = 3,
+		[ARG_ISSUER] = 4,[ARG_LEEWAY] = 5,[ARG_REQUIRED] = 6,[ARG_MAX_AGE] = 7,
+		[ARG_TYP] = 8,[ARG_SUBJECT] = 9,[ARG_NOW] = 10,[ARG_CHECK_REVOKED] = 11
+	};
+	LOCAL_FCINFO(fcinfo, ARG_COUNT);
+	Datum		result;
+
+	if (outer->nargs != ARG_COUNT)
+		elog(ERROR, "the list form of jwt_verify takes %d arguments", ARG_COUNT);
+	InitFunctionCallInfoData(*fcinfo, outer->flinfo, ARG_COUNT, outer->fncollation, NULL, NULL);
+	for (int i = 0; i < ARG_COUNT; i++)
+		fcinfo->args[i] = outer->args[from[i]];
+	result = common(fcinfo, is_secret, true);
+	outer->isnull = fcinfo->isnull;
+	return result;
+}
+
+/* jwt_verify(token text, audiences text[], key text, ..., issuers text[], ...) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(jwt_verify_lists_text);
+Datum
+jwt_verify_lists_text(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_verify_common, false);
+}
+
+/* jwt_verify(token text, audiences text[], key bytea, ..., issuers text[], ...) RETURNS jsonb */
+PG_FUNCTION_INFO_V1(jwt_verify_lists_bytea);
+Datum
+jwt_verify_lists_bytea(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_verify_common, true);
+}
+
+/* jwt_is_valid(token text, audiences text[], key text, ..., issuers text[], ...) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_is_valid_lists_text);
+Datum
+jwt_is_valid_lists_text(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_is_valid_common, false);
+}
+
+/* jwt_is_valid(token text, audiences text[], key bytea, ..., issuers text[], ...) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_is_valid_lists_bytea);
+Datum
+jwt_is_valid_lists_bytea(PG_FUNCTION_ARGS)
+{
+	return call_with_lists(fcinfo, jwt_is_valid_common, true);
 }
 
 static Datum
@@ -945,7 +1132,7 @@ jws_verify_common(FunctionCallInfo fcinfo, bool is_secret)
 
 	if (PG_ARGISNULL(ARG_TOKEN) || (is_secret && PG_ARGISNULL(ARG_KEY)))
 		PG_RETURN_NULL();
-	if (verify_token(fcinfo, is_secret, false, &tok, NULL, NULL, &err) != JWT_OK)
+	if (verify_token(fcinfo, is_secret, false, false, &tok, NULL, NULL, &err) != JWT_OK)
 		jwt_raise(&err);
 	result = palloc(VARHDRSZ + tok.payload_len);
 	SET_VARSIZE(result, VARHDRSZ + tok.payload_len);
@@ -995,8 +1182,8 @@ jwt_decode(PG_FUNCTION_ARGS)
 		jwt_raise(&err);
 	}
 
-	values[0] = json_text_to_jsonb(tok.header_json, tok.header_len);
-	values[1] = json_text_to_jsonb(tok.payload, tok.payload_len);
+	values[0] = jwt_json_text_to_jsonb(tok.header_json, tok.header_len);
+	values[1] = jwt_json_text_to_jsonb(tok.payload, tok.payload_len);
 	sig = palloc(VARHDRSZ + tok.sig_len);
 	SET_VARSIZE(sig, VARHDRSZ + tok.sig_len);
 	memcpy(VARDATA(sig), tok.sig, tok.sig_len);
@@ -1004,588 +1191,3 @@ jwt_decode(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* ---------- keyring administration (called by the SQL functions) ---------- */
-
-/*
- * The key-encryption key (64 hex digits), or NULL when none is set; raises if
- * it is malformed.  "file:PATH" reads it from a file, which keeps the key out
- * of the server log: PostgreSQL logs the new value of a setting changed by a
- * reload.
- */
-const char *
-jwt_kek(void)
-{
-	static char kek[65];
-	const char *value = jwt_key_encryption_key;
-
-	if (value == NULL || value[0] == '\0')
-		return NULL;
-
-	/*
-	 * Until the library is loaded a setting from the configuration files is a
-	 * placeholder that any role can SHOW; only preloading hides it from the start.
-	 */
-	if (!jwt_preloaded)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("jwt.key_encryption_key needs jwt in shared_preload_libraries"),
-				 errdetail("Otherwise sessions that have not loaded jwt show the setting to every role.")));
-	if (strncmp(value, "file:", 5) == 0)
-	{
-		FILE	   *f = AllocateFile(value + 5, "r");
-		char		buf[256];
-		size_t		n,
-					got;
-		bool		failed,
-					junk;
-
-		if (f == NULL)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not open the jwt key-encryption key file \"%s\": %m", value + 5)));
-		/* the whole file: the key and trailing whitespace, nothing else */
-		n = 0;
-		junk = false;
-		while (!junk && (got = fread(buf, 1, sizeof(buf), f)) > 0)
-		{
-			for (size_t i = 0; i < got && !junk; i++, n++)
-			{
-				if (n < 64)
-					kek[n] = buf[i];
-				else
-					junk = !isspace((unsigned char) buf[i]);
-			}
-		}
-		failed = ferror(f) != 0;
-		FreeFile(f);
-		explicit_bzero(buf, sizeof(buf));
-		if (failed)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read the jwt key-encryption key file \"%s\"", value + 5)));
-		/* a short file, or a NUL or a space among the 64 bytes, fails the hex check */
-		kek[n >= 64 && !junk ? 64 : 0] = '\0';
-		if (!envelope_kek_valid(kek))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them"),
-					 errdetail("The file \"%s\" holds something else: only whitespace may follow the key.",
-							   value + 5)));
-		value = kek;
-	}
-	if (!envelope_kek_valid(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("jwt.key_encryption_key must be 64 hexadecimal digits, or file: and the path of a file holding them")));
-	return value;
-}
-
-static bytea *
-bytes_to_bytea(const void *data, size_t len)
-{
-	bytea	   *b = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
-}
-
-/*
- * Fill the describe row for a parsed key.  With natts 6 the row carries the
- * created_at the material is sealed for (the caller inserts it); the 0.1.0
- * SQL has 5 columns, and gets a kid-bound (version 1) envelope.
- */
-static void
-describe_key(FunctionCallInfo fcinfo, JwtKey *key, Datum *values, bool *nulls, int natts)
-{
-	TimestampTz created_at = GetCurrentTimestamp();
-	JwtAlg		alg = key->jwk_alg;
-	JwtError	err;
-
-	if (!PG_ARGISNULL(2))
-	{
-		alg = algorithm_argument(PG_GETARG_TEXT_PP(2));
-		if (jwt_key_check_alg(key, alg, &err) != JWT_OK)
-		{
-			err.status = JWT_ERR_KEY;
-			jwt_raise(&err);
-		}
-	}
-	if (!PG_ARGISNULL(3))
-		values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(3));
-	else if (key->kid != NULL)
-		values[0] = CStringGetTextDatum(key->kid);
-	else if (key->type == JWT_KEY_HMAC)
-		values[0] = CStringGetTextDatum(jwt_key_random_kid());	/* a thumbprint is a hash of the secret */
-	else
-		values[0] = CStringGetTextDatum(jwt_key_thumbprint(key));
-	nulls[1] = alg == JWT_ALG_NONE;
-	values[1] = nulls[1] ? (Datum) 0 : CStringGetTextDatum(jwt_alg_name(alg));
-	values[2] = CStringGetTextDatum(jwt_key_type_name(key));
-	nulls[3] = key->type == JWT_KEY_HMAC;
-	if (!nulls[3])
-		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(jwt_key_canonical_jwk(key)));
-	nulls[4] = !key->has_private;
-	if (key->has_private)
-	{
-		char	   *plain = key->type == JWT_KEY_HMAC ? (char *) key->secret : jwt_key_private_pem(key);
-		size_t		len = key->type == JWT_KEY_HMAC ? (size_t) key->secret_len : strlen(plain);
-		const char *kek = jwt_kek();
-
-		if (kek != NULL)
-		{
-			EnvelopeRow row = {TextDatumGetCString(values[0]),
-				nulls[1] ? NULL : jwt_alg_name(alg), jwt_key_type_name(key), created_at};
-			size_t		sealed_len;
-			char	   *sealed = natts >= 6
-				? envelope_seal(kek, &row, plain, len, &sealed_len)
-				: envelope_seal_v1(kek, row.kid, plain, len, &sealed_len);
-
-			values[4] = PointerGetDatum(bytes_to_bytea(sealed, sealed_len));
-		}
-		else
-			values[4] = PointerGetDatum(bytes_to_bytea(plain, len));
-		if (key->type != JWT_KEY_HMAC)
-			memset(plain, 0, len);
-	}
-	if (natts >= 6)
-		values[5] = TimestampTzGetDatum(created_at);
-}
-
-/*
- * jwt_key_describe_internal(material bytea, is_secret boolean, alg text, kid text,
- *     OUT kid text, OUT alg text, OUT kty text, OUT public_jwk jsonb, OUT private_key bytea)
- * One key, parsed and checked, as a jwt_keys row.  Not for PUBLIC: it
- * returns private material.
- */
-PG_FUNCTION_INFO_V1(jwt_key_describe_internal);
-Datum
-jwt_key_describe_internal(PG_FUNCTION_ARGS)
-{
-	bytea	   *material;
-	bool		is_secret;
-	JwtKeySet	set;
-	JwtError	err;
-	JwtStatus	st;
-	TupleDesc	tupdesc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("key material must not be null")));
-	material = PG_GETARG_BYTEA_PP(0);
-	is_secret = PG_GETARG_BOOL(1);
-	memset(&set, 0, sizeof(set));
-	PG_TRY();
-	{
-		st = jwt_keyset_parse(VARDATA_ANY(material), VARSIZE_ANY_EXHDR(material), is_secret,
-							  CurrentMemoryContext, &set, &err);
-		if (st != JWT_OK)
-			jwt_raise(&err);
-		if (set.is_jwks)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a key set cannot be added as one key"),
-					 errhint("Use jwt_import_jwks() for a JWKS.")));
-		/* the keyring verifies with every key and signs with its private ones */
-		if ((set.keys[0].key_ops & JWT_KEYOP_LISTED) &&
-			(!(set.keys[0].key_ops & JWT_KEYOP_VERIFY) ||
-			 (set.keys[0].has_private && !(set.keys[0].key_ops & JWT_KEYOP_SIGN))))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a keyring key must allow \"verify\", and \"sign\" when it is private"),
-					 errdetail("The JWK's \"key_ops\" limits it to fewer operations than the keyring uses it for.")));
-		describe_key(fcinfo, &set.keys[0], values, nulls, Min(tupdesc->natts, 6));
-	}
-	PG_FINALLY();
-	{
-		jwt_keyset_free(&set);
-	}
-	PG_END_TRY();
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
-}
-
-/*
- * jwt_key_generate_internal(alg text) RETURNS bytea
- * New key material for alg: PKCS#8 PEM, or an HMAC secret.  Not for PUBLIC.
- */
-PG_FUNCTION_INFO_V1(jwt_key_generate_internal);
-Datum
-jwt_key_generate_internal(PG_FUNCTION_ARGS)
-{
-	JwtAlg		alg = algorithm_argument(PG_GETARG_TEXT_PP(0));
-	char	   *pem;
-	unsigned char *secret;
-	int			secret_len;
-	bytea	   *out;
-
-	jwt_key_generate(alg, &pem, &secret, &secret_len);
-	if (pem != NULL)
-	{
-		out = bytes_to_bytea(pem, strlen(pem));
-		memset(pem, 0, strlen(pem));
-	}
-	else
-	{
-		out = bytes_to_bytea(secret, secret_len);
-		memset(secret, 0, secret_len);
-	}
-	PG_RETURN_BYTEA_P(out);
-}
-
-/* ---------- revocation and identity ---------- */
-
-/* jwt_is_revoked(token text) RETURNS boolean: by its jti or its subject's cut-off, signature unchecked */
-PG_FUNCTION_INFO_V1(jwt_is_revoked);
-Datum
-jwt_is_revoked(PG_FUNCTION_ARGS)
-{
-	text	   *token = PG_GETARG_TEXT_PP(0);
-	JwsToken	tok;
-	JsonDoc		claims;
-	JwtError	err;
-	JsonStrictResult jr;
-	JwtStatus	st;
-
-	if (jws_parse(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-				  (size_t) jwt_max_token_length, &tok, &err) != JWT_OK)
-		jwt_raise(&err);
-	if ((jr = json_strict_parse(tok.payload, tok.payload_len, &claims)) != JSON_STRICT_OK)
-	{
-		jwt_claims_parse_failure(jr, &claims, &err);
-		jwt_raise(&err);
-	}
-	st = jwt_check_revocation(&claims, tok.payload, tok.payload_len, &err);
-	/* a jti or sub too long to be revoked is not "not revoked" */
-	if (st != JWT_OK && st != JWT_ERR_REVOKED)
-		jwt_raise(&err);
-	PG_RETURN_BOOL(st == JWT_ERR_REVOKED);
-}
-
-/*
- * A token refused for its transport has been seen in clear: revoke it, by
- * jti or else by digest, if it is one of ours (its signature verifies:
- * a forged token revokes nothing and so cannot fill the list).
- */
-static bool
-revoke_exposed_token(void *arg)
-{
-	VerifyRequest quiet = *(VerifyRequest *) arg;
-	JwsToken	tok;
-	JsonDoc		claims;
-	JwtError	err;
-	const JsonMember *jti,
-			   *exp;
-
-	quiet.check_revoked = true;	/* revoked already: nothing to do, and no worker to start */
-	if (verify_request(&quiet, &tok, &claims, &err) != JWT_OK)
-		return false;
-	jti = json_doc_get(&claims, "jti");
-	exp = json_doc_get(&claims, "exp");
-	/* an empty jti cannot be revoked (jwt_revoke_jti refuses it): say so, start nothing */
-	if (jti != NULL && jti->value.kind == JK_STRING && jti->value.len == 0)
-		return false;
-	return jwt_transport_revoke_exposed(jti != NULL && jti->value.kind == JK_STRING
-										? utf8_to_server_cstring(jti->value.str)
-										: jwt_revocation_digest_id(tok.payload, tok.payload_len),
-										exp != NULL && exp->value.kind == JK_NUMBER
-										? json_number_double(&exp->value) : -1);
-}
-
-/* "Bearer <token>" or a bare token, without surrounding white space. */
-static text *
-bearer_token(text *arg)
-{
-	char	   *s = text_to_cstring(arg);
-	char	   *end;
-
-	while (isspace((unsigned char) *s))
-		s++;
-	if (pg_strncasecmp(s, "bearer", 6) == 0 && isspace((unsigned char) s[6]))
-	{
-		s += 6;
-		while (isspace((unsigned char) *s))
-			s++;
-	}
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char) end[-1]))
-		end--;
-	return cstring_to_text_with_len(s, end - s);
-}
-
-/*
- * jwt_authenticate(token text) RETURNS jsonb
- * Verify with the keyring, the policy settings and revocation, then make the
- * claims the identity that jwt_claims() returns (and switch role when
- * jwt.role_claim names a claim).
- */
-/* What jwt_authenticate() verifies a bearer token against: the keyring and the settings. */
-static void
-authentication_request(VerifyRequest *req, text *arg)
-{
-	memset(req, 0, sizeof(*req));
-	req->token = bearer_token(arg);
-	req->is_jwt = true;
-	req->check_revoked = true;
-	req->rules.now = unix_seconds(GetCurrentStatementStartTimestamp());
-	req->rules.leeway = jwt_leeway;
-	req->rules.require_exp = jwt_require_exp;
-	req->rules.audience = jwt_audience[0] ? server_cstring_to_utf8(jwt_audience, "jwt.audience") : NULL;
-	req->rules.issuer = jwt_issuer[0] ? server_cstring_to_utf8(jwt_issuer, "jwt.issuer") : NULL;
-	req->rules.max_age = -1;
-	req->rules.max_lifetime = jwt_max_lifetime;
-}
-
-PG_FUNCTION_INFO_V1(jwt_authenticate);
-Datum
-jwt_authenticate(PG_FUNCTION_ARGS)
-{
-	VerifyRequest req;
-	JwsToken	tok;
-	JsonDoc		claims;
-	JwtError	err;
-	Datum		result;
-	const char *role = NULL;
-	const char *role_claim = jwt_identity_role_claim();
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('2', '2', 'J', '0', '1')),
-				 errmsg("no token to authenticate")));
-	authentication_request(&req, PG_GETARG_TEXT_PP(0));
-	jwt_transport_check(revoke_exposed_token, &req);
-	if (verify_request(&req, &tok, &claims, &err) != JWT_OK)
-		jwt_raise(&err);
-
-	if (role_claim != NULL)
-	{
-		const JsonMember *m = json_doc_get(&claims, server_cstring_to_utf8(role_claim, "jwt.role_claim"));
-
-		if (m == NULL || m->value.kind != JK_STRING)
-			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('2', '8', 'J', '0', '8')),
-					 errmsg("token has no claim naming a role"),
-					 errdetail("jwt.role_claim names the claim \"%s\".", role_claim)));
-		role = utf8_to_server_cstring(m->value.str);
-	}
-	result = json_text_to_jsonb(tok.payload, tok.payload_len);
-	jwt_identity_set(JsonbToCString(NULL, &DatumGetJsonbP(result)->root, VARSIZE(DatumGetJsonbP(result))), role);
-	PG_RETURN_DATUM(result);
-}
-
-/*
- * _jwt_revoke_exposed(token text) RETURNS boolean: the PostgREST helper's
- * way to revoke a token that came over plain HTTP, when
- * jwt.revoke_exposed_tokens is on; true if it revoked the token.
- */
-PG_FUNCTION_INFO_V1(jwt_revoke_exposed);
-Datum
-jwt_revoke_exposed(PG_FUNCTION_ARGS)
-{
-	VerifyRequest req;
-
-	if (PG_ARGISNULL(0) || !jwt_transport_revoke_exposed_enabled())
-		PG_RETURN_BOOL(false);
-	authentication_request(&req, PG_GETARG_TEXT_PP(0));
-	PG_RETURN_BOOL(revoke_exposed_token(&req));
-}
-
-/* jwt_reset() RETURNS void: forget the identity (and nothing else) */
-PG_FUNCTION_INFO_V1(jwt_reset);
-Datum
-jwt_reset(PG_FUNCTION_ARGS)
-{
-	jwt_identity_reset();
-	PG_RETURN_VOID();
-}
-
-/* jwt_claims() RETURNS jsonb: the verified claims, or NULL when not authenticated */
-PG_FUNCTION_INFO_V1(jwt_claims);
-Datum
-jwt_claims(PG_FUNCTION_ARGS)
-{
-	Jsonb	   *claims = jwt_identity_claims();
-
-	if (claims == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P((Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(claims)));
-}
-
-/* The claim called name, or NULL when unauthenticated or absent (or JSON null). */
-static JsonbValue *
-claim_value(text *name)
-{
-	Jsonb	   *claims = jwt_identity_claims();
-	JsonbValue *v;
-
-	if (claims == NULL)
-		return NULL;
-	v = getKeyJsonValueFromContainer(&claims->root, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), NULL);
-	return (v == NULL || v->type == jbvNull) ? NULL : v;
-}
-
-static void
-claim_type_error(text *name, const char *type)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("claim \"%s\" is not %s", text_to_cstring(name), type)));
-}
-
-/* A claim as text: strings as they are, other values as JSON text. */
-static Datum
-claim_text(JsonbValue *v)
-{
-	StringInfoData buf;
-
-	switch (v->type)
-	{
-		case jbvString:
-			return PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
-		case jbvNumeric:
-			return PointerGetDatum(cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
-																					   NumericGetDatum(v->val.numeric)))));
-		case jbvBool:
-			return PointerGetDatum(cstring_to_text(v->val.boolean ? "true" : "false"));
-		default:
-			initStringInfo(&buf);
-			jsonb_append_compact(&buf, v->val.binary.data);
-			return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
-	}
-}
-
-/*
- * One call site's last answer.  A policy evaluates jwt_claim('sub') once per
- * row with the same name and the same identity, so the answer is kept in the
- * call site's fn_extra until the identity changes: per row it then costs a
- * comparison, not a lookup and a copy.
- */
-typedef struct ClaimCallCache
-{
-	uint64		version;
-	text	   *name;
-	bool		isnull;
-	Datum		value;
-} ClaimCallCache;
-
-/* jwt_claim(name text) RETURNS text */
-PG_FUNCTION_INFO_V1(jwt_claim);
-Datum
-jwt_claim(PG_FUNCTION_ARGS)
-{
-	text	   *name = PG_GETARG_TEXT_PP(0);
-	ClaimCallCache *cache = (ClaimCallCache *) fcinfo->flinfo->fn_extra;
-	uint64		version = jwt_identity_version();
-	JsonbValue *v;
-	MemoryContext old;
-
-	if (cache != NULL && version != 0 && cache->version == version &&
-		VARSIZE_ANY_EXHDR(cache->name) == VARSIZE_ANY_EXHDR(name) &&
-		memcmp(VARDATA_ANY(cache->name), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
-	{
-		if (cache->isnull)
-			PG_RETURN_NULL();
-		/* callers do not modify their arguments or results in place */
-		return cache->value;
-	}
-
-	v = claim_value(name);
-	if (version == 0)
-	{
-		if (v == NULL)
-			PG_RETURN_NULL();
-		return claim_text(v);
-	}
-	/* an older answer is not freed: an earlier row's result may still point at it */
-	if (cache == NULL)
-		cache = fcinfo->flinfo->fn_extra =
-			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ClaimCallCache));
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	cache->name = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(name));
-	cache->isnull = v == NULL;
-	cache->value = v == NULL ? (Datum) 0 : claim_text(v);
-	cache->version = version;
-	MemoryContextSwitchTo(old);
-	if (cache->isnull)
-		PG_RETURN_NULL();
-	return cache->value;
-}
-
-/* jwt_claim_uuid(name text) RETURNS uuid: a string claim that is a UUID */
-PG_FUNCTION_INFO_V1(jwt_claim_uuid);
-Datum
-jwt_claim_uuid(PG_FUNCTION_ARGS)
-{
-	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
-
-	if (v == NULL)
-		PG_RETURN_NULL();
-	if (v->type != jbvString)
-		claim_type_error(PG_GETARG_TEXT_PP(0), "a string holding a UUID");
-	return DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)));
-}
-
-/* jwt_claim_bigint(name text) RETURNS bigint: a number claim that is an integer */
-PG_FUNCTION_INFO_V1(jwt_claim_bigint);
-Datum
-jwt_claim_bigint(PG_FUNCTION_ARGS)
-{
-	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
-	char	   *digits;
-
-	if (v == NULL)
-		PG_RETURN_NULL();
-	if (v->type != jbvNumeric)
-		claim_type_error(PG_GETARG_TEXT_PP(0), "a number");
-	/* int8in refuses fractions and out-of-range values rather than rounding */
-	digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-	return DirectFunctionCall1(int8in, CStringGetDatum(digits));
-}
-
-/* jwt_claim_boolean(name text) RETURNS boolean: a true or false claim */
-PG_FUNCTION_INFO_V1(jwt_claim_boolean);
-Datum
-jwt_claim_boolean(PG_FUNCTION_ARGS)
-{
-	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
-
-	if (v == NULL)
-		PG_RETURN_NULL();
-	if (v->type != jbvBool)
-		claim_type_error(PG_GETARG_TEXT_PP(0), "a boolean");
-	PG_RETURN_BOOL(v->val.boolean);
-}
-
-/* jwt_claim_array(name text) RETURNS text[]: an array claim of strings (e.g. roles, groups) */
-PG_FUNCTION_INFO_V1(jwt_claim_array);
-Datum
-jwt_claim_array(PG_FUNCTION_ARGS)
-{
-	JsonbValue *v = claim_value(PG_GETARG_TEXT_PP(0));
-	JsonbIterator *it;
-	JsonbValue	elem;
-	JsonbIteratorToken r;
-	ArrayBuildState *astate = NULL;
-
-	if (v == NULL)
-		PG_RETURN_NULL();
-	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		claim_type_error(PG_GETARG_TEXT_PP(0), "an array of strings");
-	astate = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-	it = JsonbIteratorInit(v->val.binary.data);
-	while ((r = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-	{
-		if (r != WJB_ELEM)
-			continue;
-		if (elem.type != jbvString)
-			claim_type_error(PG_GETARG_TEXT_PP(0), "an array of strings");
-		astate = accumArrayResult(astate,
-								  PointerGetDatum(cstring_to_text_with_len(elem.val.string.val, elem.val.string.len)),
-								  false, TEXTOID, CurrentMemoryContext);
-	}
-	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
-}

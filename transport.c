@@ -8,6 +8,10 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
+#if PG_VERSION_NUM >= 160000
+/* inet.h's ip_family() expands to VARDATA_ANY, which 16 moved here */
+#include "varatt.h"
+#endif
 
 #include "transport.h"
 

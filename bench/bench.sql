@@ -126,3 +126,42 @@ BEGIN
                                      'jti', left(md5(i::text), 16))
         FROM generate_series(1, %s) i $q$, 's_' || lower(alg), n);
 END $$;
+
+-- The cost of the statistics (issue 16) on HS256 verify: the same statement with
+-- jwt.track_stats on and off, in turn, reps rounds, the best of each counting.
+--   what: scan_v, verify_stats_on, verify_stats_off
+CREATE FUNCTION bench_stats(reps int)
+RETURNS TABLE (what text, secs float8, n bigint, cpu float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    pub text;
+    q text;
+    labels text[] := ARRAY['scan_v', 'verify_stats_on', 'verify_stats_off'];
+    setting text[] := ARRAY['on', 'on', 'off'];
+    best_secs float8[] := array_fill('Infinity'::float8, ARRAY[3]);
+    best_cpu float8[] := array_fill('Infinity'::float8, ARRAY[3]);
+    counts bigint[] := array_fill(0::bigint, ARRAY[3]);
+    r record;
+BEGIN
+    SELECT quote_literal(keys.pub) INTO STRICT pub FROM keys WHERE keys.alg = 'HS256';
+    -- eight times the table: statements long enough for the on-CPU clock's 4 ms ticks
+    q := format('SELECT count(jwt_verify(tok, %s, now => to_timestamp(1900000000))) FROM v_hs256, generate_series(1, 8) g', pub);
+    EXECUTE format('SELECT count(jwt_verify(tok, %s, now => to_timestamp(1900000000))) FROM (SELECT tok FROM v_hs256 LIMIT 10) x', pub);
+    FOR round IN 1..reps LOOP
+        FOR i IN 1..3 LOOP
+            PERFORM set_config('jwt.track_stats', setting[i], false);
+            SELECT * INTO r FROM bench_time(CASE WHEN i = 1 THEN 'SELECT count(tok) FROM v_hs256, generate_series(1, 8) g' ELSE q END, 1);
+            best_secs[i] := least(best_secs[i], r.secs);
+            best_cpu[i] := least(best_cpu[i], coalesce(r.cpu, 'Infinity'));
+            counts[i] := r.n;
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('jwt.track_stats', 'on', false);
+    FOR i IN 1..3 LOOP
+        what := labels[i];
+        secs := best_secs[i];
+        n := counts[i];
+        cpu := CASE WHEN best_cpu[i] = 'Infinity' THEN NULL ELSE best_cpu[i] END;
+        RETURN NEXT;
+    END LOOP;
+END $$;

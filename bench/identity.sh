@@ -7,6 +7,8 @@
 #   keyring      HS256 and ES256: the same tokens verified with the keyring, jwt_verify(tok),
 #                against the exported key, jwt_verify(tok, key), with and without
 #                check_revoked => true
+#   issuers      HS256 and ES256: keyring verification with a key bound to an issuer (the
+#                token's iss checked against it) vs with an unbound key, same claims
 #   revocation   keyring HS256 verification of tokens that are not revoked, with empty
 #                revocation tables and with 1,000,000 revoked jtis and 5,000 subject cut-offs
 #                (two databases, measured in alternation)
@@ -34,7 +36,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=${BENCH_SECTIONS:-algs keyring revocation rls memory concurrency}
+SECTIONS=${BENCH_SECTIONS:-algs keyring issuers revocation rls memory concurrency}
 REPS=${BENCH_REPS:-5}
 CLOCK=${BENCH_CLOCK:-cpu}
 SECS=${BENCH_SECONDS:-0.4}
@@ -44,7 +46,7 @@ MEM_CALLS=${BENCH_MEM_CALLS:-1000000}
 PGB_SECS=${BENCH_PGBENCH_SECONDS:-5}
 PGB_PASSES=${BENCH_PGBENCH_PASSES:-4}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
-want keyring || want revocation || want rls || want memory || want concurrency || exit 0
+want keyring || want issuers || want revocation || want rls || want memory || want concurrency || exit 0
 
 # shellcheck source=bench/common.sh
 . bench/common.sh
@@ -58,7 +60,7 @@ at_exit remove_identity_work
 DB=bench_identity
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d "$DB")
 "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-echo "== identity benchmarks: $(for x in keyring revocation rls memory concurrency; do want $x && printf '%s ' $x; done)(best of $REPS rounds, timings of at least $SECS s; $CLOCK time)"
+echo "== identity benchmarks: $(for x in keyring issuers revocation rls memory concurrency; do want $x && printf '%s ' $x; done)(best of $REPS rounds, timings of at least $SECS s; $CLOCK time)"
 t0=$SECONDS
 "${PSQL[@]}" -v hs_rows=20000 -v es_rows=2000 -f bench/identity.sql >/dev/null
 echo "   setup: keys, 20000 HS256 and 2000 ES256 tokens ($((SECONDS - t0)) s)"
@@ -128,6 +130,18 @@ if want keyring; then
             pline keyring "$alg" "explicit+revoked" "$er" "explicit key" "$e" us/op "[revocation lookups alone]"
             pline keyring "$alg" "keyring" "$k" "explicit+revoked" "$er" us/op "[key lookup alone]"
         } | report
+    done
+fi
+
+# --- issuers: a key bound to an issuer vs an unbound one -----------------------------------
+if want issuers; then
+    echo "== issuers: keyring verification with a key bound to an issuer vs an unbound key, same claims"
+    for alg in HS256 ES256; do
+        f=$WORK/issuers_$alg.tsv
+        bench_sql "$f" "SELECT what, secs, n, coalesce(cpu::text, ''), loops FROM bench_issuers('$alg', $REPS, $SECS)"
+        n=$(nrows "$f" bound)
+        b=$(per_op "$f" bound scan_bound) u=$(per_op "$f" unbound scan_unbound)
+        pline issuers "$alg" "bound to its issuer" "$b" "unbound" "$u" us/op "[$n rows]" "<=" 1.05 | report
     done
 fi
 

@@ -93,6 +93,46 @@ BEGIN
     RETURN QUERY SELECT * FROM bench_many(w, q, array_fill(NULL::text, ARRAY[cardinality(q)]), reps, target);
 END $$;
 
+-- issuers section: issuer binding.  Two keys of each algorithm, one bound to
+-- an issuer (jwt_generate_key(issuer => ...)) and one not, kids of the same
+-- length; the same claims (iss included) signed by each, so that the two
+-- tables differ only in the key that verifies them.
+--   bound    jwt_verify(tok): the key's issuer must be the token's iss
+--   unbound  jwt_verify(tok): a key of this database, no binding (jwt.issuer unset)
+SELECT jwt_generate_key('HS256', 'bench-hs-bound', issuer => 'https://bench.example'),
+       jwt_generate_key('HS256', 'bench-hs-unbnd'),
+       jwt_generate_key('ES256', 'bench-es-bound', issuer => 'https://bench.example'),
+       jwt_generate_key('ES256', 'bench-es-unbnd');
+CREATE TABLE tok_iss (alg text, bound boolean, id int, tok text NOT NULL, PRIMARY KEY (alg, bound, id));
+INSERT INTO tok_iss
+SELECT a.alg, b.bound, i,
+       jwt_sign(jsonb_build_object('sub', 'user' || (i % 1000), 'exp', 4102444800, 'n', i,
+                                   'iss', 'https://bench.example'),
+                header => jsonb_build_object('kid', format('bench-%s-%s', lower(left(a.alg, 2)),
+                                                            CASE WHEN b.bound THEN 'bound' ELSE 'unbnd' END)))
+FROM (VALUES ('HS256', :hs_rows), ('ES256', :es_rows)) AS a(alg, n),
+     (VALUES (true), (false)) AS b(bound), generate_series(1, a.n) i;
+CREATE TABLE tok_iss_hs_bound AS SELECT id, tok FROM tok_iss WHERE alg = 'HS256' AND bound;
+CREATE TABLE tok_iss_hs_unbnd AS SELECT id, tok FROM tok_iss WHERE alg = 'HS256' AND NOT bound;
+CREATE TABLE tok_iss_es_bound AS SELECT id, tok FROM tok_iss WHERE alg = 'ES256' AND bound;
+CREATE TABLE tok_iss_es_unbnd AS SELECT id, tok FROM tok_iss WHERE alg = 'ES256' AND NOT bound;
+DROP TABLE tok_iss;
+
+CREATE FUNCTION bench_issuers(alg text, reps int, target float8)
+RETURNS TABLE (what text, secs float8, n bigint, cpu float8, loops int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    a text := lower(left(alg, 2));
+BEGIN
+    RETURN QUERY SELECT * FROM bench_many(
+        ARRAY['scan_bound', 'bound', 'scan_unbound', 'unbound'],
+        ARRAY[format('SELECT count(tok) FROM tok_iss_%s_bound', a),
+              format('SELECT count(jwt_verify(tok)) FROM tok_iss_%s_bound', a),
+              format('SELECT count(tok) FROM tok_iss_%s_unbnd', a),
+              format('SELECT count(jwt_verify(tok)) FROM tok_iss_%s_unbnd', a)],
+        array_fill(NULL::text, ARRAY[4]), reps, target);
+END $$;
+
 -- revocation section: a million revoked token ids (random, as jwt_sign makes them:
 -- 22 characters of base64url), and 5,000 subject cut-offs: for user0..user499 (half
 -- the tokens' subjects, so half the verifications find a cut-off row and compare iat;

@@ -20,7 +20,7 @@
 #              BENCH_CLOCK    cpu (default): figures from on-CPU time, which other work on
 #                             the machine does not inflate by descheduling; wall: wall-clock time
 #              BENCH_NO_BUILD=1  use the installed extension as it is
-#              BENCH_SECTIONS what to run (default: algs keyring revocation rls memory concurrency pgjwt cache):
+#              BENCH_SECTIONS what to run (default: algs keyring issuers revocation rls memory concurrency pgjwt sessions cache):
 #                             algs is this script's per-algorithm part; pgjwt is
 #                             bench/pgjwt.sh (the drop-in vs pgjwt's PL/pgSQL); cache is
 #                             bench/token_cache.sh (the verified-token cache); the others are
@@ -33,7 +33,7 @@ REPS=${BENCH_REPS:-5}
 PASSES=${BENCH_PASSES:-2}
 CLOCK=${BENCH_CLOCK:-cpu}
 SECS=${BENCH_SECONDS:-0.4}
-SECTIONS=${BENCH_SECTIONS:-algs keyring revocation rls memory concurrency pgjwt cache}
+SECTIONS=${BENCH_SECTIONS:-algs keyring issuers revocation rls memory concurrency pgjwt sessions cache}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # shellcheck source=test/cluster.sh
@@ -76,7 +76,8 @@ fi
 
 # --- cluster ----------------------------------------------------------------------
 echo "== cluster"
-JWT_SERVER_OPTS="-c shared_buffers=512MB -c jit=off -c max_parallel_workers_per_gather=0 ${JWT_SERVER_OPTS:-}"
+# preloaded, as in production: jwt_stats counts in shared memory (its cost is measured below)
+JWT_SERVER_OPTS="-c shared_buffers=512MB -c jit=off -c max_parallel_workers_per_gather=0 -c shared_preload_libraries=jwt ${JWT_SERVER_OPTS:-}"
 cluster_start
 export PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
@@ -184,11 +185,32 @@ if want algs; then
         echo "   no claims; decode: jwt_decode, nothing verified, header and payload parsed into jsonb"
         for f in verify is_valid jws_verify decode; do fmt_line "$f" HS256; done
     fi
+    if [[ " $ALGS " == *" HS256 "* ]]; then
+        # The counters of jwt_stats (issue 16), the library being preloaded here (shared
+        # memory); the same statement with jwt.track_stats on and off, in turn.
+        echo
+        echo "== the cost of jwt_stats on HS256 verify (preloaded; best of $((REPS * 2)) runs, on and off in turn)"
+        "${PSQL[@]}" -At -F $'\t' -c "SELECT what, secs, n, coalesce(cpu::text, '') FROM bench_stats($((REPS * 2)))" |
+            awk -F'\t' -v clock="$CLOCK" '
+                { t[$1] = (clock == "cpu" && $4 != "" && $1 != "scan_v") ? $4 : $2; n[$1] = $3 }
+                END {
+                    on = (t["verify_stats_on"] - t["scan_v"]) / n["verify_stats_on"] * 1e6
+                    off = (t["verify_stats_off"] - t["scan_v"]) / n["verify_stats_off"] * 1e6
+                    printf "verify     HS256 stats on  %9.3f us/op\n", on
+                    printf "verify     HS256 stats off %9.3f us/op   (jwt.track_stats = off)\n", off
+                    printf "cost of the counters: %+.1f%% (%+.1f ns/op)\n", 100 * (on - off) / off, 1000 * (on - off)
+                }'
+    fi
 fi   # algs
 
 # --- keyring, revocation, RLS, memory, concurrency: bench/identity.sh, same cluster -------------
 BENCH_CLUSTER_UP=1 BENCH_SECTIONS=$SECTIONS BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS \
     bash bench/identity.sh
+
+# --- refresh rotation and jwt_consume: bench/sessions.sh, same cluster --------------------------
+if want sessions; then
+    BENCH_CLUSTER_UP=1 BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK bash bench/sessions.sh
+fi
 
 # --- the pgjwt drop-in vs pgjwt's algorithm in PL/pgSQL: bench/pgjwt.sh, same cluster ----------
 if want pgjwt; then

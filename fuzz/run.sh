@@ -29,7 +29,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 seconds=${1:-60}
 build=${FUZZ_BUILD:-$here/build}
-all_targets="token json b64url key"
+all_targets="token json b64url key jspath"
 targets=${FUZZ_TARGETS:-$all_targets}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 
@@ -59,7 +59,7 @@ mkdir -p "$build/obj" || die "cannot create $build"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 cflags=(-g -O1 "${san[@]}" -Wall -Wno-ignored-attributes -Wno-unused-parameter
 	-I"$here/shim" -I"$here" -I"$root/src" -isystem "$pg_inc")
-core="b64url error json_strict jws claims crypto keys"
+core="b64url error json_strict jws claims crypto keys jspath"
 libs=("$pg_lib/libpgcommon.a" "$pg_lib/libpgport.a" -lcrypto -lm)
 
 # the fuzzer runtime is a separate Debian package: say so rather than fail obscurely

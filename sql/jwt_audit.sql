@@ -733,8 +733,8 @@ SELECT position('ZKIWQPypybZQC3EhnhIW3BjY8WUwkNhoUt7AvAywVs8' IN
                 try(format('SELECT jwt_import_jwks(%L)', jsonb_build_object('keys', jsonb_build_array(k('ec256_jwk')::jsonb))))) = 0
        AS no_secret_in_error;
 -- public keys still import, and verify the provider's tokens
-SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ed25519_pub_jwk')::jsonb || '{"kid":"audit-kr-idp"}'))) AS imported;
-SELECT jwt_verify(jwt_sign('{"sub":"idp-user"}', k('ed25519'), header => '{"kid":"audit-kr-idp"}')) ->> 'sub' AS provider_token;
+SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ed25519_pub_jwk')::jsonb || '{"kid":"audit-kr-idp"}')), 'https://idp.example') AS imported;
+SELECT jwt_verify(jwt_sign('{"sub":"idp-user","iss":"https://idp.example"}', k('ed25519'), header => '{"kid":"audit-kr-idp"}')) ->> 'sub' AS provider_token;
 
 -- Rows that earlier imports (0.1.0) stored with private material: the check
 -- is on the row's origin, so they never sign and are never published, however
@@ -752,9 +752,9 @@ FROM jsonb_array_elements(jwt_jwks() -> 'keys') AS k WHERE k ->> 'kid' LIKE 'aud
 SELECT bool_or(k ->> 'kid' = 'audit-kr-own') AS own_key_published FROM jsonb_array_elements(jwt_jwks() -> 'keys') AS k;
 -- they still verify the provider's tokens (their rows say what they verify)
 SELECT jwt_verify(jwt_sign('{"sub":"old"}', k('ec_p256'), header => '{"kid":"audit-kr-old-ec"}')) ->> 'sub' AS old_import_verifies;
--- re-importing the kid replaces the row's private material with nothing
-SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb || '{"kid":"audit-kr-old-ec"}'))) AS reimported;
-SELECT has_private AS reimport_has_private FROM jwt_key_list WHERE kid = 'audit-kr-old-ec';
+-- re-importing the kid (bound to its issuer since 0.2.0) stores no private material
+SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb || '{"kid":"audit-kr-old-ec"}')), 'https://idp.example') AS reimported;
+SELECT has_private AS reimport_has_private FROM jwt_key_list WHERE kid = 'audit-kr-old-ec' AND issuer = 'https://idp.example';
 DELETE FROM jwt_keys WHERE kid IN ('audit-kr-old-oct', 'audit-kr-old-ec', 'audit-kr-idp');
 
 -- ---------------------------------------------------------------------------
@@ -836,6 +836,6 @@ SELECT try(format('SELECT jwt_add_key(%L)', (k('ec256_pub_jwk')::jsonb || '{"key
 SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(
          k('ec256_pub_jwk')::jsonb || '{"kid":"ops-enc","key_ops":["encrypt"]}',
          k('ec256_pub_jwk')::jsonb || '{"kid":"ops-sign","key_ops":["sign"]}',
-         k('ec256_pub_jwk')::jsonb || '{"kid":"ops-verify","key_ops":["verify"]}'))) AS imported_only_verify_keys;
+         k('ec256_pub_jwk')::jsonb || '{"kid":"ops-verify","key_ops":["verify"]}')), 'https://idp.example') AS imported_only_verify_keys;
 SELECT kid FROM jwt_key_list WHERE kid LIKE 'ops-%' ORDER BY kid;
 DELETE FROM jwt_keys WHERE kid LIKE 'ops-%';

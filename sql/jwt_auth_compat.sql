@@ -138,12 +138,25 @@ SELECT * FROM sees();
 COMMIT;
 
 -- Item: the planner evaluates (select auth.uid()) once per statement (an
--- InitPlan), and inlines auth.uid() into the policy.
+-- InitPlan), and inlines auth.uid() into the policy.  (How the text form of
+-- a plan names an InitPlan's value differs between majors, $0 before 17,
+-- (InitPlan 1).col1 since: the JSON form's structure is read instead.)
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE p json;
+BEGIN
+    EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) ' || q INTO p;
+    RETURN p -> 0 -> 'Plan';
+END $$;
 BEGIN;
 SELECT jwt_authenticate(:'talice') IS NOT NULL;
-EXPLAIN (COSTS OFF) SELECT * FROM todos;
+SELECT p ->> 'Node Type' AS node, p ->> 'Relation Name' AS relation,
+       p ->> 'Filter' LIKE '%= user_id)' AS filter_on_user_id,
+       jsonb_path_query_array(p, '$.Plans[*]."Parent Relationship"') AS subplans,
+       jsonb_path_query_array(p, '$.Plans[*]."Node Type"') AS subplan_nodes
+FROM pg_temp.plan_of('SELECT * FROM todos') p;
 EXPLAIN (COSTS OFF) SELECT * FROM profiles;
 COMMIT;
+DROP FUNCTION pg_temp.plan_of(text);
 
 -- Item: anonymous (no identity) as documented: every reader is NULL
 -- (Supabase), auth.session() is JSON null (Neon); policies match nothing.

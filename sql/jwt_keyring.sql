@@ -86,25 +86,28 @@ SELECT bool_and(k ->> 'kid' IS NOT NULL AND k ->> 'use' = 'sig') AS all_have_kid
 -- our published JWKS verifies our tokens as an explicit key set
 SELECT jwt_verify(jwt_sign('{"sub":"h"}'), jwt_jwks()::text) ->> 'sub' AS jwks_round_trip;
 
--- import a provider's JWKS: upsert by kid, skip encryption keys, refuse what the core refuses
+-- import a provider's JWKS, bound to its issuer: upsert by (issuer, kid), skip encryption keys,
+-- refuse what the core refuses
 SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(
     k('ec256_pub_jwk')::jsonb || '{"kid":"idp-ec","alg":"ES256"}',
     k('rsa_pub_jwk')::jsonb - 'key_ops' || '{"kid":"idp-rsa","use":"sig"}',
     k('ed25519_pub_jwk')::jsonb || '{"kid":"idp-ed"}',
-    '{"kty":"RSA","use":"enc","kid":"idp-enc","n":"AQAB","e":"AQAB"}'::jsonb))) AS imported;
+    '{"kty":"RSA","use":"enc","kid":"idp-enc","n":"AQAB","e":"AQAB"}'::jsonb)), 'https://idp.example') AS imported;
 SELECT kid, alg, kty, origin, has_private FROM jwt_key_list WHERE origin = 'jwks' ORDER BY kid;
-SELECT jwt_verify(jwt_sign('{"sub":"i"}', k('rsa'), 'PS256', header => '{"kid":"idp-rsa"}')) ->> 'sub' AS provider_rsa_any_rs_ps;
-SELECT jwt_verify(jwt_sign('{"sub":"i"}', k('ed25519'), header => '{"kid":"idp-ed"}')) ->> 'sub' AS provider_ed;
-SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb || '{"kid":"idp-ec","alg":"ES256"}'))) AS reimported;
+SELECT jwt_verify(jwt_sign('{"sub":"i","iss":"https://idp.example"}', k('rsa'), 'PS256', header => '{"kid":"idp-rsa"}')) ->> 'sub' AS provider_rsa_any_rs_ps;
+SELECT jwt_verify(jwt_sign('{"sub":"i","iss":"https://idp.example"}', k('ed25519'), header => '{"kid":"idp-ed"}')) ->> 'sub' AS provider_ed;
+SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb || '{"kid":"idp-ec","alg":"ES256"}')), 'https://idp.example') AS reimported;
 SELECT count(*) FILTER (WHERE origin = 'jwks') AS jwks_keys FROM jwt_key_list;
-SELECT name, try(format('SELECT jwt_import_jwks(%L)', jwks)) FROM (VALUES
+SELECT name, try(format('SELECT jwt_import_jwks(%L, %L)', jwks, 'https://idp.example')) FROM (VALUES
   ('not a JWKS', '[]'),
   ('keys not array', '{"keys":{}}'),
   ('weak RSA', jsonb_build_object('keys', jsonb_build_array(jsonb_build_object('kty', 'RSA', 'kid', 'weak', 'e', 'AQAB', 'n', b64u(decode(repeat('ff', 128), 'hex')))))::text),
   ('off-curve point', jsonb_build_object('keys', jsonb_build_array(jsonb_set(k('ec256_pub_jwk')::jsonb, '{y}', to_jsonb(b64u(decode(repeat('11', 32), 'hex')))) || '{"kid":"bad"}'))::text),
-  ('unknown curve', '{"keys":[{"kty":"EC","crv":"secp256k1","kid":"k1","x":"AA","y":"AA"}]}'),
-  ('kid of a generated key', jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb || '{"kid":"signing-2026"}'))::text)
+  ('unknown curve', '{"keys":[{"kty":"EC","crv":"secp256k1","kid":"k1","x":"AA","y":"AA"}]}')
 ) AS v(name, jwks);
+-- (a kid is unique within its issuer since 0.2.0: jwt_issuers tests a provider's kid equal to ours)
+-- without its issuer, a key set is refused (after its keys are checked)
+SELECT try(format('SELECT jwt_import_jwks(%L)', jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb || '{"kid":"idp-ec2"}')))) AS unbound_refused;
 SELECT count(*) FILTER (WHERE origin = 'jwks') AS jwks_keys_unchanged FROM jwt_key_list;
 
 -- add: PEM keys, JWKs, secrets; public keys only verify

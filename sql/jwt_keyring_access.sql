@@ -58,7 +58,7 @@ RESET ROLE;
 SET search_path = regress_evil, public;
 SELECT try($$SELECT jwt_retire_key('no-such-kid')$$) AS retire_unknown_kid;
 SELECT count(*) AS active_keys_untouched FROM jwt_key_list WHERE state = 'active' AND kid = 'access-test';
-SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ed25519_pub_jwk')::jsonb || '{"kid":"access-idp"}'))) AS imported_under_evil_path;
+SELECT jwt_import_jwks(jsonb_build_object('keys', jsonb_build_array(k('ed25519_pub_jwk')::jsonb || '{"kid":"access-idp"}')), 'https://idp.example') AS imported_under_evil_path;
 SELECT kid, kty FROM jwt_key_list WHERE kid IN ('access-idp', 'evil') ORDER BY kid;
 SELECT jwt_add_key(repeat('z', 32), 'HS256', 'access-secret') AS added_under_evil_path;
 RESET search_path;

@@ -167,12 +167,15 @@ SELECT jwt_sign('{"sub":"cut-1969","jti":"m-3","exp":4102444800}') AS t1969 \gse
 RESET jwt.default_lifetime;
 -- a parallel query reads with the statement's snapshot, which may predate
 -- invalidations already taken in: it does not load the cache
-SET force_parallel_mode = on;
+-- (force_parallel_mode is called debug_parallel_query from PostgreSQL 16 on)
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000
+    THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END AS force_parallel \gset
+SET :force_parallel = on;
 SET parallel_setup_cost = 0;
 SET client_min_messages = debug1;
 SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_checks_in_worker FROM generate_series(1, 2000);
 RESET client_min_messages;
-RESET force_parallel_mode;
+RESET :force_parallel;
 RESET parallel_setup_cost;
 SET client_min_messages = debug1;
 SELECT count(*) FILTER (WHERE jwt_is_valid(:'tk')) AS valid_checks FROM generate_series(1, 2000);
@@ -211,18 +214,18 @@ SELECT jwt_retire_key('revocation-test-2');
 -- revocation lists are read with the statement's snapshot
 SELECT jwt_generate_key('HS256', 'parallel-test') AS kid;
 SELECT jwt_sign('{"sub":"ivy","jti":"ivy-1"}') AS ti \gset
-SET force_parallel_mode = on;
+SET :force_parallel = on;
 SET parallel_setup_cost = 0;
 SELECT jwt_verify(:'ti') ->> 'sub' AS keyring_in_worker,
        jwt_is_valid(:'ti', NULL::text, check_revoked => true) AS is_valid_in_worker,
        jwt_is_revoked(:'ti') AS is_revoked_in_worker,
        (jwt_decode(jwt_sign('{"sub":"ivy"}'))).header ->> 'kid' AS signs_in_worker;
-RESET force_parallel_mode;
+RESET :force_parallel;
 SELECT jwt_revoke(:'ti');
-SET force_parallel_mode = on;
+SET :force_parallel = on;
 SELECT jwt_is_valid(:'ti', NULL::text, check_revoked => true) AS is_valid_in_worker,
        jwt_is_revoked(:'ti') AS is_revoked_in_worker;
-RESET force_parallel_mode;
+RESET :force_parallel;
 RESET parallel_setup_cost;
 DELETE FROM jwt_revoked_tokens;
 SELECT jwt_retire_key('parallel-test');

@@ -148,7 +148,9 @@ SET LOCAL max_parallel_workers_per_gather = 2;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
-SET LOCAL force_parallel_mode = on;
+-- force_parallel_mode is called debug_parallel_query from PostgreSQL 16 on
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+    THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', true) AS parallel_forced \gset
 SELECT count(*) AS parallel_count, min(id), max(id) FROM docs;
 SELECT workers_launched('SELECT count(*) FROM docs') AS ran_in_workers;
 SELECT count(*) AS parallel_claims_in_workers FROM docs WHERE jwt_claim('sub') = 'alice' AND body LIKE 'doc%';

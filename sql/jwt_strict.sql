@@ -107,7 +107,8 @@ SELECT valid(forge('{"alg":"HS256"}', '{"exp":1893459600,"pad":"' || repeat('x',
 SELECT try($$SELECT * FROM jwt_decode(forge('{"alg":"HS256"}', '{"pad":"' || repeat('x', 100) || '"}'))$$);
 RESET jwt.max_token_length;
 SELECT outcome(forge('{"alg":"HS256"}', '{"exp":1893459600,"pad":"' || repeat('x', 70000) || '"}'));
-SELECT try($$SET jwt.max_token_length = 10$$);
+-- (PostgreSQL 18 writes the range's unit too, "64 B .. 1048576 B": dropped here)
+SELECT regexp_replace(try($$SET jwt.max_token_length = 10$$), ' B( \.\.|\))', '\1', 'g') AS try;
 
 -- a huge claims object with many members is parsed in reasonable time, duplicates found
 SELECT outcome(claims_token('{"exp":1893459600,' || string_agg('"k' || i || '":' || i, ',') || ',"k1":0}'))

@@ -82,19 +82,68 @@ string_claim(const JsonMember *m, const char *name, const char **value, JwtError
 	return JWT_OK;
 }
 
+/* Is value one of the expected names: a comma-separated list, one exact value, or an array? */
+static bool
+name_matches(const char *value, const char *expected, bool exact,
+			 const char *const *names, int nnames)
+{
+	size_t		vlen = strlen(value);
+
+	if (nnames > 0)
+	{
+		/* names is sorted (an argument of many names against an aud array of many) */
+		int			lo = 0,
+					hi = nnames - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+			int			c = strcmp(value, names[mid]);
+
+			if (c == 0)
+				return true;
+			if (c < 0)
+				hi = mid - 1;
+			else
+				lo = mid + 1;
+		}
+		return false;
+	}
+	if (expected == NULL)
+		return false;
+	if (exact)
+		return strcmp(value, expected) == 0;
+	for (const char *p = expected;;)
+	{
+		const char *end = strchr(p, ',');
+		const char *stop = end ? end : p + strlen(p);
+
+		while (p < stop && (*p == ' ' || *p == '\t'))
+			p++;
+		while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
+			stop--;
+		if ((size_t) (stop - p) == vlen && vlen > 0 && memcmp(p, value, vlen) == 0)
+			return true;
+		if (end == NULL)
+			return false;
+		p = end + 1;
+	}
+}
+
 /* RFC 7519 4.1.3: aud is a string or an array of strings. */
 static JwtStatus
-check_audience(const JsonMember *m, const char *expected, JwtError *err)
+check_audience(const JsonMember *m, const JwtClaimRules *r, JwtError *err)
 {
 	char		buf[128];
 	bool		matched = false;
+	const char *expected = r->naudiences > 0 ? r->audiences[0] : r->audience;
 
 	if (m != NULL)
 	{
 		const JsonValue *v = &m->value;
 
 		if (v->kind == JK_STRING)
-			matched = expected != NULL && strcmp(v->str, expected) == 0;
+			matched = name_matches(v->str, r->audience, r->audience_exact, r->audiences, r->naudiences);
 		else if (v->kind == JK_ARRAY)
 		{
 			for (int i = 0; i < v->nelems; i++)
@@ -102,7 +151,7 @@ check_audience(const JsonMember *m, const char *expected, JwtError *err)
 				if (v->elems[i].kind != JK_STRING)
 					return jwt_fail(err, JWT_ERR_CLAIM_FORMAT,
 									"claim \"aud\" must be a string or an array of strings");
-				if (expected != NULL && strcmp(v->elems[i].str, expected) == 0)
+				if (name_matches(v->elems[i].str, r->audience, r->audience_exact, r->audiences, r->naudiences))
 					matched = true;
 			}
 		}
@@ -122,7 +171,9 @@ check_audience(const JsonMember *m, const char *expected, JwtError *err)
 	if (expected != NULL && !matched)
 	{
 		jwt_fail(err, JWT_ERR_AUDIENCE, "token audience does not match");
-		jwt_fail_detail(err, "Expected audience \"%s\".", jwt_printable(expected, buf, sizeof(buf)));
+		jwt_fail_detail(err, r->naudiences > 1 || (!r->audience_exact && strchr(expected, ','))
+						? "Expected one of the audiences \"%s\"..." : "Expected audience \"%s\".",
+						jwt_printable(expected, buf, sizeof(buf)));
 		return JWT_ERR_AUDIENCE;
 	}
 	return JWT_OK;
@@ -232,10 +283,33 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 			return jwt_fail(err, JWT_ERR_TOO_OLD, "token is too old");
 	}
 
-	if (r->issuer != NULL && (iss == NULL || strcmp(iss, r->issuer) != 0))
+	/* a key bound to an issuer verifies only that issuer's tokens */
+	if (r->key_issuer != NULL && (iss == NULL || strcmp(iss, r->key_issuer) != 0))
 	{
+		jwt_fail(err, JWT_ERR_ISSUER, iss == NULL ? "token has no issuer, and its key belongs to one"
+				 : "token issuer is not the issuer of its key");
+		jwt_fail_detail(err, "The key verifies only tokens whose \"iss\" is \"%s\".",
+						jwt_printable(r->key_issuer, buf, sizeof(buf)));
+		return JWT_ERR_ISSUER;
+	}
+	if (r->key_issuer == NULL && iss != NULL && r->issuer_bound_elsewhere != NULL &&
+		r->issuer_bound_elsewhere(iss))
+	{
+		jwt_fail(err, JWT_ERR_ISSUER, "token issuer is not the issuer of its key");
+		jwt_fail_detail(err, "Tokens of issuer \"%s\" are verified by that issuer's keys only.",
+						jwt_printable(iss, buf, sizeof(buf)));
+		return JWT_ERR_ISSUER;
+	}
+	if ((r->issuer != NULL || r->nissuers > 0) &&
+		(r->key_issuer == NULL || r->issuer_exact || r->nissuers > 0) &&
+		(iss == NULL || !name_matches(iss, r->issuer, r->issuer_exact, r->issuers, r->nissuers)))
+	{
+		const char *expected = r->nissuers > 0 ? r->issuers[0] : r->issuer;
+
 		jwt_fail(err, JWT_ERR_ISSUER, "token issuer does not match");
-		jwt_fail_detail(err, "Expected issuer \"%s\".", jwt_printable(r->issuer, buf, sizeof(buf)));
+		jwt_fail_detail(err, r->nissuers > 1 || (!r->issuer_exact && strchr(expected, ','))
+						? "Expected one of the issuers \"%s\"..." : "Expected issuer \"%s\".",
+						jwt_printable(expected, buf, sizeof(buf)));
 		return JWT_ERR_ISSUER;
 	}
 	if (r->subject != NULL && (sub == NULL || strcmp(sub, r->subject) != 0))
@@ -244,5 +318,5 @@ jwt_check_claims(const JsonDoc *claims, const JwtClaimRules *r, JwtError *err)
 		jwt_fail_detail(err, "Expected subject \"%s\".", jwt_printable(r->subject, buf, sizeof(buf)));
 		return JWT_ERR_SUBJECT;
 	}
-	return check_audience(rc[RC_AUD], r->audience, err);
+	return check_audience(rc[RC_AUD], r, err);
 }

@@ -93,6 +93,34 @@ jwt_status_sqlstate(JwtStatus s)
 			return MAKE_SQLSTATE('2', '8', 'J', '0', 'C');
 		case JWT_ERR_NO_KEY:
 			return MAKE_SQLSTATE('2', '8', 'J', '0', 'D');
+		case JWT_ERR_DPOP_MALFORMED:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '1');
+		case JWT_ERR_DPOP_TYPE:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '2');
+		case JWT_ERR_DPOP_ALGORITHM:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '3');
+		case JWT_ERR_DPOP_KEY:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '4');
+		case JWT_ERR_DPOP_SIGNATURE:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '5');
+		case JWT_ERR_DPOP_METHOD:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '6');
+		case JWT_ERR_DPOP_URL:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '7');
+		case JWT_ERR_DPOP_TIME:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '8');
+		case JWT_ERR_DPOP_REPLAY:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', '9');
+		case JWT_ERR_DPOP_ATH:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', 'A');
+		case JWT_ERR_DPOP_NONCE:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', 'B');
+		case JWT_ERR_DPOP_BINDING:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', 'C');
+		case JWT_ERR_DPOP_SCHEME:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', 'D');
+		case JWT_ERR_DPOP_REQUIRED:
+			return MAKE_SQLSTATE('2', '8', 'J', 'D', 'E');
 		case JWT_ERR_KEY:
 		case JWT_ERR_OPTION:
 			return ERRCODE_INVALID_PARAMETER_VALUE;
@@ -100,6 +128,29 @@ jwt_status_sqlstate(JwtStatus s)
 			return MAKE_SQLSTATE('5', '5', 'J', '0', '1');
 		case JWT_ERR_LIMIT:
 			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			/* JWKS URLs: 58JFx the fetch, 22JFx the response, 28JF1 its issuer */
+		case JWT_ERR_FETCH_CONNECT:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '1');
+		case JWT_ERR_FETCH_TIMEOUT:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '2');
+		case JWT_ERR_FETCH_TLS:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '3');
+		case JWT_ERR_FETCH_STATUS:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '4');
+		case JWT_ERR_FETCH_REDIRECT:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '5');
+		case JWT_ERR_FETCH_TOO_LARGE:
+			return MAKE_SQLSTATE('5', '8', 'J', 'F', '6');
+		case JWT_ERR_FETCH_CONTENT_TYPE:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '1');
+		case JWT_ERR_FETCH_JSON:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '2');
+		case JWT_ERR_FETCH_NOT_JWKS:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '3');
+		case JWT_ERR_FETCH_URL:
+			return MAKE_SQLSTATE('2', '2', 'J', 'F', '4');
+		case JWT_ERR_FETCH_ISSUER:
+			return MAKE_SQLSTATE('2', '8', 'J', 'F', '1');
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}

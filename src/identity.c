@@ -23,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "identity.h"
+#include "roleclaim.h"
 
 static char *claims_setting = NULL;
 static char *impersonator_setting = NULL;
@@ -45,6 +46,24 @@ claims_assign(const char *newval, void *extra)
 	claims_generation++;
 }
 
+/* jwt.role_claim: a claim name or a PostgREST JSPath, refused at SET when it does not parse */
+static bool
+role_claim_check(char **newval, void **extra, GucSource source)
+{
+	const char *error;
+
+	(void) extra;
+	(void) source;
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if ((error = jwt_role_claim_check(*newval)) != NULL)
+	{
+		GUC_check_errdetail("%s", error);
+		return false;
+	}
+	return true;
+}
+
 void
 jwt_identity_init(void)
 {
@@ -65,8 +84,9 @@ jwt_identity_init(void)
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("jwt.role_claim",
 							   "Claim naming the role jwt_authenticate() switches to; empty switches none.",
-							   NULL, &role_claim, "",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   "A claim name, or a path in PostgREST's jwt-role-claim-key syntax such as .realm_access.roles[0].",
+							   &role_claim, "",
+							   PGC_SUSET, 0, role_claim_check, NULL, NULL);
 	/* read by jwt_postgrest_pre_request(): superuser-only so no client can name it */
 	DefineCustomStringVariable("jwt.anonymous_role",
 							   "PostgREST's anonymous role (db-anon-role), for jwt_postgrest_pre_request().",
@@ -138,6 +158,21 @@ jwt_identity_set(const char *claims_json, const char *role)
 	if (role != NULL)
 		check_token_role(role);
 	identity_set(claims_json, role, "");
+}
+
+/*
+ * The identity of the token the session logged in with (PostgreSQL 18's
+ * OAuth login): for the whole session, whatever jwt.session_identity says,
+ * since the session is the token holder's.  It switches no role: the login
+ * role is already the one the token was allowed.
+ */
+void
+jwt_identity_set_login(const char *claims_json)
+{
+	(void) set_config_option("jwt.impersonated_by", "", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+	(void) set_config_option("jwt.claims", claims_json, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
 }
 
 /* An identity that impersonator (a role name, not empty) set without a token. */

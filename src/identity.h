@@ -8,6 +8,7 @@
 
 extern void jwt_identity_init(void);
 extern void jwt_identity_set(const char *claims_json, const char *role);
+extern void jwt_identity_set_login(const char *claims_json);
 extern void jwt_identity_impersonate(const char *claims_json, const char *role,
 									 const char *impersonator);
 extern void jwt_identity_reset(void);

@@ -36,6 +36,22 @@ typedef enum JwtStatus
 	JWT_ERR_TYPE,				/* 28J0C */
 	JWT_ERR_NO_KEY,				/* 28J0D */
 
+	/* a DPoP proof (RFC 9449) or a token's binding to one is refused: 28JDx */
+	JWT_ERR_DPOP_MALFORMED,		/* 28JD1 */
+	JWT_ERR_DPOP_TYPE,			/* 28JD2 */
+	JWT_ERR_DPOP_ALGORITHM,		/* 28JD3 */
+	JWT_ERR_DPOP_KEY,			/* 28JD4 */
+	JWT_ERR_DPOP_SIGNATURE,		/* 28JD5 */
+	JWT_ERR_DPOP_METHOD,		/* 28JD6 */
+	JWT_ERR_DPOP_URL,			/* 28JD7 */
+	JWT_ERR_DPOP_TIME,			/* 28JD8 */
+	JWT_ERR_DPOP_REPLAY,		/* 28JD9 */
+	JWT_ERR_DPOP_ATH,			/* 28JDA */
+	JWT_ERR_DPOP_NONCE,			/* 28JDB */
+	JWT_ERR_DPOP_BINDING,		/* 28JDC */
+	JWT_ERR_DPOP_SCHEME,		/* 28JDD */
+	JWT_ERR_DPOP_REQUIRED,		/* 28JDE */
+
 	/* the caller's key or option is wrong: 22023 */
 	JWT_ERR_KEY,
 	JWT_ERR_OPTION,
@@ -44,6 +60,19 @@ typedef enum JwtStatus
 	JWT_ERR_KEY_SEALED,
 	/* a key set larger than the extension handles: 54000 */
 	JWT_ERR_LIMIT,
+
+	/* JWKS URLs: a fetch from an identity provider failed */
+	JWT_ERR_FETCH_CONNECT,		/* 58JF1 */
+	JWT_ERR_FETCH_TIMEOUT,		/* 58JF2 */
+	JWT_ERR_FETCH_TLS,			/* 58JF3 */
+	JWT_ERR_FETCH_STATUS,		/* 58JF4 */
+	JWT_ERR_FETCH_REDIRECT,		/* 58JF5 */
+	JWT_ERR_FETCH_TOO_LARGE,	/* 58JF6 */
+	JWT_ERR_FETCH_CONTENT_TYPE, /* 22JF1 */
+	JWT_ERR_FETCH_JSON,			/* 22JF2 */
+	JWT_ERR_FETCH_NOT_JWKS,		/* 22JF3 */
+	JWT_ERR_FETCH_URL,			/* 22JF4 */
+	JWT_ERR_FETCH_ISSUER,		/* 28JF1 */
 
 	/* OpenSSL failed where it should not: XX000 */
 	JWT_ERR_INTERNAL
@@ -74,7 +103,7 @@ extern void jwt_raise(const JwtError *err);
 static inline bool
 jwt_status_is_token_failure(JwtStatus s)
 {
-	return s >= JWT_ERR_STRUCTURE && s <= JWT_ERR_NO_KEY;
+	return s >= JWT_ERR_STRUCTURE && s <= JWT_ERR_DPOP_REQUIRED;
 }
 
 #endif

@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 
 #include "keycache.h"
+#include "stats.h"
 
 #define KEYCACHE_SIZE 32
 /* longer key text is never cached: a JWKS of 100 8192-bit RSA keys is 150 kB */
@@ -115,6 +116,8 @@ parse_uncached(const char *data, size_t len, bool is_secret, JwtKeySet **set, Jw
 	MemoryContextCallback *cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
 	JwtStatus	st;
 
+	jwt_stats_count(JWT_STAT_KEYCACHE_MISS);
+
 	cb->func = oneshot_release;
 	cb->arg = parsed;
 	MemoryContextRegisterResetCallback(cxt, cb);
@@ -151,6 +154,7 @@ jwt_keycache_get(const char *data, size_t len, bool is_secret, JwtKeySet **set, 
 			memcmp(e->bytes, data, len) == 0)
 		{
 			e->last_used = ++keycache_clock;
+			jwt_stats_count(JWT_STAT_KEYCACHE_HIT);
 			if (e->set == NULL)
 			{
 				*err = *e->failure;
@@ -161,6 +165,7 @@ jwt_keycache_get(const char *data, size_t len, bool is_secret, JwtKeySet **set, 
 		}
 	}
 
+	jwt_stats_count(JWT_STAT_KEYCACHE_MISS);
 	if (keycache_cxt == NULL)
 		keycache_cxt = AllocSetContextCreate(TopMemoryContext, "jwt key cache",
 											 ALLOCSET_SMALL_SIZES);

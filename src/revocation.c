@@ -1,8 +1,10 @@
 /*
  * revocation.c - is a verified token revoked?
  *
- * Two tables of the extension: jwt_revoked_tokens (by jti) and
- * jwt_revoked_subjects (every token of a subject issued before a time).
+ * Three tables of the extension: jwt_revoked_tokens (by jti),
+ * jwt_revoked_subjects (every token of a subject issued before a time) and
+ * jwt_revoked_sessions (every token carrying a session id "sid": an ended
+ * session family, see sessions.c; missing before 0.2.0).
  * They are ordinary WAL-logged rows, so revocations survive crashes and
  * replicate to standbys.  Lookups go through the primary-key indexes directly,
  * with the latest snapshot, so a revocation committed by another session
@@ -47,6 +49,7 @@
 #include "crypto.h"
 #include "keyring.h"
 #include "revocation.h"
+#include "stats.h"
 
 /*
  * The two tables, the index each lookup goes through and the column a
@@ -65,7 +68,8 @@
 enum
 {
 	REVOKED_TOKENS,
-	REVOKED_SUBJECTS
+	REVOKED_SUBJECTS,
+	REVOKED_SESSIONS
 };
 typedef struct RevocationTable
 {
@@ -81,7 +85,8 @@ typedef struct RevocationTable
 
 static RevocationTable revocation_tables[] = {
 	{"jwt_revoked_tokens", NULL, InvalidOid, InvalidOid, InvalidAttrNumber, false, false, false},
-	{"jwt_revoked_subjects", "revoked_before", InvalidOid, InvalidOid, InvalidAttrNumber, false, false, false}
+	{"jwt_revoked_subjects", "revoked_before", InvalidOid, InvalidOid, InvalidAttrNumber, false, false, false},
+	{"jwt_revoked_sessions", NULL, InvalidOid, InvalidOid, InvalidAttrNumber, false, false, false}
 };
 static bool revocation_tables_known = false;
 static uint64 revocation_invalidations = 0;
@@ -155,12 +160,14 @@ revocation_relcache_callback(Datum arg, Oid relid)
 	(void) arg;
 	if (relid == InvalidOid ||
 		relid == revocation_tables[REVOKED_TOKENS].relid ||
-		relid == revocation_tables[REVOKED_SUBJECTS].relid)
+		relid == revocation_tables[REVOKED_SUBJECTS].relid ||
+		relid == revocation_tables[REVOKED_SESSIONS].relid)
 	{
 		revocation_tables_known = false;
 		revocation_invalidations++;
 		revocation_cache.probes = 0;
-		if (relid != revocation_tables[REVOKED_TOKENS].relid)
+		if (relid != revocation_tables[REVOKED_TOKENS].relid &&
+			relid != revocation_tables[REVOKED_SESSIONS].relid)
 			subjects_changed_at = GetCurrentTimestamp();
 	}
 }
@@ -244,6 +251,16 @@ find_revocation_tables(void)
 		Oid			relid = get_relname_relid(t->name, schema);
 		Relation	rel;
 
+		/* 0.1.0's SQL has no session list: nothing is revoked by sid there */
+		if (!OidIsValid(relid) && i == REVOKED_SESSIONS)
+		{
+			t->relid = InvalidOid;
+			t->indexid = InvalidOid;
+			t->has_change_trigger = true;
+			t->known_empty = true;
+			t->known_nonempty = false;
+			continue;
+		}
 		if (!OidIsValid(relid))
 			elog(ERROR, "table %s of extension jwt is missing", t->name);
 		rel = table_open(relid, AccessShareLock);
@@ -366,6 +383,8 @@ table_known_empty(RevocationTable *t, Snapshot snapshot, const uint64 *invalidat
 	TupleTableSlot *slot;
 	bool		empty;
 
+	if (!OidIsValid(t->relid))
+		return true;			/* a list the installed SQL lacks */
 	if (!t->has_change_trigger || t->known_nonempty)
 		return false;
 	if (t->known_empty)
@@ -392,6 +411,19 @@ key_hash(const char *s, size_t len)
 	uint64		h = hash_bytes_extended((const unsigned char *) s, (int) len, 0);
 
 	return h != 0 ? h : 1;		/* 0 marks an empty slot */
+}
+
+/*
+ * A session id's hash, kept in the same Bloom filter as the token ids: a
+ * different seed, so that a jti equal to a revoked sid is not a hit (the
+ * probe would settle it anyway).
+ */
+static inline uint64
+sid_hash(const char *s, size_t len)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) s, (int) len, UINT64CONST(0x6a77742d736964));
+
+	return h != 0 ? h : 1;
 }
 
 /* The block of a hash, and the BLOOM_HASHES bits in it, from independent bits. */
@@ -495,13 +527,22 @@ revocation_cache_free(void)
 static int64
 read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, int64 **cutoffs)
 {
-	Relation	rel = table_open(t->relid, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	Relation	rel;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
 	int64		n = 0,
 				cap = 1024;
 	uint64	   *h = palloc(sizeof(uint64) * cap);
 	int64	   *cut = cutoffs != NULL ? palloc(sizeof(int64) * cap) : NULL;
+
+	if (!OidIsValid(t->relid))
+	{
+		*hashes = h;
+		return 0;
+	}
+	rel = table_open(t->relid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snapshot, 0, NULL);
 
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
@@ -528,7 +569,9 @@ read_keys(RevocationTable *t, Snapshot snapshot, uint64 **hashes, int64 **cutoff
 			cut[n] = unix_micros(DatumGetTimestampTz(before));
 		}
 		k = DatumGetTextPP(key);
-		h[n++] = key_hash(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
+		h[n++] = t == &revocation_tables[REVOKED_SESSIONS]
+			? sid_hash(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k))
+			: key_hash(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
 		if ((Pointer) k != DatumGetPointer(key))
 			pfree(k);
 	}
@@ -558,10 +601,12 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 												  ALLOCSET_DEFAULT_SIZES);
 	RevocationCache c;
 	uint64	   *ids,
-			   *subjects;
+			   *subjects,
+			   *sids;
 	int64	   *cutoffs;
 	int64		nids,
-				nsubjects;
+				nsubjects,
+				nsids;
 	uint64		slots = 16;
 	TimestampTz start = GetCurrentTimestamp();
 
@@ -569,13 +614,16 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 	MemoryContextSwitchTo(scratch);
 	nids = read_keys(&revocation_tables[REVOKED_TOKENS], snapshot, &ids, NULL);
 	nsubjects = read_keys(&revocation_tables[REVOKED_SUBJECTS], snapshot, &subjects, &cutoffs);
+	nsids = read_keys(&revocation_tables[REVOKED_SESSIONS], snapshot, &sids, NULL);
 	MemoryContextSwitchTo(cxt);
 
-	c.bloom_blocks = (uint32) Max(1, (nids * BLOOM_BITS_PER_ID + 511) / 512);
+	c.bloom_blocks = (uint32) Max(1, ((nids + nsids) * BLOOM_BITS_PER_ID + 511) / 512);
 	c.bloom = MemoryContextAllocExtended(cxt, sizeof(uint64) * BLOOM_BLOCK_WORDS * (Size) c.bloom_blocks,
 										 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (int64 i = 0; i < nids; i++)
 		bloom_add(&c, ids[i]);
+	for (int64 i = 0; i < nsids; i++)
+		bloom_add(&c, sids[i]);
 	while (slots < (uint64) nsubjects * 2)
 		slots *= 2;
 	c.subject_mask = (uint32) (slots - 1);
@@ -595,8 +643,11 @@ revocation_cache_load(Snapshot snapshot, uint64 invalidations)
 	revocation_cache = c;
 	elog(DEBUG1, "jwt: revocation lists cached: " INT64_FORMAT " ids, " INT64_FORMAT " subjects",
 		 nids, nsubjects);
+	if (nsids > 0)
+		elog(DEBUG1, "jwt: revocation lists cached: " INT64_FORMAT " ended sessions", nsids);
 	elog(DEBUG2, "jwt: loading the revocation cache took %.1f ms, %zu bytes",
 		 (double) (GetCurrentTimestamp() - start) / 1000.0, MemoryContextMemAllocated(cxt, true));
+	jwt_stats_count(JWT_STAT_REVCACHE_LOAD);
 }
 
 /* The cache can answer: loaded, and no change announced since. */
@@ -607,7 +658,8 @@ revocation_cache_valid(void)
 		return false;
 	if (revocation_cache_enabled && revocation_cache.invalidations == revocation_invalidations &&
 		revocation_tables[REVOKED_TOKENS].has_change_trigger &&
-		revocation_tables[REVOKED_SUBJECTS].has_change_trigger)
+		revocation_tables[REVOKED_SUBJECTS].has_change_trigger &&
+		revocation_tables[REVOKED_SESSIONS].has_change_trigger)
 		return true;
 	revocation_cache_free();
 	return false;
@@ -643,11 +695,13 @@ cutoff_revokes(const JsonDoc *claims, int64 cutoff)
  * the probes.
  */
 static bool
-revocation_cache_maybe(uint64 jti_hash, uint64 sub_hash, const JsonDoc *claims)
+revocation_cache_maybe(uint64 jti_hash, uint64 sub_hash, uint64 sid_h, const JsonDoc *claims)
 {
 	int64		cutoff;
 
 	if (jti_hash != 0 && bloom_maybe(&revocation_cache, jti_hash))
+		return true;
+	if (sid_h != 0 && bloom_maybe(&revocation_cache, sid_h))
 		return true;
 	return sub_hash != 0 && subject_latest_cutoff(&revocation_cache, sub_hash, &cutoff) &&
 		cutoff_revokes(claims, cutoff);
@@ -728,20 +782,24 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 	int			enc = GetDatabaseEncoding();
 	const char *jti;
 	const char *sub;
+	const char *sid;
 	Snapshot	snapshot;
 	Datum		before = (Datum) 0;
 	bool		before_null = true;
 	bool		revoked_id = false;
 	bool		subject_cutoff = false;
+	bool		revoked_session = false;
 	uint64		invalidations;
 	bool		fresh;
 	uint64		jti_hash = 0,
-				sub_hash = 0;
+				sub_hash = 0,
+				sid_h = 0;
 
 	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
 	{
 		jti = string_claim(claims, "jti");
 		sub = string_claim(claims, "sub");
+		sid = string_claim(claims, "sid");
 	}
 	else
 	{
@@ -753,14 +811,17 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 		jti = jsonb_string(jb, "jti");
 		sub = jsonb_string(jb, "sub");
+		sid = jsonb_string(jb, "sid");
 	}
 	if ((jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ||
-		(sub != NULL && strlen(sub) > JWT_REVOCABLE_MAX))
+		(sub != NULL && strlen(sub) > JWT_REVOCABLE_MAX) ||
+		(sid != NULL && strlen(sid) > JWT_REVOCABLE_MAX))
 	{
 		/* the lists' keys are indexed: a longer one could not be stored, so not revoked */
 		jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"%s\" is too long",
-				 (jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ? "jti" : "sub");
-		jwt_fail_detail(err, "A token id or subject longer than %d bytes could not be revoked.",
+				 (jti != NULL && strlen(jti) > JWT_REVOCABLE_MAX) ? "jti"
+				 : (sub != NULL && strlen(sub) > JWT_REVOCABLE_MAX) ? "sub" : "sid");
+		jwt_fail_detail(err, "A token id, subject or session id longer than %d bytes could not be revoked.",
 						JWT_REVOCABLE_MAX);
 		return JWT_ERR_CLAIM_FORMAT;
 	}
@@ -769,6 +830,7 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		/* the cache lines the check reads load while invalidations are taken in */
 		jti_hash = jti != NULL ? key_hash(jti, strlen(jti)) : 0;
 		sub_hash = sub != NULL ? key_hash(sub, strlen(sub)) : 0;
+		sid_h = sid != NULL ? sid_hash(sid, strlen(sid)) : 0;
 		if (jti_hash != 0)
 			prefetch(bloom_block(&revocation_cache, jti_hash));
 		if (sub_hash != 0)
@@ -789,10 +851,11 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		if (revocation_cache.cxt != NULL)
 			jti_hash = key_hash(jti, strlen(jti));
 	}
-	if (jti == NULL && sub == NULL)
+	if (jti == NULL && sub == NULL && sid == NULL)
 		return JWT_OK;
-	if (revocation_cache_valid() && !revocation_cache_maybe(jti_hash, sub_hash, claims))
-		return JWT_OK;
+	if (revocation_cache_valid() && !revocation_cache_maybe(jti_hash, sub_hash, sid_h, claims))
+		return jwt_stats_counted(JWT_STAT_REVCACHE_HIT, JWT_OK);
+	jwt_stats_count(JWT_STAT_REVCACHE_MISS);
 	/*
 	 * The latest snapshot, not the statement's: a revocation committed by
 	 * another session counts at once, even inside a long transaction.  One
@@ -816,10 +879,15 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 		/* revoked_before is NOT NULL; timestamptz is by value, so it outlives the slot */
 		subject_cutoff = subject_cutoff && !before_null;
 	}
+	/* an ended session (sessions.c): every token carrying its sid */
+	if (!revoked_id && sid != NULL &&
+		!table_known_empty(&revocation_tables[REVOKED_SESSIONS], snapshot, fresh ? &invalidations : NULL))
+		revoked_session = lookup_by_key(&revocation_tables[REVOKED_SESSIONS], sid, snapshot, NULL, NULL);
 	/* a failed load (an error, a cancel) is tried again only after as many checks */
 	if (fresh && revocation_cache_enabled && revocation_cache.cxt == NULL &&
 		revocation_tables[REVOKED_TOKENS].has_change_trigger &&
 		revocation_tables[REVOKED_SUBJECTS].has_change_trigger &&
+		revocation_tables[REVOKED_SESSIONS].has_change_trigger &&
 		++revocation_cache.probes >= revocation_cache.load_after &&
 		invalidations == revocation_invalidations)
 	{
@@ -829,12 +897,18 @@ jwt_check_revocation(const JsonDoc *claims, const char *payload, size_t payload_
 	UnregisterSnapshot(snapshot);
 
 	if (revoked_id)
-		return jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
+		return jwt_stats_counted(JWT_STAT_REVOKED, jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked"));
+	if (revoked_session)
+	{
+		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
+		jwt_fail_detail(err, "Its session has ended.");
+		return jwt_stats_counted(JWT_STAT_REVOKED, JWT_ERR_REVOKED);
+	}
 	if (subject_cutoff && cutoff_revokes(claims, unix_micros(DatumGetTimestampTz(before))))
 	{
 		jwt_fail(err, JWT_ERR_REVOKED, "token has been revoked");
 		jwt_fail_detail(err, "Every token of its subject issued before a cut-off is revoked.");
-		return JWT_ERR_REVOKED;
+		return jwt_stats_counted(JWT_STAT_REVOKED, JWT_ERR_REVOKED);
 	}
 	return JWT_OK;
 }
@@ -934,14 +1008,12 @@ jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact)
 }
 
 /*
- * jwt_revocation_cutoff() RETURNS timestamptz: the cut-off
- * jwt_revoke_subject sets without before: the moment of the call, and after
- * every iat this backend has handed out in the statement, even when the
- * clock has not moved since.
+ * The cut-off jwt_revoke_subject sets without before: the moment of the
+ * call, and after every iat this backend has handed out in the statement,
+ * even when the clock has not moved since.
  */
-PG_FUNCTION_INFO_V1(jwt_revocation_cutoff);
-Datum
-jwt_revocation_cutoff(PG_FUNCTION_ARGS)
+TimestampTz
+jwt_revocation_next_cutoff(void)
 {
 	TimestampTz start = GetCurrentStatementStartTimestamp();
 	TimestampTz t = GetCurrentTimestamp();
@@ -953,5 +1025,5 @@ jwt_revocation_cutoff(PG_FUNCTION_ARGS)
 	}
 	if (t <= issued_latest)
 		t = issued_latest + 1;
-	PG_RETURN_TIMESTAMPTZ(t);
+	return t;
 }

@@ -21,5 +21,7 @@ extern JwtStatus jwt_check_revocation(const JsonDoc *claims, const char *payload
 									   JwtError *err);
 extern char *jwt_revocation_digest_id(const char *payload, size_t payload_len);
 extern TimestampTz jwt_revocation_issue_time(const char *sub, size_t sub_len, bool *exact);
+/* The cut-off jwt_revoke_subject sets when given no time (after every iat this statement handed out) */
+extern TimestampTz jwt_revocation_next_cutoff(void);
 
 #endif

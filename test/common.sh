@@ -9,10 +9,11 @@
 # interop suites, which run under /usr/bin/python3 (Debian's, not pyenv's);
 # pgtap for the pgjwt compatibility suite; debhelper, dpkg-dev, fakeroot and
 # postgresql-server-dev-all (pg_buildext) to build the .deb; chromium for the
-# example app's browser test.
-JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev libkrb5-dev build-essential gcc make
+# example app's browser test; bison and flex to build the other majors' servers
+# from their tarballs (test/pg_majors.sh: recent majors ship no generated parsers).
+JWT_APT_PACKAGES="postgresql-15 postgresql-server-dev-15 libssl-dev libkrb5-dev libcurl4-openssl-dev build-essential gcc make
     clang libclang-rt-14-dev openssl python3-jwt python3-psycopg2 python3-cryptography pgbouncer
-    postgresql-15-pgtap debhelper dpkg-dev fakeroot postgresql-server-dev-all chromium"
+    postgresql-15-pgtap debhelper dpkg-dev fakeroot postgresql-server-dev-all chromium bison flex"
 
 # Warnings fail the build. (The Makefile includes PostgreSQL's headers with
 # -isystem: they are not -Wextra clean.)

@@ -11,7 +11,7 @@
 # e.g. 15 from postgresql-server-dev-15) is used as it is.  Any other is taken
 # from Debian's archive: postgresql-server-dev-N (the headers) and
 # postgresql-client-N (PGXS's Makefile.global, for that version's CFLAGS) are
-# downloaded with apt-get under a private configuration (the system's sources
+# downloaded with apt-get under a private configuration (test/pg_apt.sh; the system's sources
 # and package state are not touched, nothing is installed) and unpacked with
 # dpkg-deb into a cache.  Debian has never shipped some majors (14, 16 at the
 # time of writing); they are reported as "unavailable" and skipped.
@@ -49,41 +49,18 @@ elif [ "$(id -u)" = 0 ]; then
 else
     CACHE=/tmp/jwt-pg-headers-$(id -u)
 fi
-# The archive is the one this machine's apt already uses: its URIs are read
-# from the system's sources (one-line .list files and deb822 .sources files),
-# so no host name is written here and a local mirror is honoured.
-# apt_source_uri SUITE: the URI of the first enabled "deb" source for SUITE.
-apt_source_uri() {
-    local want=$1 f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -r "$f" ] || continue
-        # deb [options] URI SUITE COMPONENT...
-        sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
-            awk -v s="$want" '$1 == "deb" && $3 == s { print $2; exit }'
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -r "$f" ] || continue
-        # deb822 stanzas, separated by blank lines
-        awk -v s="$want" '
-            function flush() { if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " s " ")) { split(uris, u, " "); print u[1]; found = 1 }
-                               types = uris = suites = enabled = "" }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); if (found) exit; next }
-            { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
-              if (key == "types") types = $0; else if (key == "uris") uris = $0
-              else if (key == "suites") suites = $0; else if (key == "enabled") enabled = tolower($0) }
-            END { if (!found) flush() }' "$f"
-    done | head -n 1
-}
-CODENAME=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
-MIRROR=${JWT_DEBIAN_MIRROR:-$(apt_source_uri "$CODENAME")}
-SEC_MIRROR=${JWT_DEBIAN_SECURITY_MIRROR:-$(apt_source_uri "$CODENAME-security")}
 # Where Debian keeps PostgreSQL majors: bullseye 13, bookworm 15 (installed
 # here), trixie 17, sid 18, experimental the next one.  Backports and the
 # security suites may carry newer minors.
 SUITES=${JWT_DEBIAN_SUITES:-"bullseye bullseye-updates bookworm-backports trixie trixie-updates trixie-backports sid experimental"}
 SEC_SUITES=${JWT_DEBIAN_SECURITY_SUITES:-"bullseye-security trixie-security"}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# The private apt configuration (shared with test/pg_majors.sh): binary
+# package indices only.
+APT_DIR=$CACHE/apt
+APT_TYPES=deb
+APT_SUITES=$SUITES
+APT_SEC_SUITES=$SEC_SUITES
+. "$(dirname "${BASH_SOURCE[0]}")/pg_apt.sh"
 CC=${CC:-gcc}
 CSTD=${JWT_CSTD:-gnu99}
 
@@ -121,90 +98,16 @@ EOF
 
 # ------------------------------------------------------------- fetching
 
-APT_DIR=$CACHE/apt
-APT_READY=        # "", "ok", or "unreachable"
-APT_FAILED_SUITES=
-
-apt_opts() {
-    local arch
-    arch=$(dpkg --print-architecture)
-    printf '%s\n' \
-        -o "Dir::Etc::sourcelist=$APT_DIR/sources.list" \
-        -o "Dir::Etc::sourceparts=$APT_DIR/sources.list.d" \
-        -o "Dir::Etc::preferences=$APT_DIR/preferences" \
-        -o "Dir::Etc::preferencesparts=$APT_DIR/preferences.d" \
-        -o "Dir::State::lists=$APT_DIR/lists" \
-        -o "Dir::State::status=$APT_DIR/status" \
-        -o "Dir::Cache=$APT_DIR/cache" \
-        -o "APT::Architecture=$arch" \
-        -o "APT::Architectures=$arch" \
-        -o "Acquire::Retries=1" \
-        -o "Acquire::http::Timeout=30" \
-        -o "Acquire::Languages=none"
-}
-
-# Private apt state, refreshed at most once per run.
-apt_prepare() {
-    [ "$APT_READY" = ok ] && return 0
-    [ -n "$APT_READY" ] && return 1
-    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
-        APT_READY=unreachable; APT_FAILED_SUITES="apt-get/dpkg-deb not installed"; return 1
-    fi
-    [ -r "$KEYRING" ] || { APT_READY=unreachable; APT_FAILED_SUITES="no $KEYRING"; return 1; }
-    [ -n "$MIRROR" ] || { APT_READY=unreachable; APT_FAILED_SUITES="no apt source for '$CODENAME' on this machine (set JWT_DEBIAN_MIRROR)"; return 1; }
-    mkdir -p "$APT_DIR"/{lists/partial,cache/archives/partial,sources.list.d,preferences.d}
-    : > "$APT_DIR/status"
-    : > "$APT_DIR/preferences"
-    {
-        local s
-        for s in $SUITES; do echo "deb [signed-by=$KEYRING] $MIRROR $s main"; done
-        [ -n "$SEC_MIRROR" ] && for s in $SEC_SUITES; do echo "deb [signed-by=$KEYRING] $SEC_MIRROR $s main"; done
-    } > "$APT_DIR/sources.list"
-    local out opts
-    mapfile -t opts < <(apt_opts)
-    out=$(apt-get "${opts[@]}" -q update 2>&1)
-    APT_FAILED_SUITES=$(printf '%s\n' "$out" | sed -n 's/^Err:[0-9]* *http[^ ]* \([^ ]*\) InRelease.*/\1/p' | sort -u | tr '\n' ' ')
-    # Reachable if at least one index was fetched or found unchanged.
-    if ! printf '%s\n' "$out" | grep -qE '^(Hit|Get):'; then
-        APT_READY=unreachable
-        printf '%s\n' "$out" | grep -E '^ +[A-Za-z].*' | sort -u | head -2 | sed 's/^ */    apt: /' >&2
-        return 1
-    fi
-    APT_READY=ok
-}
-
-# Versions of package $1 that the private lists offer, newest first.
-apt_versions() {
-    local opts
-    mapfile -t opts < <(apt_opts)
-    apt-cache "${opts[@]}" madison "$1" 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | awk '!seen[$0]++'
-}
-
-# Download package $2 into dir $1, trying versions $3 in turn (a mirror may
-# list a version whose file it lacks).  Prints the version it got.
-apt_download() {
-    local dir=$1 pkg=$2 ver opts
-    mapfile -t opts < <(apt_opts)
-    for ver in $3; do
-        if (cd "$dir" && apt-get "${opts[@]}" -q download "$pkg=$ver" >>download.log 2>&1); then
-            echo "$ver"
-            return 0
-        fi
-    done
-    return 1
-}
-
 # Unpack postgresql-server-dev-$1 (and PGXS's Makefile.global from
 # postgresql-client-$1) into $CACHE/$1.  Sets FETCH_ERR on failure;
 # returns 1 when unavailable, 2 when the archive could not be reached.
 fetch_version() {
-    local v=$1 dest=$CACHE/$1 tmp opts pkgver deb cdeb versions
+    local v=$1 dest=$CACHE/$1 tmp pkgver deb cdeb versions
     FETCH_ERR=
-    if ! apt_prepare; then
+    if ! pg_apt_prepare; then
         FETCH_ERR="Debian archive unreachable: $MIRROR, $SEC_MIRROR (failed: ${APT_FAILED_SUITES% })"
         return 2
     fi
-    mapfile -t opts < <(apt_opts)
     versions=$(apt_versions "postgresql-server-dev-$v")
     if [ -z "$versions" ]; then
         if [ -n "$APT_FAILED_SUITES" ]; then
@@ -215,8 +118,7 @@ fetch_version() {
         return 1
     fi
     tmp=$(mktemp -d "$CACHE/.fetch-$v.XXXXXX") || return 2
-    # apt downloads as the unprivileged _apt user when run as root.
-    if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$tmp"; fi
+    apt_download_dir "$tmp"
     if ! pkgver=$(apt_download "$tmp" "postgresql-server-dev-$v" "$versions"); then
         FETCH_ERR="download of postgresql-server-dev-$v ($(echo "$versions" | tr '\n' ' ')) failed: $(grep -E '^(E|Err)' "$tmp/download.log" | head -2 | tr '\n' ' ')"
         rm -rf "$tmp"

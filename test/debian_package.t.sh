@@ -97,6 +97,12 @@ else
     finish; exit
 fi
 check "it built $(basename "$DEB")" "$(ls "$DEB" 2>&1)" "$DEB"
+# One package per major pg_buildext supports here (debian/pgversions and the
+# installed postgresql-server-dev-*: on Debian 12's own archive, 15 only).
+for v in $(cd "$TMP/src" && pg_buildext supported-versions); do
+    check "it built postgresql-$v-jwt (pg_buildext supports $v here)" \
+        "$(ls "$TMP"/postgresql-"$v"-jwt_*_"$ARCH".deb 2>/dev/null | wc -l)" 1
+done
 check "its Depends name postgresql-$PGMAJOR" \
     "$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -Fx "postgresql-$PGMAJOR")" \
     "postgresql-$PGMAJOR"

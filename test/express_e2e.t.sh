@@ -8,8 +8,10 @@
 # attacks of issue 13 (a page on another port of localhost planting bob's token
 # in alice's browser, a cross-site logout form, NUL bytes, repeated wrong
 # passwords), logs alice out, and replays her old token over HTTP and into
-# jwt_authenticate(). e2e.mjs serves the attacker's pages from a server of its
-# own on 127.0.0.1.
+# jwt_authenticate(); then shows refresh-token rotation (a silent refresh once
+# the 5-minute access cookie is gone) and that bob's old refresh cookie,
+# replayed from a second browser context, logs bob out everywhere (issue 15).
+# e2e.mjs serves the attacker's pages from a server of its own on 127.0.0.1.
 # Installs the pinned packages (package-lock.json) with `npm ci` when
 # node_modules is missing or does not hold the pinned versions; needs node and
 # npm (CI has them preinstalled), /usr/bin/chromium (test/common.sh installs

@@ -37,7 +37,7 @@ openssl genpkey -algorithm ed25519 -out "$TMP/ext.pem" 2>/dev/null
 X=$(openssl pkey -in "$TMP/ext.pem" -pubout -outform DER | tail -c 32 | base64 | tr '+/' '-_' | tr -d '=\n')
 JWKS='{"keys":[{"kty":"OKP","crv":"Ed25519","x":"'$X'","kid":"ext-1"},
                {"kty":"OKP","crv":"Ed25519","x":"'$X'","kid":"ext-enc","use":"enc"}]}'
-check "jwt_import_jwks imports the signing key only" "$(q "$DB1" "SELECT jwt_import_jwks('$JWKS')")" 1
+check "jwt_import_jwks imports the signing key only" "$(q "$DB1" "SELECT jwt_import_jwks('$JWKS', 'https://ext.example')")" 1
 
 # Tokens: the default signing key, each key by kid, and the JWKS key's private half.
 declare -A TOK
@@ -45,7 +45,7 @@ TOK[default]=$(q "$DB1" "SELECT jwt_sign('{\"sub\":\"a\"}')")
 for kid in "$KID_ES" "$KID_HS" "$KID_RS" "$KID_ED"; do
     TOK[$kid]=$(q "$DB1" "SELECT jwt_sign('{\"sub\":\"a\"}', header => '{\"kid\":\"$kid\"}')")
 done
-TOK[ext-1]=$(q "$DB1" "SELECT jwt_sign('{\"sub\":\"a\"}', \$k\$$(cat "$TMP/ext.pem")\$k\$, header => '{\"kid\":\"ext-1\"}')")
+TOK[ext-1]=$(q "$DB1" "SELECT jwt_sign('{\"sub\":\"a\",\"iss\":\"https://ext.example\"}', \$k\$$(cat "$TMP/ext.pem")\$k\$, header => '{\"kid\":\"ext-1\"}')")
 check "the default signing key is the newest one with private material" \
     "$(q "$DB1" "SELECT (jwt_decode('${TOK[default]}')).header->>'kid'")" "$KID_ED"
 

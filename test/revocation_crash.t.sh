@@ -28,7 +28,9 @@ T1=$(q "SELECT jwt_sign('{\"sub\":\"alice\"}')")
 T2=$(q "SELECT jwt_sign('{\"sub\":\"bob\"}')")
 check "T1 verifies before revocation" "$(q "SELECT jwt_verify('$T1')->>'sub'")" alice
 check "T2 verifies before revocation" "$(q "SELECT jwt_verify('$T2')->>'sub'")" bob
-check "jwt_revoke(T1) (committed)" "$(q "BEGIN; SELECT jwt_revoke('$T1', 'crash test'); COMMIT;")" t
+# One -c per statement: psql before 15 shows only the last result of a -c string.
+check "jwt_revoke(T1) (committed)" \
+    "$("$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -c BEGIN -c "SELECT jwt_revoke('$T1', 'crash test')" -c COMMIT)" t
 q "BEGIN; SELECT jwt_revoke_subject('bob'); COMMIT;" >/dev/null
 check "T1 refused before the crash (28J04)" "$(sqlstate "SELECT jwt_verify('$T1')")" 28J04
 check "T2 refused before the crash (28J04)" "$(sqlstate "SELECT jwt_verify('$T2')")" 28J04

@@ -51,14 +51,14 @@ check "session: and no identity was set" "$(in_session "SELECT jwt_claims() IS N
 check "session: jwt_is_valid(T) is false" "$(in_session "SELECT jwt_is_valid('$T');")" f
 check "session: jwt_is_revoked(T) is true" "$(in_session "SELECT jwt_is_revoked('$T');")" t
 check "session: another token of the same subject still verifies" \
-    "$(in_session "SELECT jwt_authenticate('$OTHER')->>'sub';")" alice
+    "$(in_session "BEGIN; SELECT jwt_authenticate('$OTHER')->>'sub'; COMMIT;")" alice
 check "new standby session: jwt_verify(T) refused (28J04)" "$(s "SELECT jwt_verify('$T')")" "ERROR:  28J04"
 check "new standby session: jwt_is_revoked(T) is true" "$(s "SELECT jwt_is_revoked('$T')")" t
 check "standby: the revocation row is there" "$(s "SELECT count(*) FROM jwt_revoked_tokens")" 1
 
 # --- a subject cut-off ---
 check "session: carol's tokens verify" \
-    "$(in_session "SELECT jwt_verify('$C1')->>'sub', jwt_authenticate('$C2')->>'sub';")" "carol|carol"
+    "$(in_session "BEGIN; SELECT jwt_verify('$C1')->>'sub', jwt_authenticate('$C2')->>'sub'; COMMIT;")" "carol|carol"
 # A transaction left open across the cut-off, REPEATABLE READ: its snapshot
 # predates the revocation, but revocation lookups take the latest snapshot.
 check "session: C1 verifies in an open REPEATABLE READ transaction" \

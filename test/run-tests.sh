@@ -50,6 +50,23 @@ fresh_db() {
 
 echo "== dependencies"
 ensure_deps || { fail dependencies; finish; }
+
+# The other PostgreSQL majors' servers (test/pg_majors.sh, cached once per
+# machine) are built in the background, at the lowest priority, while 15's
+# suites run; test/majors.sh then runs the suites on them. JWT_MAJORS="" skips
+# them (and the README matrix check).
+JWT_MAJORS=${JWT_MAJORS-"13 14 16 17 18"}
+MAJORS_BUILD_PID=''
+stop_majors_build() { [ -n "$MAJORS_BUILD_PID" ] && kill -TERM -- "-$MAJORS_BUILD_PID" 2>/dev/null; MAJORS_BUILD_PID=''; }
+if [ -n "$JWT_MAJORS" ]; then
+    echo "== building the servers of PostgreSQL $JWT_MAJORS in the background (test/pg_majors.sh)"
+    # shellcheck disable=SC2086
+    timeout -k 10 "${JWT_MAJORS_BUILD_TIMEOUT:-3600}" nice -n 19 bash test/pg_majors.sh $JWT_MAJORS \
+        >"$LOG_DIR/pg_majors.log" 2>&1 </dev/null &
+    MAJORS_BUILD_PID=$!
+    at_exit stop_majors_build
+fi
+
 build_install || { fail "build and install"; finish; }
 echo "== starting throwaway cluster"
 cluster_start || { fail cluster; finish; }
@@ -96,5 +113,23 @@ for f in "${suites[@]}"; do
         fail "$name"; show_failure "$name"
     fi
 done
+
+# --- the other PostgreSQL majors (test/majors.sh) ---
+if [ -n "$JWT_MAJORS" ]; then
+    echo "== other PostgreSQL majors"
+    t0=$SECONDS
+    wait "$MAJORS_BUILD_PID"; MAJORS_BUILD_PID=''
+    sed 's/^/  build: /' "$LOG_DIR/pg_majors.log"
+    echo "  (waited $((SECONDS - t0))s for the builds)"
+    # Its "  ok  NAME" / "  FAILED  NAME" lines count here; the rest is shown.
+    while IFS= read -r line; do
+        case $line in
+            "  ok      "*) pass "${line#  ok      }" ;;
+            "  FAILED  "*) fail "${line#  FAILED  }" ;;
+            [0-9]*" passed, "*" failed") ;;
+            *) printf '%s\n' "$line" ;;
+        esac
+    done < <(JWT_MAJORS=$JWT_MAJORS bash test/majors.sh 2>&1 </dev/null)
+fi
 
 finish

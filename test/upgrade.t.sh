@@ -49,7 +49,8 @@ p "SELECT jwt_revoke_subject('mallory', reason => 'account closed')" >/dev/null
 # Many revoked ids, so the lookups go through real index pages.
 p "INSERT INTO jwt_revoked_tokens (jti, expires_at) SELECT 'bulk-' || i, '2100-01-01' FROM generate_series(1, 5000) i" >/dev/null
 
-KEYS="SELECT md5(string_agg(k::text, ',' ORDER BY kid)) FROM jwt_keys k"
+# the columns of 0.1.0 (0.2.0 adds issuer, state, activated_at)
+KEYS="SELECT md5(string_agg((k.kid, k.alg, k.kty, k.public_jwk, k.private_key, k.origin, k.created_at, k.retired_at, k.verify_until)::text, ',' ORDER BY kid)) FROM jwt_keys k"
 STATES="SELECT string_agg(kid || '=' || state, ',' ORDER BY kid) FROM jwt_key_list"
 REVOKED="SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY jti)) FROM jwt_revoked_tokens t) || '/' ||
                 (SELECT md5(string_agg(s::text, ',' ORDER BY sub)) FROM jwt_revoked_subjects s)"

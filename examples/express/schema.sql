@@ -5,8 +5,9 @@
 --
 -- The app connects as express_app, a role that is neither a superuser nor the
 -- owner of any table, so row-level security applies to everything it reads.
--- It can do exactly three things: call login(), call logout(), and read and
--- add rows of notes, which RLS limits to the owner named by the verified token.
+-- It can do exactly four things: call login(), jwt_session_refresh() and
+-- logout(), and read and add rows of notes, which RLS limits to the owner named
+-- by the verified token.
 
 CREATE EXTENSION IF NOT EXISTS jwt;
 CREATE EXTENSION IF NOT EXISTS pgcrypto;   -- crypt() and gen_salt(): bcrypt password hashes
@@ -77,13 +78,14 @@ AS $$
     END
 $$;
 
--- login: checks the password in SQL and returns a token signed with the
--- keyring, or no row at all for a wrong username or password (a set-returning
--- function: a plain one would return a row of NULLs). SECURITY DEFINER because
--- express_app may neither read users nor sign with the keyring
--- (jwt_keyring_signer() is not granted to it); the owner, a superuser, may. The
--- search_path is pinned so that nobody can slip a look-alike crypt() or
--- jwt_sign() in front of the real ones.
+-- login: checks the password in SQL and starts a session: a 5-minute access
+-- token signed with the keyring (with the session's "sid" and its own "jti")
+-- and an opaque refresh token (30 days at most; each use rotates it), or no row
+-- at all for a wrong username or password (a set-returning function: a plain
+-- one would return a row of NULLs). SECURITY DEFINER because express_app may
+-- neither read users nor start sessions (jwt_keyring_signer() is not granted to
+-- it); the owner, a superuser, may. The search_path is pinned so that nobody
+-- can slip a look-alike crypt() or jwt_session_start() in front of the real ones.
 --
 -- An unknown username costs the same bcrypt as a wrong password, so the time
 -- of an answer does not tell whether an account exists. More than 5 failures
@@ -94,7 +96,7 @@ $$;
 -- past the limit; a successful login takes its attempt back and clears the
 -- account's count.
 CREATE FUNCTION login(username text, password text, address inet)
-RETURNS TABLE (token text, expires_at timestamptz)
+RETURNS TABLE (token text, expires_at timestamptz, refresh_token text, refresh_expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
@@ -126,34 +128,36 @@ BEGIN
 
     DELETE FROM login_failures WHERE key = account_key;
     UPDATE login_failures SET failures = failures - 1 WHERE key = address_key;
-    RETURN QUERY SELECT jwt_sign(jsonb_build_object(
-                     'sub', login.username,
-                     'iat', floor(extract(epoch FROM now())),
-                     'exp', floor(extract(epoch FROM now() + interval '1 hour')),
-                     'jti', gen_random_uuid()::text)),   -- what logout() revokes
-                 now() + interval '1 hour';
+    RETURN QUERY SELECT s.access_token, s.access_expires_at, s.refresh_token, s.refresh_expires_at
+                 FROM jwt_session_start(jsonb_build_object('sub', login.username),
+                                        interval '5 minutes', interval '30 days') s;
 END
 $$;
 
--- logout: revokes the token that jwt_authenticate() verified in this
--- transaction, by its jti, until its own expiry. From then on jwt_authenticate
--- refuses that token (28J04), wherever it is replayed from. It takes no token
--- argument, so a caller can only revoke the token it has just proved it holds.
+-- logout: ends the session of the token that jwt_authenticate() verified in
+-- this transaction: its refresh tokens and every access token carrying its
+-- "sid". From then on jwt_authenticate refuses them (28J04) and
+-- jwt_session_refresh refuses its refresh tokens, wherever they are replayed
+-- from. It takes no argument, so a caller can only end the session whose token
+-- it has just proved it holds.
 CREATE FUNCTION logout() RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    IF jwt_claim('jti') IS NULL THEN
+    IF jwt_claim('sid') IS NULL THEN
         RAISE EXCEPTION 'not authenticated' USING ERRCODE = 'invalid_authorization_specification';
     END IF;
-    PERFORM jwt_revoke_jti(jwt_claim('jti'), to_timestamp(jwt_claim_bigint('exp')), 'logout');
+    PERFORM jwt_revoke_session(jwt_claim('sid'), 'logout');
 END
 $$;
 
 -- Functions are executable by PUBLIC by default: only the app may call these.
 REVOKE EXECUTE ON FUNCTION login(text, text, inet), logout() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION login(text, text, inet), logout() TO express_app;
+-- Refreshing: the refresh token is the credential. (A refresh token presented a
+-- second time is reuse: the whole session ends, 28JS1.)
+GRANT EXECUTE ON FUNCTION jwt_session_refresh(text) TO express_app;
 
 -- Demo data: two users (alice / correct horse, bob / battery staple) and a few
 -- notes each. Delete this section for real use.

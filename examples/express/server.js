@@ -1,8 +1,10 @@
 // The Express side of the example. It holds no key, no password hash and no
-// authorization rule: PostgreSQL checks passwords (login()), signs tokens with
-// its keyring, verifies them and checks revocation (jwt_authenticate()), and
-// filters rows by row-level security. The app moves the token between the
-// browser's cookie and the database, and maps refusals to HTTP 401.
+// authorization rule: PostgreSQL checks passwords (login()), starts sessions
+// and signs their tokens with its keyring, rotates refresh tokens and detects
+// their reuse (jwt_session_refresh()), verifies access tokens and checks
+// revocation (jwt_authenticate()), and filters rows by row-level security. The
+// app moves the tokens between the browser's cookies and the database, and
+// maps refusals to HTTP 401.
 //
 // Connection: DATABASE_URL, or the usual PG* variables (PGHOST, PGPORT,
 // PGDATABASE, PGUSER, PGPASSWORD), as the express_app role of schema.sql.
@@ -30,20 +32,27 @@ class BadRequest extends Error {}
 // host name share cookies whatever the name: do not serve untrusted pages
 // there.)
 const COOKIE = '__Host-token';
+// The refresh token: a cookie of its own, sent only to POST /refresh (Path), so
+// that it does not travel with every request as the access token does. A
+// __Host- cookie must have Path=/, so this one has the __Secure- prefix: Secure,
+// and set without Domain, so for this host only.
+const REFRESH_COOKIE = '__Secure-refresh';
+const REFRESH_PATH = '/refresh';
 
-// The token from the request's Cookie header, or null. More than one cookie of
+// A cookie from the request's Cookie header, or null. More than one cookie of
 // that name means someone planted one (a browser without prefix support, or a
 // client): the request is refused rather than one of them picked. (Cookie
-// names and the token's characters, base64url and dots, need no decoding.)
-function tokenFrom(req) {
+// names and the tokens' characters, base64url and dots, need no decoding.)
+function cookieFrom(req, cookieName) {
     const found = [];
     for (const part of (req.headers.cookie || '').split(';')) {
         const [name, ...value] = part.trim().split('=');
-        if (name === COOKIE) found.push(value.join('='));
+        if (name === cookieName) found.push(value.join('='));
     }
     if (found.length > 1) throw new Unauthorized();
     return found[0] || null;
 }
+const tokenFrom = (req) => cookieFrom(req, COOKIE);
 
 // The jwt extension's refusals: class 28 (refused token: expired, revoked, bad
 // signature...) and 22J (malformed token). Anything else is a server error.
@@ -86,6 +95,38 @@ async function asUser(req, fn) {
 // __Host- prefix requires it, with Path=/ and no Domain. SameSite=Strict: never
 // sent with a request started by another site, so no CSRF.
 const cookieOptions = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' };
+const refreshCookieOptions = { ...cookieOptions, path: REFRESH_PATH };
+
+// Both cookies of a session row (login(), jwt_session_refresh()), each expiring
+// with its token: the access token after 5 minutes, the refresh token at the
+// session's absolute end (refreshing does not extend it).
+function setSessionCookies(res, row) {
+    res.cookie(COOKIE, row.token, { ...cookieOptions, expires: row.expires_at });
+    res.cookie(REFRESH_COOKIE, row.refresh_token, { ...refreshCookieOptions, expires: row.refresh_expires_at });
+}
+function clearSessionCookies(res) {
+    res.clearCookie(COOKIE, cookieOptions);
+    res.clearCookie(REFRESH_COOKIE, refreshCookieOptions);
+}
+
+// A state-changing request from this site's own page only: a JSON body (a
+// cross-site form cannot send one without CORS, which this app does not grant),
+// and, where the browser says where the request comes from, this origin. Sends
+// the refusal and returns false otherwise.
+function sameOriginJson(req, res) {
+    if (!req.is('application/json')) {
+        res.status(415).json({ error: 'JSON expected' });
+        return false;
+    }
+    const site = req.get('Sec-Fetch-Site');
+    const origin = req.get('Origin');
+    if ((site !== undefined && site !== 'same-origin') ||
+        (origin !== undefined && origin !== `${req.protocol}://${req.get('Host')}`)) {
+        res.status(403).json({ error: 'cross-site request' });
+        return false;
+    }
+    return true;
+}
 
 const app = express();
 app.disable('x-powered-by');
@@ -116,15 +157,38 @@ app.post('/login', async (req, res) => {
     const password = text(req.body?.password);
     let rows;
     try {
-        ({ rows } = await pool.query('SELECT token, expires_at FROM login($1, $2, $3)',
-            [username, password, req.ip]));
+        ({ rows } = await pool.query('SELECT * FROM login($1, $2, $3)', [username, password, req.ip]));
     } catch (err) {
         if (err.code !== '54000') throw err;
         return res.status(429).set('Retry-After', '900').json({ error: 'too many attempts' });
     }
     if (rows.length === 0) return res.status(401).json({ error: 'wrong username or password' });
-    res.cookie(COOKIE, rows[0].token, { ...cookieOptions, expires: rows[0].expires_at });
+    setSessionCookies(res, rows[0]);
     res.json({ user: username });
+});
+
+// POST /refresh: the page calls it when an API request answers 401 (the access
+// token expired: its cookie is gone). The refresh cookie's token is exchanged
+// for a new pair and is spent: presented again (a stolen copy, or the victim's
+// own after the thief used it), it ends the whole session everywhere (28JS1),
+// and every holder has to log in again. Any refusal (reuse, expired, unknown,
+// ended: SQLSTATE 28JS*) is 401 and clears both cookies.
+app.post(REFRESH_PATH, async (req, res) => {
+    if (!sameOriginJson(req, res)) return;
+    const refreshToken = cookieFrom(req, REFRESH_COOKIE);
+    if (!refreshToken) throw new Unauthorized();
+    let rows;
+    try {
+        ({ rows } = await pool.query(
+            'SELECT access_token AS token, access_expires_at AS expires_at, refresh_token, refresh_expires_at ' +
+            'FROM jwt_session_refresh($1)', [refreshToken]));
+    } catch (err) {
+        if (!isAuthError(err)) throw err;
+        clearSessionCookies(res);
+        throw new Unauthorized();
+    }
+    setSessionCookies(res, rows[0]);
+    res.status(204).end();
 });
 
 // GET /api/notes: who the token says we are, and the rows RLS lets us see.
@@ -145,23 +209,15 @@ app.post('/api/notes', async (req, res) => {
         (await db.query('INSERT INTO notes (body) VALUES ($1) RETURNING id, body', [body])).rows[0]));
 });
 
-// POST /logout: revoke the token in the database, not just forget the cookie,
-// so that a copy of it (stolen, or replayed) is refused from now on. Only from
-// this site's own page: a JSON body (a cross-site form cannot send one without
-// CORS, which this app does not grant), and, where the browser says where the
-// request comes from, this origin. The cookie is cleared only once the
-// revocation has committed: a logout that failed leaves the user logged in,
-// and knowing it.
+// POST /logout: end the session in the database, not just forget the cookies,
+// so that copies of its tokens (stolen, or replayed), access and refresh alike,
+// are refused from now on. Only from this site's own page (sameOriginJson).
+// The cookies are cleared only once the revocation has committed: a logout
+// that failed leaves the user logged in, and knowing it.
 app.post('/logout', async (req, res) => {
-    if (!req.is('application/json')) return res.status(415).json({ error: 'JSON expected' });
-    const site = req.get('Sec-Fetch-Site');
-    const origin = req.get('Origin');
-    if ((site !== undefined && site !== 'same-origin') ||
-        (origin !== undefined && origin !== `${req.protocol}://${req.get('Host')}`)) {
-        return res.status(403).json({ error: 'cross-site request' });
-    }
+    if (!sameOriginJson(req, res)) return;
     await asUser(req, (db) => db.query('SELECT logout()'));
-    res.clearCookie(COOKIE, cookieOptions);
+    clearSessionCookies(res);
     res.status(204).end();
 });
 

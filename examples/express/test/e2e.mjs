@@ -35,6 +35,8 @@ function check(name, ok, detail = '') {
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 const COOKIE = '__Host-token';
+const REFRESH_COOKIE = '__Secure-refresh';
+const REFRESH_URL = new URL('/refresh', APP_URL).href;
 
 // GET path with the given Cookie header, outside the browser: what an attacker
 // holding a copy of the token would do.
@@ -170,13 +172,21 @@ try {
     check('the cookie is HttpOnly, Secure and SameSite=Strict, for path / of this host only',
         cookie?.httpOnly === true && cookie?.secure === true && cookie?.sameSite === 'Strict' && cookie?.path === '/' &&
         cookie?.domain === 'localhost', JSON.stringify(cookie));
-    check('the cookie expires with the token (about an hour from now)',
-        cookie !== undefined && Math.abs(cookie.expires - (Date.now() / 1000 + 3600)) < 120,
+    check('the cookie expires with the access token (5 minutes from now)',
+        cookie !== undefined && Math.abs(cookie.expires - (Date.now() / 1000 + 300)) < 60,
         JSON.stringify(cookie));
     const claims = token ? JSON.parse(Buffer.from(token.split('.')[1], 'base64url')) : {};
-    check('the token was signed by the keyring with sub, exp and jti',
-        claims.sub === 'alice' && Number.isInteger(claims.exp) && typeof claims.jti === 'string',
-        JSON.stringify(claims));
+    check('the token was signed by the keyring with sub, exp, jti and the session id sid',
+        claims.sub === 'alice' && Number.isInteger(claims.exp) && typeof claims.jti === 'string' &&
+        typeof claims.sid === 'string', JSON.stringify(claims));
+    const refreshCookie = (await alice.cookies(REFRESH_URL)).find((c) => c.name === REFRESH_COOKIE);
+    check('the refresh token is in a cookie of its own: HttpOnly, Secure, SameSite=Strict, for path /refresh only, ' +
+        'expiring with the session (30 days)',
+        refreshCookie?.httpOnly === true && refreshCookie?.secure === true && refreshCookie?.sameSite === 'Strict' &&
+        refreshCookie?.path === '/refresh' && /^[A-Za-z0-9_-]{43}$/.test(refreshCookie?.value ?? '') &&
+        Math.abs(refreshCookie.expires - (Date.now() / 1000 + 30 * 86400)) < 120, JSON.stringify(refreshCookie));
+    check('the browser does not send the refresh cookie with API requests (its path is /refresh)',
+        !(await alice.cookies(new URL('/api/notes', APP_URL).href)).some((c) => c.name === REFRESH_COOKIE));
 
     const docCookie = await page.evaluate(() => document.cookie);
     check('document.cookie cannot read the token', token !== '' && !docCookie.includes(token) &&
@@ -319,7 +329,7 @@ try {
     try {
         await admin.query(`CREATE FUNCTION e2e_fail_revocation() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'e2e: revocation made to fail'; END $$`);
-        await admin.query(`CREATE CONSTRAINT TRIGGER e2e_fail_revocation AFTER INSERT ON jwt_revoked_tokens
+        await admin.query(`CREATE CONSTRAINT TRIGGER e2e_fail_revocation AFTER INSERT ON jwt_revoked_sessions
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION e2e_fail_revocation()`);
         expect500 = true;
         const failedLogout = page.waitForResponse((r) => r.url() === new URL('/logout', APP_URL).href);
@@ -334,7 +344,7 @@ try {
             works.status === 200, `${failedStatus} kept=${kept} ${JSON.stringify(state)} then ${works.status}`);
     } finally {
         expect500 = false;
-        await admin.query('DROP TRIGGER IF EXISTS e2e_fail_revocation ON jwt_revoked_tokens');
+        await admin.query('DROP TRIGGER IF EXISTS e2e_fail_revocation ON jwt_revoked_sessions');
         await admin.query('DROP FUNCTION IF EXISTS e2e_fail_revocation()');
         await admin.end();
     }
@@ -345,8 +355,15 @@ try {
     state = await pageState(page);
     check('after logout the page shows the login form and no rows',
         state.loginShown && state.user === null && state.status === 'Logged out.', JSON.stringify(state));
-    check('logout removed the __Host-token cookie from the browser',
-        !(await alice.cookies()).some((c) => c.name === COOKIE), JSON.stringify(await alice.cookies()));
+    check('logout removed the __Host-token and __Secure-refresh cookies from the browser',
+        !(await alice.cookies()).some((c) => c.name === COOKIE) &&
+        !(await alice.cookies(REFRESH_URL)).some((c) => c.name === REFRESH_COOKIE), JSON.stringify(await alice.cookies()));
+    const refreshAfterLogout = await fetch(REFRESH_URL, {
+        method: 'POST', body: '{}',
+        headers: { cookie: `${REFRESH_COOKIE}=${refreshCookie?.value}`, 'content-type': 'application/json' },
+    });
+    check("alice's refresh token, replayed after the logout, is refused (401): logout ended the session",
+        refreshAfterLogout.status === 401, `status ${refreshAfterLogout.status}`);
     const status = await page.evaluate(async () => (await fetch('/api/notes')).status);
     check("the protected route now answers 401 to the browser (which still sends the planted cookie of bob's token)",
         status === 401 && (await alice.cookies(new URL('/api/notes', APP_URL).href)).some((c) => c.value === bobToken),
@@ -395,6 +412,55 @@ try {
     const forged = token.split('.').slice(0, 2).join('.') + '.' + Buffer.alloc(64).toString('base64url');
     const forgedRes = await replay('/api/notes', `${COOKIE}=${forged}`);
     check('a token with a forged signature: 401', forgedRes.status === 401, `${forgedRes.status} ${forgedRes.body}`);
+
+    // --- sessions (issue 15): rotation, and a stolen refresh cookie replayed from another browser ---
+    const bobRefresh = (await bob.cookies(REFRESH_URL)).find((c) => c.name === REFRESH_COOKIE)?.value ?? '';
+    const bobAccess = (await bob.cookies()).find((c) => c.name === COOKIE)?.value ?? '';
+    // The access token "expires": its cookie goes, as the browser drops it after 5 minutes.
+    await bob.clearCookies({ name: COOKIE });
+    await reload(bobPage);
+    bobState = await pageState(bobPage);
+    const bobRefresh2 = (await bob.cookies(REFRESH_URL)).find((c) => c.name === REFRESH_COOKIE)?.value ?? '';
+    const bobAccess2 = (await bob.cookies()).find((c) => c.name === COOKIE)?.value ?? '';
+    check('silent refresh: with the access cookie gone, the page refreshes by itself and bob still sees his rows',
+        bobState.user === 'bob' && same(bobState.notes, BOB_NOTES), JSON.stringify(bobState));
+    check('the refresh rotated both tokens: a new refresh cookie and a new access cookie, the same session',
+        bobRefresh2 !== '' && bobRefresh2 !== bobRefresh && bobAccess2 !== '' && bobAccess2 !== bobAccess &&
+        JSON.parse(Buffer.from(bobAccess2.split('.')[1], 'base64url')).sid ===
+        JSON.parse(Buffer.from(bobAccess.split('.')[1], 'base64url')).sid);
+    // A thief copied bob's refresh cookie before that refresh, and replays it from a
+    // browser of their own: the page there tries a silent refresh with it.
+    const thief = await browser.newContext();
+    thief.setDefaultTimeout(10_000);
+    await thief.addCookies([{ name: REFRESH_COOKIE, value: bobRefresh, domain: 'localhost', path: '/refresh',
+        secure: true, httpOnly: true, sameSite: 'Strict' }]);
+    const thiefPage = await thief.newPage();
+    const thiefRefresh = thiefPage.waitForResponse((r) => r.url() === REFRESH_URL);
+    await thiefPage.goto(APP_URL);
+    const thiefStatus = (await thiefRefresh).status();
+    await thiefPage.waitForSelector('#login:not([hidden])');
+    check("the thief's browser, replaying bob's spent refresh cookie, is refused (401) and gets no session",
+        thiefStatus === 401 && (await pageState(thiefPage)).user === null &&
+        !(await thief.cookies()).some((c) => c.name === COOKIE), `status ${thiefStatus}`);
+    await thief.close();
+    const bobAfterTheft = await replay('/api/notes', `${COOKIE}=${bobAccess2}`);
+    check("the reuse logged bob out everywhere: his current access token is refused (401)",
+        bobAfterTheft.status === 401, `${bobAfterTheft.status} ${bobAfterTheft.body}`);
+    await bob.clearCookies({ name: COOKIE });
+    await reload(bobPage);
+    bobState = await pageState(bobPage);
+    check("... and so is his current refresh token: bob's own browser shows the login form",
+        bobState.loginShown && bobState.user === null, JSON.stringify(bobState));
+    const admin2 = new pg.Client({ user: process.env.ADMIN_PGUSER });
+    await admin2.connect();
+    try {
+        const sid = JSON.parse(Buffer.from(bobAccess2.split('.')[1], 'base64url')).sid;
+        const { rows } = await admin2.query('SELECT end_reason FROM jwt_sessions WHERE sid = $1', [sid]);
+        check("the database recorded why bob's session ended", rows[0]?.end_reason === 'refresh token reuse',
+            JSON.stringify(rows));
+    } finally {
+        await admin2.end();
+    }
 
     // --- issue 13 item 7: login timing and attempt limits (last: they lock the test's address) ---
     // 127.0.0.1 has 1 failure so far (alice's wrong password at the start).

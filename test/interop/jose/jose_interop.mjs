@@ -445,7 +445,11 @@ async function sqlJwks() {
     return jwks;
 }
 
-// jose's JWKs -> jwt_import_jwks -> jose tokens with their kid -> jwt_verify(token).
+// jose's JWKs -> jwt_import_jwks(jwks, issuer) -> jose tokens with their kid (and that iss) -> jwt_verify(token).
+// The provider's issuer is its own: a key of this database never verifies a token of an
+// issuer whose keys were imported, so the other tests' iss ('jose-interop') stays ours.
+const IDP_ISS = 'https://jose-idp.example';
+const idpClaims = (tag) => ({ ...makeClaims(tag), iss: IDP_ISS });
 async function testKeyringImport() {
     const specs = ASYM.map((s) => ({ ...s, kid: `jose-${s.alg}-${s.label}-${RUN}` }));
     const keys = [];
@@ -463,7 +467,7 @@ async function testKeyringImport() {
     };
     let imported = false;
     await test(`jwt_import_jwks loads jose's public JWKs (${keys.length + 1} sig keys, 1 enc key skipped)`, async () => {
-        const n = await q('SELECT jwt_import_jwks($1::jsonb)', [JSON.stringify(jwks)]);
+        const n = await q('SELECT jwt_import_jwks($1::jsonb, $2)', [JSON.stringify(jwks), IDP_ISS]);
         if (n !== keys.length + 1) throw new Fail(`jwt_import_jwks returned ${n}, expected ${keys.length + 1}`);
         imported = true;
         const rows = (await client.query(
@@ -481,14 +485,14 @@ async function testKeyringImport() {
 
     for (const { alg, label, kid, k } of keys) {
         await test(`${alg} jose->jwt_verify(token) with the keyring (${label}, imported public JWK)`, async () => {
-            const claims = makeClaims(`${alg}-keyring`);
+            const claims = idpClaims(`${alg}-keyring`);
             const token = await joseSign(k.lib, claims, alg, k.priv, { kid, typ: 'JWT' });
             checkClaims(claims, await sqlVerify(token, undefined), false);
         });
     }
     for (const alg of ['RS256', 'PS384']) {
         await test(`${alg} jose->jwt_verify(token) with the keyring (imported RSA JWK without alg)`, async () => {
-            const claims = makeClaims(`${alg}-noalg`);
+            const claims = idpClaims(`${alg}-noalg`);
             // a WebCrypto key is bound to one scheme: import the PKCS#8 PEM for this alg
             const priv = await jose.importPKCS8(noAlg.k.pkcs8, alg);
             const token = await joseSign(jose, claims, alg, priv, { kid: noAlg.kid });
@@ -498,11 +502,11 @@ async function testKeyringImport() {
     const es = keys.find((x) => x.alg === 'ES256');
     await test('ES256 keyring: jose token with the kid of another key refused with 28J03', async () => {
         const other = await genKeys({ alg: 'ES256' });
-        const token = await joseSign(jose, makeClaims('x'), 'ES256', other.priv, { kid: es.kid });
+        const token = await joseSign(jose, idpClaims('x'), 'ES256', other.priv, { kid: es.kid });
         await expectSqlstate('28J03', () => sqlVerify(token, undefined));
     });
     await test('ES256 keyring: jose token with an unknown kid refused with 28J0D', async () => {
-        const token = await joseSign(jose, makeClaims('x'), 'ES256', es.k.priv, { kid: `unknown-${RUN}` });
+        const token = await joseSign(jose, idpClaims('x'), 'ES256', es.k.priv, { kid: `unknown-${RUN}` });
         await expectSqlstate('28J0D', () => sqlVerify(token, undefined));
     });
     await test('jwt_jwks() does not publish imported public-only keys', async () => {

@@ -1,0 +1,323 @@
+/*
+ * dpop_replay.c - DPoP settings and the store of proofs already seen
+ *
+ * A proof is single-use (RFC 9449 section 11.1): the SHA-256 of its key's
+ * thumbprint and its jti goes into jwt_dpop_proofs, whose primary key makes
+ * the first INSERT win and every other one find the row, across sessions and
+ * atomically.  A row is kept until the proof would be refused as too old
+ * anyway; recording purges a few expired rows now and then, and
+ * jwt_dpop_purge() deletes all of them.  The table is private:
+ * rows are written as its owner (as a SECURITY DEFINER function would),
+ * with a fixed statement, so no caller can read or clear it.
+ *
+ * Where nothing can be written (a hot standby) replay cannot be checked:
+ * such proofs are refused unless jwt.dpop_on_standby says otherwise.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "dpop.h"
+#include "dpop_replay.h"
+#include "keyring.h"
+
+enum
+{
+	DPOP_STANDBY_REFUSE,
+	DPOP_STANDBY_SKIP_REPLAY_CHECK
+};
+
+static const struct config_enum_entry dpop_standby_options[] = {
+	{"refuse", DPOP_STANDBY_REFUSE, false},
+	{"skip_replay_check", DPOP_STANDBY_SKIP_REPLAY_CHECK, false},
+	{NULL, 0, false}
+};
+
+static int	dpop_max_age = 300;
+static int	dpop_clock_skew = 30;
+static bool require_dpop = false;
+static char *dpop_base_url = NULL;
+static int	dpop_on_standby = DPOP_STANDBY_REFUSE;
+
+/* Settings.  Policy: superusers only (PGC_SUSET), read here after the library loaded. */
+void
+jwt_dpop_init(void)
+{
+	DefineCustomIntVariable("jwt.dpop_max_age",
+							"How long after its iat a DPoP proof is accepted (and its jti remembered).",
+							NULL, &dpop_max_age, 300, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("jwt.dpop_clock_skew",
+							"Clock difference tolerated in a DPoP proof's iat, either way.",
+							NULL, &dpop_clock_skew, 30, 0, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("jwt.require_dpop",
+							 "jwt_authenticate refuses tokens that are not bound to a DPoP key (cnf.jkt).",
+							 NULL, &require_dpop, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("jwt.dpop_base_url",
+							   "External base URL of the API (scheme, host, port, path prefix) that jwt_postgrest_pre_request prefixes to request.path for htu.",
+							   NULL, &dpop_base_url, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("jwt.dpop_on_standby",
+							 "On a hot standby, where no jti can be recorded: refuse DPoP proofs, or accept them without the replay check.",
+							 NULL, &dpop_on_standby, DPOP_STANDBY_REFUSE, dpop_standby_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+bool
+jwt_dpop_required(void)
+{
+	return require_dpop;
+}
+
+const char *
+jwt_dpop_base_url(void)
+{
+	return dpop_base_url != NULL && dpop_base_url[0] != '\0' ? dpop_base_url : NULL;
+}
+
+/*
+ * Every DPOP_PURGE_EVERY proofs a backend records, it deletes up to
+ * DPOP_PURGE_ROWS expired rows (skipping rows another backend is deleting):
+ * twice the rows it added, so expired rows cannot pile up while proofs come
+ * in, whatever the cron job does.
+ */
+#define DPOP_PURGE_EVERY 128
+#define DPOP_PURGE_ROWS 256
+static int	records_since_purge = 0;
+
+/* The owner of a relation. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Record a proof as seen until expires (Unix seconds): false when it was
+ * seen already (or is being recorded by a transaction that then commits).
+ * look_only (a standby): only whether it was seen, as far as replayed.
+ *
+ * In a read-only transaction on a primary (PostgREST runs GET requests in
+ * one) the row is written all the same: it is the extension's bookkeeping,
+ * not the caller's data, like a sequence's.  Not in a serializable one,
+ * whose read-only promise the serializable snapshot relies on.
+ */
+static bool
+record_proof(const char *jkt, const char *jti, double expires, bool look_only)
+{
+	Oid			nsp = jwt_extension_schema();
+	Oid			relid = get_relname_relid("jwt_dpop_proofs", nsp);
+	unsigned char digest[32];
+	char	   *input;
+	bytea	   *digest_datum;
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nestlevel;
+	bool		save_read_only = XactReadOnly;
+	bool		fresh = false;
+	char	   *sql;
+	Oid			types[2] = {BYTEAOID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the jwt extension's DPoP tables are not installed"),
+				 errhint("ALTER EXTENSION jwt UPDATE.")));
+	if (!look_only && XactReadOnly && IsolationIsSerializable())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("a DPoP proof cannot be checked for replay in a read-only serializable transaction"),
+				 errhint("Check the proof in a read-write transaction, or at another isolation level.")));
+
+	input = psprintf("%s.%s", jkt, jti);
+	if (!jwt_sha256(input, strlen(input), digest))
+		elog(ERROR, "could not hash a DPoP proof");
+	digest_datum = palloc(VARHDRSZ + sizeof(digest));
+	SET_VARSIZE(digest_datum, VARHDRSZ + sizeof(digest));
+	memcpy(VARDATA(digest_datum), digest, sizeof(digest));
+	values[0] = PointerGetDatum(digest_datum);
+	values[1] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) ceil(expires)));
+	if (look_only)
+		sql = psprintf("SELECT 1 FROM %s.jwt_dpop_proofs WHERE digest = $1",
+					   quote_identifier(get_namespace_name(nsp)));
+	else
+		sql = psprintf("INSERT INTO %s.jwt_dpop_proofs (digest, expires_at) VALUES ($1, $2) "
+					   "ON CONFLICT (digest) DO NOTHING",
+					   quote_identifier(get_namespace_name(nsp)));
+
+	/*
+	 * As the table's owner, with the search_path of a SECURITY DEFINER
+	 * function: the caller's search_path must not pick the operators and
+	 * functions that the owner's statements run.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(relation_owner(relid),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		if (!look_only)
+			XactReadOnly = false;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (look_only)
+		{
+			if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not look up a DPoP proof");
+			fresh = SPI_processed == 0;
+		}
+		else
+		{
+			if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not record a DPoP proof");
+			fresh = SPI_processed == 1;
+			/* every so often, a bounded purge: the table keeps itself small */
+			if (fresh && ++records_since_purge >= DPOP_PURGE_EVERY)
+			{
+				records_since_purge = 0;
+				if (SPI_execute(psprintf("DELETE FROM %1$s.jwt_dpop_proofs WHERE ctid = ANY (ARRAY("
+										 "SELECT ctid FROM %1$s.jwt_dpop_proofs WHERE expires_at < now() "
+										 "LIMIT %2$d FOR UPDATE SKIP LOCKED))",
+										 quote_identifier(get_namespace_name(nsp)), DPOP_PURGE_ROWS),
+								false, 0) != SPI_OK_DELETE)
+					elog(ERROR, "could not purge DPoP proofs");
+			}
+		}
+		SPI_finish();
+		AtEOXact_GUC(true, save_nestlevel);
+	}
+	PG_FINALLY();
+	{
+		XactReadOnly = save_read_only;
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	return fresh;
+}
+
+JwtStatus
+jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
+						const char *url, const char *access_token, size_t access_token_len,
+						const char *nonce, const char *expected_jkt, DpopProof *result,
+						JwtError *err)
+{
+	DpopCheck	req;
+	JwtStatus	st;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	memset(&req, 0, sizeof(req));
+	req.proof = proof;
+	req.proof_len = proof_len;
+	req.method = method;
+	req.url = url;
+	req.access_token = access_token;
+	req.access_token_len = access_token_len;
+	req.nonce = nonce;
+	req.now = (double) (now - SetEpochTimestamp()) / USECS_PER_SEC;
+	req.max_age = dpop_max_age;
+	req.clock_skew = dpop_clock_skew;
+	if ((st = jwt_dpop_check(&req, result, err)) != JWT_OK)
+		return st;
+	/* before the proof is recorded: a proof for another key burns nothing */
+	if (expected_jkt != NULL &&
+		(strlen(expected_jkt) != DPOP_JKT_LEN ||
+		 !jwt_equal_const_time(expected_jkt, result->jkt, DPOP_JKT_LEN)))
+		return jwt_fail(err, JWT_ERR_DPOP_BINDING, "DPoP proof key is not the key the token is bound to");
+
+	if (RecoveryInProgress())
+	{
+		/* proofs recorded on the primary (and replayed here) are still refused */
+		if (dpop_on_standby == DPOP_STANDBY_SKIP_REPLAY_CHECK)
+			return record_proof(result->jkt, result->jti, 0, true) ? JWT_OK
+				: jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("a DPoP proof cannot be checked for replay on a standby"),
+				 errdetail("Proofs are single-use: their jti is recorded, and a standby cannot write."),
+				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check.")));
+	}
+	if (!record_proof(result->jkt, result->jti, result->iat + dpop_max_age + dpop_clock_skew + 1, false))
+		return jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
+	return JWT_OK;
+}
+
+/*
+ * The DPoP binding of a verified token (RFC 9449 sections 6 and 7): a token
+ * whose claims hold cnf.jkt is accepted only with a valid proof by that key,
+ * for this token (ath) and request, and never under the Bearer scheme; a
+ * token bound by another confirmation method (cnf without jkt, such as mTLS's
+ * x5t#S256) is refused, as nothing here can check it; an unbound token is
+ * accepted unless jwt.require_dpop is on, and not under the DPoP scheme.
+ */
+JwtStatus
+jwt_dpop_check_binding(const JsonDoc *claims, const char *token, size_t token_len,
+					   JwtAuthScheme scheme, const char *proof, const char *method,
+					   const char *url, JwtError *err)
+{
+	const JsonMember *cnf = json_doc_get(claims, "cnf");
+	const JsonMember *jkt;
+	JsonDoc		cnfdoc;
+	DpopProof	result;
+
+	if (cnf == NULL)
+	{
+		if (scheme == JWT_AUTH_SCHEME_DPOP)
+			return jwt_fail(err, JWT_ERR_DPOP_BINDING, "token presented with the DPoP scheme is not bound to a key");
+		if (require_dpop)
+		{
+			jwt_fail(err, JWT_ERR_DPOP_REQUIRED, "token is not bound to a DPoP key");
+			jwt_fail_detail(err, "jwt.require_dpop is on: tokens must carry cnf.jkt.");
+			return JWT_ERR_DPOP_REQUIRED;
+		}
+		return JWT_OK;
+	}
+	if (cnf->value.kind != JK_OBJECT ||
+		json_strict_parse(cnf->value.str, cnf->value.len, &cnfdoc) != JSON_STRICT_OK)
+		return jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"cnf\" must be an object");
+	jkt = json_doc_get(&cnfdoc, "jkt");
+	if (jkt == NULL)
+	{
+		jwt_fail(err, JWT_ERR_DPOP_BINDING, "token is bound by a confirmation method that is not checked here");
+		jwt_fail_detail(err, "Only DPoP bindings (cnf.jkt) are checked; other bindings are refused.");
+		return JWT_ERR_DPOP_BINDING;
+	}
+	if (jkt->value.kind != JK_STRING)
+		return jwt_fail(err, JWT_ERR_CLAIM_FORMAT, "claim \"cnf\" member \"jkt\" must be a string");
+	if (scheme == JWT_AUTH_SCHEME_BEARER)
+	{
+		jwt_fail(err, JWT_ERR_DPOP_SCHEME, "a DPoP-bound token cannot be presented as a bearer token");
+		jwt_fail_detail(err, "Its scheme is DPoP (RFC 9449 section 7.1).");
+		return JWT_ERR_DPOP_SCHEME;
+	}
+	if (proof == NULL)
+		return jwt_fail(err, JWT_ERR_DPOP_BINDING, "token is bound to a DPoP key and no proof came with it");
+	if (method == NULL || url == NULL)
+		return jwt_fail(err, JWT_ERR_OPTION, "a DPoP proof needs the request's method and url");
+	return jwt_dpop_verify_request(proof, strlen(proof), method, url, token, token_len, NULL,
+								   jkt->value.str, &result, err);
+}

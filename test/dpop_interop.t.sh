@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Interoperability with real DPoP clients: test/interop/dpop/dpop_interop.mjs
+# (proofs from the `dpop` npm package verify and their thumbprints agree;
+# replayed, wrong-method, wrong-URL, stale, tampered, key-mismatched,
+# private-key, HS256 and alg-none proofs are refused; two sessions with one
+# proof; bound tokens through jwt_authenticate).
+# Installs the pinned packages (package-lock.json) with `npm ci` when
+# node_modules is missing or does not hold the pinned versions; needs node and
+# npm and, for that install, the npm registry.
+# Uses the cluster the PG* variables name (test/run-tests.sh sets them); without
+# PGHOST it starts a throwaway cluster of its own. Ends with "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=test/interop/dpop
+
+fail_setup() {
+    echo "not ok - $1"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+for tool in node npm; do
+    command -v "$tool" >/dev/null ||
+        fail_setup "$tool not found: the DPoP interop suite needs Node.js (20 or later) and npm on PATH"
+done
+
+# shellcheck source=test/npm.sh
+. test/npm.sh
+npm_ensure "$DIR" || fail_setup "the pinned npm packages of $DIR are not installed (see above)"
+
+# shellcheck source=test/cluster.sh
+. test/cluster.sh
+if [ -z "${PGHOST:-}" ]; then
+    cluster_start
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS jwt"
+fi
+
+cd "$DIR"
+node dpop_interop.mjs

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Sessions and single-use tokens under jwt.require_secure_transport: the
+# functions that take or return bearer credentials (jwt_session_start,
+# jwt_session_refresh, jwt_session_end, jwt_consume) refuse a TCP connection
+# without TLS (28JT1) and work over TLS and the Unix socket; the refusal never
+# quotes the token, nor does the server log.  With jwt.revoke_exposed_tokens,
+# a refresh token refused so ends its session (committed although the call
+# fails), and a single-use token refused so is revoked.  Whatever fails inside
+# them, the statement (which holds the token) stays out of the server log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/suite.sh
+
+CERTS=$(mktemp -d /tmp/jwt-sessions-certs.XXXXXX)
+remove_at_exit "$CERTS"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -keyout "$CERTS/server.key" -out "$CERTS/server.crt" >/dev/null 2>&1
+chmod 755 "$CERTS"; chmod 600 "$CERTS/server.key"
+[ "$(id -u)" = 0 ] && chown -R "${JWT_SERVER_USER:-postgres}" "$CERTS"
+own_cluster "-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$CERTS/server.crt -c ssl_key_file=$CERTS/server.key -c log_min_error_statement=error"
+
+q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$1"; }
+tcp() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate "host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres sslmode=$1" -c "$2"; }
+state() { { "$@" 2>&1 || true; } | grep -o '^ERROR:  [0-9A-Z]\{5\}' | head -n 1 | cut -c9-; }
+vtcp() { psql -X -A -t -q -v VERBOSITY=verbose "host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres sslmode=$1" -c "$2" 2>&1 || true; }
+sys() { psql -X -q -v ON_ERROR_STOP=1 -c "LOAD 'jwt'" -c "ALTER SYSTEM SET $1 = '$2'"; }
+settle() { q "SELECT pg_reload_conf()" >/dev/null
+           for _ in $(seq 50); do
+               [ "$(psql -X -A -t -q -c "LOAD 'jwt'" -c "SHOW $1")" = "$2" ] && return 0; sleep 0.1
+           done; return 1; }
+pair() { q "SELECT access_token || '|' || refresh_token FROM jwt_session_start('$1')"; }
+
+q "CREATE EXTENSION jwt"
+q "SELECT jwt_generate_key('ES256', 'sessions-transport')" >/dev/null
+IFS='|' read -r A R <<<"$(pair '{"sub":"alice"}')"
+T=$(q "SELECT jwt_sign('{\"sub\":\"bob\",\"purpose\":\"reset\"}')")
+
+sys jwt.require_secure_transport always
+settle jwt.require_secure_transport always
+check "TCP without TLS: jwt_session_start refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_start('{\"sub\":\"carol\"}')")" 28JT1
+check "TCP without TLS: jwt_session_refresh refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_refresh('$R')")" 28JT1
+check "TCP without TLS: jwt_session_end refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_end('$R')")" 28JT1
+check "TCP without TLS: jwt_consume refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_consume('$T')")" 28JT1
+out=$(vtcp disable "SELECT jwt_session_refresh('$R')")
+check "the refusal never echoes the refresh token" "$(grep -cF "$R" <<<"$out" || true)" 0
+check "the server log holds no refresh token" "$(grep -cF "$R" "$CLUSTER_DIR/server.log" || true)" 0
+check "with revoke_exposed_tokens off, the session goes on (over TLS)" \
+    "$(tcp require "SELECT (jwt_session_refresh('$R')).refresh_token IS NOT NULL")" t
+IFS='|' read -r A R <<<"$(pair '{"sub":"alice"}')"
+check "over TLS: jwt_session_start works" \
+    "$(tcp require "SELECT (jwt_session_start('{\"sub\":\"carol\"}')).session_id IS NOT NULL")" t
+check "over the Unix socket: jwt_consume works" "$(q "SELECT jwt_consume('$T') ->> 'sub'")" bob
+
+# --- jwt.revoke_exposed_tokens: what crossed the network in clear is ended ---
+sys jwt.revoke_exposed_tokens on
+settle jwt.revoke_exposed_tokens on
+T2=$(q "SELECT jwt_sign('{\"sub\":\"dave\",\"purpose\":\"reset\"}')")
+check "a refresh token sent in clear: refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_refresh('$R')")" 28JT1
+check "... and its session is ended: refresh over TLS (28JS4)" \
+    "$(state tcp require "SELECT jwt_session_refresh('$R')")" 28JS4
+check "... and its access token is revoked (28J04)" \
+    "$(state tcp require "SELECT jwt_authenticate('$A')")" 28J04
+check "... the reason is recorded" "$(q "SELECT end_reason FROM jwt_sessions WHERE claims ->> 'sub' = 'alice' AND ended_at IS NOT NULL")" \
+    "exposed in clear"
+check "a single-use token sent in clear: refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_consume('$T2')")" 28JT1
+check "... and revoked: consuming it over TLS (28J04)" \
+    "$(state tcp require "SELECT jwt_consume('$T2')")" 28J04
+check "an unknown refresh token in clear ends nothing and starts no worker" \
+    "$(vtcp disable "SELECT jwt_session_refresh('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')" | grep -c 'WARNING' || true)" 0
+sys jwt.revoke_exposed_tokens off
+sys jwt.require_secure_transport off
+settle jwt.require_secure_transport off
+
+# --- any failure inside the session functions keeps the statement out of the log ---
+# Attack: a refresh token passed as a literal, and the call failing for a reason
+# of its own (here a read-only transaction): log_min_error_statement = error
+# would write the statement, and the 30-day credential, to the server log.
+IFS='|' read -r A R <<<"$(pair '{"sub":"erin"}')"
+T3=$(q "SELECT jwt_sign('{\"sub\":\"erin\",\"purpose\":\"reset\"}')")
+check "a refresh in a read-only transaction fails (25006)" \
+    "$(state q "BEGIN READ ONLY; SELECT jwt_session_refresh('$R'); COMMIT")" 25006
+check "a logout in a read-only transaction fails (25006)" \
+    "$(state q "BEGIN READ ONLY; SELECT jwt_session_end('$R'); COMMIT")" 25006
+check "a consumption in a read-only transaction fails (25006)" \
+    "$(state q "BEGIN READ ONLY; SELECT jwt_consume('$T3'); COMMIT")" 25006
+check "... and the server log holds neither token" \
+    "$(grep -cF -e "$R" -e "${T3#*.}" "$CLUSTER_DIR/server.log" || true)" 0
+check "... while it logged the errors" "$(grep -c 'read-only transaction' "$CLUSTER_DIR/server.log" || true)" 3
+
+finish

@@ -126,6 +126,20 @@ SELECT tc_warm($$SELECT jwt_verify(tc_tok('ring_hs'))$$) AS before_removal;
 DELETE FROM jwt_keys WHERE kid = 'tc-hs';
 SELECT tc($$SELECT jwt_verify(tc_tok('ring_hs'))$$) AS removed_key;
 SELECT (SELECT flushes FROM jwt_token_cache_stats()) > 0 AS keyring_changes_flushed_the_cache;
+-- Attack: a token of a key revoked (key state revoked) after the token was cached.
+SELECT jwt_generate_key('ES256', 'tc-rk') AS kid;
+INSERT INTO tc_tokens VALUES ('ring_rk', jwt_sign('{"sub": "ivan"}', NULL, 'ES256', '{"kid": "tc-rk"}'));
+SELECT tc_warm($$SELECT jwt_verify(tc_tok('ring_rk'))$$) AS before_key_revocation;
+SELECT jwt_revoke_key('tc-rk');
+SELECT tc($$SELECT jwt_verify(tc_tok('ring_rk'))$$) AS revoked_key;
+DELETE FROM jwt_keys WHERE kid = 'tc-rk';
+-- Attack: a token of a session ended (by its sid) after the token was cached.
+SELECT jwt_generate_key('HS256', 'tc-sid') AS kid;
+INSERT INTO tc_tokens VALUES ('ring_sid', jwt_sign('{"sub": "judy", "sid": "tc-session-1"}', NULL, 'HS256', '{"kid": "tc-sid"}'));
+SELECT tc_warm($$SELECT jwt_verify(tc_tok('ring_sid'))$$) AS before_session_end;
+SELECT jwt_revoke_session('tc-session-1', 'cache test');
+SELECT tc($$SELECT jwt_verify(tc_tok('ring_sid'))$$) AS ended_session;
+DELETE FROM jwt_keys WHERE kid = 'tc-sid';
 -- Attack: a secret put back under the kid of a removed key: a new key object, whose check of the
 -- signature is done again (the same secret: the token verifies).
 SELECT jwt_add_key('tc secret put back, thirty-two bytes', 'HS256', 'tc-back') AS kid;

@@ -215,6 +215,58 @@ jwt_utf8_to_server_cstring(const char *s)
 	return pg_any_to_server(s, (int) strlen(s), PG_UTF8);
 }
 
+/*
+ * UTF-8 text in the database encoding, or NULL when the encoding cannot
+ * represent it, found without raising (the text may come from a forged
+ * token's header).  Before PostgreSQL 14 no conversion returns instead of
+ * raising: it raises as it always did.
+ */
+static char *
+utf8_to_server_or_null(const char *s)
+{
+#if PG_VERSION_NUM >= 140000
+	int			enc = GetDatabaseEncoding();
+	int			len = (int) strlen(s);
+	int			destlen;
+	unsigned char *dest;
+	Oid			proc;
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII ||
+		!OidIsValid(proc = FindDefaultConversionProc(PG_UTF8, enc)))
+		return jwt_utf8_to_server_cstring(s);
+	destlen = len * MAX_CONVERSION_GROWTH + 1;
+	dest = palloc(destlen);
+	/* the number of bytes converted; the output is NUL-terminated */
+	if (pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, (unsigned char *) s, len,
+									  dest, destlen, true) != len)
+	{
+		pfree(dest);
+		return NULL;
+	}
+	return (char *) dest;
+#else
+	return jwt_utf8_to_server_cstring(s);
+#endif
+}
+
+/*
+ * A token's kid for the keyring lookup, in the database encoding.  A kid the
+ * encoding cannot represent names no key: refused as unknown, not raised.
+ */
+static JwtStatus
+keyring_kid(const char *kid, const char **out, JwtError *err)
+{
+	char		buf[64];
+
+	*out = NULL;
+	if (kid == NULL)
+		return JWT_OK;
+	if ((*out = utf8_to_server_or_null(kid)) == NULL)
+		return jwt_fail(err, JWT_ERR_NO_KEY, "no key in the keyring has kid \"%s\"",
+						jwt_printable(kid, buf, sizeof(buf)));
+	return JWT_OK;
+}
+
 /* ---------- signing ---------- */
 
 /* Reject header members that would change how the token is verified. */
@@ -811,6 +863,7 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	JsonStrictResult jr;
 	JwtStatus	st;
 	JwtKey	   *key;
+	const char *kid;
 	const char *data = VARDATA_ANY(req->token);
 	size_t		len = VARSIZE_ANY_EXHDR(req->token);
 	TokenCacheProbe probe;
@@ -843,7 +896,8 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	if (req->keys != NULL)
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
-			 (st = jwt_keyring_verify_key(tok->alg, tok->kid ? jwt_utf8_to_server_cstring(tok->kid) : NULL,
+			 (st = keyring_kid(tok->kid, &kid, err)) == JWT_OK &&
+			 (st = jwt_keyring_verify_key(tok->alg, kid,
 										  req->is_jwt ? tok->payload : NULL, tok->payload_len,
 										  &key, &req->rules.key_issuer, err)) == JWT_OK)
 	{

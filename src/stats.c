@@ -391,6 +391,12 @@ auth_error_callback(void *arg)
 	JwtAuthEvent *ev = (JwtAuthEvent *) arg;
 	int			code = geterrcode();
 
+	/*
+	 * Whatever is reported, the statement holds the token, and a refusal
+	 * after its verification (no role claim, a role it cannot use, a timeout
+	 * in the revocation check) would log a valid one.
+	 */
+	errhidestmt(true);
 	if (ev->done || (PGUNSIXBIT(code) == '0' && PGUNSIXBIT(code >> 6) <= '2'))
 		return;
 	ev->done = true;
@@ -442,7 +448,8 @@ jwt_stats_auth_end(JwtAuthEvent *ev)
 		ereport(WARNING,
 				(errmsg("jwt_authenticate() outside a transaction block: the identity lasts only this statement"),
 				 errhint("Call it after BEGIN, in the transaction that uses the identity."),
-				 errhidestmt(true)));	/* the statement holds the token */
+				 /* the statement holds the token, and so may the context (dynamic SQL) */
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* ---------- reading and resetting (the SQL layer's jwt_stats, jwt_stats_reset) ---------- */

@@ -2,7 +2,8 @@
 # A database that is not UTF-8 (LATIN1): tokens are UTF-8, the revocation
 # lists store ids in the database encoding. Non-ASCII token ids and subjects
 # revoked there are found, written raw or as \u escapes; an id the encoding
-# cannot represent makes the check fail closed (an error), never pass.
+# cannot represent makes the check fail closed (an error), never pass; a
+# forged header kid it cannot represent names no key (false, 28J0D).
 # Uses the cluster the PG* variables name (test/run-tests.sh sets them);
 # without PGHOST it starts a throwaway cluster of its own.
 set -euo pipefail
@@ -83,6 +84,17 @@ check "LATIN1: a non-ASCII kid is written as UTF-8 in the header" \
 check "LATIN1: and the keyring finds the key by it" "$(p "SELECT jwt_verify('$TK')->>'sub' = 'é'")" t
 check "LATIN1: jwt_authenticate and jwt_claim('sub') see é" \
     "$(p "SELECT jwt_authenticate('$TK') IS NOT NULL, jwt_claim('sub') = 'é'" | tr -d '|')" tt
+
+# Attack: a forged token whose header kid LATIN1 cannot represent (a euro
+# sign): the keyring lookup converted it and raised 22P05, so jwt_is_valid
+# raised instead of answering false, and jwt_authenticate failed with a code
+# that is not the token's.  It names no key: refused as an unknown kid.
+FK=$(printf '{"alg":"HS256","kid":"\xe2\x82\xac"}' | base64 -w0 | tr '+/' '-_' | tr -d '=')
+FK="$FK.$(printf '{"sub":"admin"}' | base64 -w0 | tr '+/' '-_' | tr -d '=').AAAA"
+check "LATIN1: a forged kid the encoding cannot represent: jwt_is_valid is false" \
+    "$(p "SELECT jwt_is_valid('$FK')" 2>&1)" f
+check "LATIN1: and jwt_authenticate refuses it as an unknown kid (28J0D)" \
+    "$("$PGBIN/psql" -X -q -A -t -v VERBOSITY=sqlstate -d "$DB" -c "BEGIN" -c "SELECT jwt_authenticate('$FK')" -c "ROLLBACK" 2>&1 | head -n 1)" "ERROR:  28J0D"
 
 DB2=jwt_eucjp_$$
 own_database "$DB2 ENCODING 'EUC_JP' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"

@@ -6,6 +6,10 @@
 # jwt_authenticate() to the server log with no token and no secret, and a
 # claim holding a newline does not make a second line; a plain role can turn
 # neither setting off; jwt_authenticate() outside a transaction block warns.
+# Review attacks: a verified token refused afterwards (28J08, 28JR1) or the
+# warning's context (dynamic SQL) must not log the token; a forged header's
+# kid is escaped and cut.  Counts of a parallel worker and of a backend
+# terminated mid-transaction are kept; a crash restart zeroes them.
 # jwt.stats_databases = 2: the third and fourth databases share the row of
 # the others (datid NULL).
 set -euo pipefail
@@ -76,15 +80,72 @@ check "a newline in a claim makes no second log line" "$(tail -n +$((before + 1)
 check "no line holds the forged entry unescaped" "$(grep -c 'sub="admin"' "$LOG" || true)" 0
 check "it is escaped" "$(tail -n +$((before + 1)) "$LOG" | grep -o 'sub="eve\\x0aLOG:' | head -n 1)" 'sub="eve\x0aLOG:'
 
+# Attack: read a valid bearer token out of the server log.  A token that
+# verifies but is then refused (no role claim: 28J08; a role the session
+# cannot use: 28JR1) used to log its statement (log_min_error_statement).
+NOROLE=$(q "SELECT jwt_sign('{\"sub\":\"carol\",\"jti\":\"t-3\"}')")
+BADROLE=$(q "SELECT jwt_sign('{\"sub\":\"dave\",\"jti\":\"t-4\",\"role\":\"no_such_role\"}')")
+check "a verified token without a role claim is refused (28J08)" \
+    "$(q "SET jwt.role_claim = 'role'; BEGIN; SELECT jwt_authenticate('$NOROLE'); COMMIT" | head -n 1)" "ERROR:  28J08"
+check "one naming a role the session cannot use is refused (28JR1)" \
+    "$(q "SET jwt.role_claim = 'role'; BEGIN; SELECT jwt_authenticate('$BADROLE'); COMMIT" | head -n 1)" "ERROR:  28JR1"
+check "neither refused token is in the server log" \
+    "$(grep -cF -e "${NOROLE#*.}" -e "${BADROLE#*.}" "$LOG" || true)" 0
+check "both refusals are logged, with the subject" \
+    "$(grep -o 'jwt authentication failed: sqlstate=28J[0-9A-Z]* sub="[a-z]*"' "$LOG" | tail -n 2 | tr '\n' ' ')" \
+    'jwt authentication failed: sqlstate=28J08 sub="carol" jwt authentication failed: sqlstate=28JR1 sub="dave" '
+
+# Attack: the same through the WARNING (outside a transaction block) when the
+# token is a literal in dynamic SQL: its CONTEXT line quoted the statement.
+DYN=$(q "SELECT jwt_sign('{\"sub\":\"erin\",\"jti\":\"t-5\"}')")
+check "dynamic SQL outside a transaction block: the warning" \
+    "$(q "DO \$\$BEGIN EXECUTE format('SELECT jwt_authenticate(%L)', '$DYN'); END\$\$")" "WARNING:  01000"
+check "its context does not log the valid token" "$(grep -cF "${DYN#*.}" "$LOG" || true)" 0
+
+# Attack: forge log content through the kid of a forged token's header
+# (never verified): a multi-byte character, a newline, a quote and a fake
+# field, longer than the cut.  Bytes that are not UTF-8 at all: 22J03, no kid.
+b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+HDR=$(printf '{"alg":"HS256","kid":"\xc3\xa9\\n\\" sub=\\"admin %080d"}' 0 | b64)
+q "BEGIN; SELECT jwt_authenticate('$HDR.$(printf '{"sub":"admin"}' | b64).AAAA'); COMMIT" >/dev/null
+check "a forged header's kid: escaped and cut, and never its claims" \
+    "$(grep -o 'jwt authentication failed: sqlstate=[0-9A-Z]* sub=- iss=- kid=.*' "$LOG" | tail -n 1)" \
+    'jwt authentication failed: sqlstate=28J0D sub=- iss=- kid="\xc3\xa9\x0a\" sub=\"admin 000000000000000000000000000000000000000000000000"...(96 bytes) jti=- sid=-'
+HDR=$(printf '{"alg":"HS256","kid":"\xff\xfe"}' | b64)
+q "BEGIN; SELECT jwt_authenticate('$HDR.$(printf '{"sub":"admin"}' | b64).AAAA'); COMMIT" >/dev/null
+check "a kid that is not UTF-8: refused (22J03) before it is read" \
+    "$(grep -o 'jwt authentication failed: sqlstate=[0-9A-Z]* sub=- iss=- kid=[^ ]*' "$LOG" | tail -n 1)" \
+    'jwt authentication failed: sqlstate=22J03 sub=- iss=- kid=-'
+
+# --- counts that must not be lost: a parallel worker's, a terminated backend's ---
+q "SELECT jwt_stats_reset()" >/dev/null
+check "a verification run in a parallel worker" \
+    "$(q "SET force_parallel_mode = on; SET parallel_setup_cost = 0; SELECT jwt_verify('$TOK', '$SECRET') ->> 'sub'")" alice
+check "is counted once, in the database's row" \
+    "$(q "SELECT verifications FROM jwt_stats WHERE datname = 'postgres'")" 1
+psql -X -q -c "BEGIN" -c "SELECT jwt_is_valid('$TOK')" -c "SELECT jwt_is_valid('$TOK')" \
+    -c "SELECT pg_sleep(60) /* stats-victim */" >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 100); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%stats-victim%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && break
+    sleep 0.1
+done
+check "counts of a transaction still running are not in the view yet" \
+    "$(q "SELECT verifications FROM jwt_stats WHERE datname = 'postgres'")" 1
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%stats-victim%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$victim" || true
+check "a backend terminated mid-transaction adds them as it exits" \
+    "$(q "SELECT verifications FROM jwt_stats WHERE datname = 'postgres'")" 3
+
 # --- more databases than slots: the others share one row ---
 for db in stats_three stats_four; do
     own_database $db
     q "CREATE EXTENSION jwt" $db >/dev/null
     q "SELECT jwt_verify('$TOK', '$SECRET') ->> 'sub'" $db >/dev/null
 done
-check "databases beyond jwt.stats_databases count together, in the row whose datid is NULL" \
+check "databases beyond jwt.stats_databases count together, in the row whose datid is NULL (a reset keeps the slots)" \
     "$(q "SELECT string_agg(coalesce(datname, '(others)') || ':' || verifications, ' ' ORDER BY datname) FROM jwt_stats")" \
-    "postgres:8 stats_two:2 (others):2"
+    "postgres:3 stats_two:0 (others):2"
 
 # --- who may turn the counting and the log off: superusers only ---
 check "a plain role cannot turn the log off" \
@@ -101,4 +162,21 @@ check "the counts are still there" \
 check "a role granted EXECUTE on jwt_stats_reset() resets every database" \
     "$(qu stats_monitor "SELECT jwt_stats_reset()"; q "SELECT sum(verifications + authentications) FROM jwt_stats")" $'\n0'
 
+# --- a crash: the server makes its shared memory anew, and the counters with it ---
+q "SELECT jwt_is_valid('$TOK')" >/dev/null
+psql -X -q -c "SELECT pg_sleep(60) /* stats-crash */" >/dev/null 2>&1 &
+crashed=$!
+for _ in $(seq 100); do
+    pid=$(q "SELECT pid FROM pg_stat_activity WHERE query LIKE '%stats-crash%' AND state = 'active' AND pid <> pg_backend_pid()")
+    [ -n "$pid" ] && break
+    sleep 0.1
+done
+kill -9 "$pid"
+wait "$crashed" || true
+for _ in $(seq 100); do
+    [ "$(q "SELECT 1")" = 1 ] && break
+    sleep 0.2
+done
+check "after a crash restart the counters start anew" \
+    "$(q "SELECT coalesce(sum(verifications), 0) FROM jwt_stats")" 0
 finish

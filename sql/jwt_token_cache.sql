@@ -140,6 +140,7 @@ SELECT tc_warm($$SELECT jwt_verify(tc_tok('ring_sid'))$$) AS before_session_end;
 SELECT jwt_revoke_session('tc-session-1', 'cache test');
 SELECT tc($$SELECT jwt_verify(tc_tok('ring_sid'))$$) AS ended_session;
 DELETE FROM jwt_keys WHERE kid = 'tc-sid';
+DELETE FROM jwt_revoked_sessions WHERE sid = 'tc-session-1';
 -- Attack: a secret put back under the kid of a removed key: a new key object, whose check of the
 -- signature is done again (the same secret: the token verifies).
 SELECT jwt_add_key('tc secret put back, thirty-two bytes', 'HS256', 'tc-back') AS kid;

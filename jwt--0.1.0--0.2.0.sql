@@ -1953,4 +1953,12 @@ REVOKE ALL ON FUNCTION jwt_stats_reset() FROM PUBLIC;
 -- Verified-token cache.
 -- ---------------------------------------------------------------------------
 
+-- This backend's verified-token cache: counts only, no token.
+CREATE FUNCTION jwt_token_cache_stats(OUT entries integer, OUT bytes bigint, OUT hits bigint,
+                                      OUT misses bigint, OUT stores bigint, OUT evictions bigint,
+                                      OUT flushes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_token_cache_stats_sql'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
 -- (end of the token cache section)

@@ -42,6 +42,7 @@
 #include "keyring.h"
 #include "revocation.h"
 #include "stats.h"
+#include "token_cache.h"
 #include "transport.h"
 #include "b64url.h"
 #include "jwt_sql.h"
@@ -135,6 +136,7 @@ _PG_init(void)
 	jwt_stats_init();
 	jwt_issuer_refresh_init();
 	jwt_dpop_init();
+	jwt_token_cache_init();
 	pgjwt_compat_init();
 	jwt_oauth_init();
 #if PG_VERSION_NUM >= 150000
@@ -862,10 +864,35 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	JwtStatus	st;
 	JwtKey	   *key;
 	const char *kid;
+	const char *data = VARDATA_ANY(req->token);
+	size_t		len = VARSIZE_ANY_EXHDR(req->token);
+	TokenCacheProbe probe;
+	MemoryContext entry_cxt = NULL,
+				old;
+	bool		cached = false,
+				cached_claims = false;
+	Jsonb	   *jsonb = NULL;
 
-	if ((st = jws_parse(VARDATA_ANY(req->token), VARSIZE_ANY_EXHDR(req->token),
-						(size_t) jwt_max_token_length, tok, err)) != JWT_OK)
-		return st;
+	/*
+	 * The token cache stands in for the parse and the signature check only: a
+	 * hit fills tok (and the claims) as the parse would, and jws_verify_key()
+	 * skips the signature only for the key object that checked these bytes
+	 * before.  Everything else below runs on a hit as on a miss.
+	 */
+	memset(&probe, 0, sizeof(probe));
+	if (len <= (size_t) jwt_max_token_length)
+		cached = jwt_token_cache_lookup(data, len, &probe, tok, claims, &cached_claims,
+										req->claims_jsonb);
+	if (!cached)
+	{
+		if (probe.admit)
+			entry_cxt = jwt_token_cache_context();
+		old = entry_cxt ? MemoryContextSwitchTo(entry_cxt) : CurrentMemoryContext;
+		st = jws_parse(data, len, (size_t) jwt_max_token_length, tok, err);
+		MemoryContextSwitchTo(old);
+		if (st != JWT_OK)
+			return st;
+	}
 	if (req->keys != NULL)
 		st = jws_verify(tok, req->keys, req->allowed, err);
 	else if ((st = jws_check_algorithm(tok, req->allowed, err)) == JWT_OK &&
@@ -881,23 +908,50 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	}
 	if (st != JWT_OK)
 		return st;
+	if (cached)
+		jwt_token_cache_count(&probe, tok);
 	if (!req->is_jwt)
+	{
+		if (entry_cxt != NULL)
+			jwt_token_cache_store(&probe, entry_cxt, data, len, tok, NULL, NULL);
 		return JWT_OK;
+	}
 
 	/*
 	 * Only now, with the signature verified, are the claims looked at.  In a
-	 * UTF-8 database the one parse also builds the jsonb to return.
+	 * UTF-8 database the one parse also builds the jsonb to return (and to
+	 * cache).
 	 */
-	if (req->claims_jsonb != NULL && GetDatabaseEncoding() == PG_UTF8)
-		jr = json_strict_parse_jsonb(tok->payload, tok->payload_len, claims, req->claims_jsonb);
-	else
-		jr = json_strict_parse(tok->payload, tok->payload_len, claims);
-	if (jr != JSON_STRICT_OK)
-		return jwt_claims_parse_failure(jr, claims, err);
+	if (!cached_claims)
+	{
+		old = entry_cxt ? MemoryContextSwitchTo(entry_cxt) : CurrentMemoryContext;
+		if ((req->claims_jsonb != NULL || entry_cxt != NULL) && GetDatabaseEncoding() == PG_UTF8)
+			jr = json_strict_parse_jsonb(tok->payload, tok->payload_len, claims, &jsonb);
+		else
+			jr = json_strict_parse(tok->payload, tok->payload_len, claims);
+		MemoryContextSwitchTo(old);
+		if (jr != JSON_STRICT_OK)
+			return jwt_claims_parse_failure(jr, claims, err);
+		if (req->claims_jsonb != NULL)
+			*req->claims_jsonb = jsonb;
+	}
 	if ((st = jws_check_typ(tok, req->typ, err)) != JWT_OK ||
 		(st = jwt_check_claims(claims, &req->rules, err)) != JWT_OK)
 		return st;
-	return req->check_revoked ? jwt_check_revocation(claims, tok->payload, tok->payload_len, err) : JWT_OK;
+	if (req->check_revoked &&
+		(st = jwt_check_revocation(claims, tok->payload, tok->payload_len, err)) != JWT_OK)
+		return st;
+	if (entry_cxt != NULL)
+	{
+		/* the caller gets its own copy of the jsonb: the entry keeps this one */
+		if (req->claims_jsonb != NULL && jsonb != NULL)
+		{
+			*req->claims_jsonb = palloc(VARSIZE(jsonb));
+			memcpy(*req->claims_jsonb, jsonb, VARSIZE(jsonb));
+		}
+		jwt_token_cache_store(&probe, entry_cxt, data, len, tok, claims, jsonb);
+	}
+	return JWT_OK;
 }
 
 /* A request from the arguments of jwt_verify, jwt_is_valid or jws_verify. */

@@ -20,9 +20,10 @@
 #              BENCH_CLOCK    cpu (default): figures from on-CPU time, which other work on
 #                             the machine does not inflate by descheduling; wall: wall-clock time
 #              BENCH_NO_BUILD=1  use the installed extension as it is
-#              BENCH_SECTIONS what to run (default: algs keyring issuers revocation rls memory concurrency pgjwt sessions):
+#              BENCH_SECTIONS what to run (default: algs keyring issuers revocation rls memory concurrency pgjwt sessions cache):
 #                             algs is this script's per-algorithm part; pgjwt is
-#                             bench/pgjwt.sh (the drop-in vs pgjwt's PL/pgSQL); the others are
+#                             bench/pgjwt.sh (the drop-in vs pgjwt's PL/pgSQL); cache is
+#                             bench/token_cache.sh (the verified-token cache); the others are
 #                             bench/identity.sh, run at the end in the same cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ REPS=${BENCH_REPS:-5}
 PASSES=${BENCH_PASSES:-2}
 CLOCK=${BENCH_CLOCK:-cpu}
 SECS=${BENCH_SECONDS:-0.4}
-SECTIONS=${BENCH_SECTIONS:-algs keyring issuers revocation rls memory concurrency pgjwt sessions}
+SECTIONS=${BENCH_SECTIONS:-algs keyring issuers revocation rls memory concurrency pgjwt sessions cache}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # shellcheck source=test/cluster.sh
@@ -103,7 +104,10 @@ if want algs; then
         local alg=$1 label=$2 bytea=$3 breakdown=$4 f0 f1 f2
         f0=$(grep -P "^$alg\t" "$WORK/floor.tsv" | cut -f"$TCOLS")
         f1=$(floor_again "$alg")
-        "${PSQL[@]}" -At -F $'\t' \
+        # One-shot verification against the floor: the verified-token cache off (a table
+        # smaller than the cache would otherwise be verified from it; bench/token_cache.sh
+        # measures the cache)
+        "${PSQL[@]}" -At -F $'\t' -c "SET jwt.token_cache = off" \
             -c "SELECT what, secs, n, coalesce(cpu::text, '') FROM bench_alg('$alg', $REPS, $bytea, $breakdown)" \
             >"$WORK/sql.tsv"
         f2=$(floor_again "$alg")
@@ -211,4 +215,9 @@ fi
 # --- the pgjwt drop-in vs pgjwt's algorithm in PL/pgSQL: bench/pgjwt.sh, same cluster ----------
 if want pgjwt; then
     BENCH_CLUSTER_UP=1 BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS bash bench/pgjwt.sh
+fi
+
+# --- the verified-token cache, off beside on: bench/token_cache.sh, same cluster ---------------
+if want cache; then
+    BENCH_CLUSTER_UP=1 BENCH_REPS=$REPS BENCH_CLOCK=$CLOCK BENCH_SECONDS=$SECS bash bench/token_cache.sh
 fi

@@ -60,6 +60,7 @@ typedef struct JwtKey
 	bool		check_pending;	/* keys.c, while parsing: OpenSSL's checks still to run */
 	bool		check_pair;		/* ... including the private/public pairwise check */
 	char	   *kid;			/* a JWK's "kid" */
+	uint64		serial;			/* this key object, never reused in a backend (token cache) */
 } JwtKey;
 
 /* JwtKey.key_ops: "key_ops" was present, and what it lists of ours */

@@ -339,8 +339,14 @@ jws_verify_key(JwsToken *tok, JwtKey *key, JwtAlgSet allowed, JwtError *err)
 						jwt_alg_name(tok->alg));
 	if ((st = jwt_key_check_alg(key, tok->alg, err)) != JWT_OK)
 		return st;
-	return jwt_verify_input(key, tok->alg, tok->text, tok->signing_input_len,
-							tok->sig, tok->sig_len, err);
+	/* a token cache hit: these exact bytes passed this very key object's check */
+	if (tok->sig_verified_by != 0 && tok->sig_verified_by == key->serial)
+		return JWT_OK;
+	if ((st = jwt_verify_input(key, tok->alg, tok->text, tok->signing_input_len,
+							   tok->sig, tok->sig_len, err)) != JWT_OK)
+		return st;
+	tok->sig_verified_by = key->serial;
+	return JWT_OK;
 }
 
 /* "typ" compares case-insensitively, with or without "application/" (RFC 7515 4.1.9). */

@@ -23,6 +23,7 @@ typedef struct JwsToken
 	JwtAlg		alg;
 	const char *kid;
 	const char *typ;
+	uint64		sig_verified_by;	/* the serial of the key object whose check the signature passed */
 } JwsToken;
 
 extern JwtStatus jws_parse(const char *token, size_t len, size_t max_len,

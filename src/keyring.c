@@ -40,6 +40,7 @@
 #include "envelope.h"
 #include "json_strict.h"
 #include "keyring.h"
+#include "token_cache.h"
 #include "stats.h"
 
 /* The jwt_keys.state values; 0.1.0 rows read as active or retired. */
@@ -88,6 +89,7 @@ keyring_relcache_callback(Datum arg, Oid relid)
 	{
 		/* only mark: this may run while a caller still holds a key */
 		keyring_valid = false;
+		jwt_token_cache_invalidate();
 		/* and look the table up again: DROP EXTENSION; CREATE EXTENSION gives it a new OID */
 		keyring_relid = InvalidOid;
 	}

@@ -59,11 +59,15 @@ static const CurveInfo okp_curves[] = {
 	{"Ed448", "ED448", 57, JWT_ALG_EDDSA},
 };
 
-/* An empty key: no type yet, no algorithm pinned. */
+/* Key objects initialised by this backend, the last one's serial. */
+static uint64 key_serials = 0;
+
+/* An empty key: no type yet, no algorithm pinned, a serial of its own. */
 void
 jwt_key_init(JwtKey *key)
 {
 	memset(key, 0, sizeof(*key));
+	key->serial = ++key_serials;
 	key->jwk_alg = JWT_ALG_NONE;
 	key->curve_alg = JWT_ALG_NONE;
 	key->okp_alg = JWT_ALG_NONE;

@@ -741,6 +741,10 @@ COMMENT ON COLUMN jwt_keys.activated_at IS 'when the key began to sign: the late
 ALTER TABLE jwt_keys DROP CONSTRAINT jwt_keys_pkey;
 CREATE UNIQUE INDEX jwt_keys_issuer_kid ON jwt_keys (issuer, kid) WHERE issuer IS NOT NULL;
 CREATE UNIQUE INDEX jwt_keys_local_kid ON jwt_keys (kid) WHERE issuer IS NULL;
+-- Without the primary key the table needs another replica identity, or a
+-- publication of it refuses every UPDATE and DELETE (retiring, rotating): the
+-- whole row, which a table of a few keys can afford.
+ALTER TABLE jwt_keys REPLICA IDENTITY FULL;
 
 -- The issuer arguments: one issuer, as the iss claim will spell it.
 CREATE FUNCTION _jwt_check_issuer(issuer text) RETURNS text

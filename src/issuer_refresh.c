@@ -335,8 +335,14 @@ refresh_round(bool nudged)
 		CHECK_FOR_INTERRUPTS();
 		worker_begin("jwt: refreshing an issuer's JWKS");
 		values[0] = CStringGetTextDatum((char *) lfirst(lc));
-		/* failures are recorded in jwt_issuers (and logged as a WARNING) by the function */
-		(void) SPI_execute_with_args(psprintf("SELECT %s.jwt_refresh_issuer($1)", schema),
+		/*
+		 * Failures are recorded in jwt_issuers (and logged as a WARNING) by
+		 * the function; an issuer dropped since the list was read is skipped
+		 * rather than raised (the worker would exit and wait to restart).
+		 */
+		(void) SPI_execute_with_args(psprintf("SELECT %s.jwt_refresh_issuer(s.issuer) "
+											  "FROM %s.jwt_issuer_sources s WHERE s.issuer = $1",
+											  schema, schema),
 									 1, types, values, NULL, false, 0);
 		worker_end();
 	}

@@ -54,6 +54,7 @@
 #include "varatt.h"
 
 #include "crypto.h"
+#include "dpop_replay.h"
 #include "identity.h"
 #include "oauth_scope.h"
 #include "roleclaim.h"
@@ -352,6 +353,20 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	/* one issuer, compared whole: not a jwt.issuer list split at its commas */
 	req.rules.issuer_exact = true;
 	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
+	{
+		jwt_keyset_free(&keys);
+		zero_token_copy(&req, arg);
+		refuse(jwt_status_sqlstate(err.status), err.message, err.detail);
+		return true;
+	}
+	/*
+	 * A token bound to a key (cnf) is no bearer token (RFC 9449 section 7.1):
+	 * OAUTHBEARER carries no proof of possession, so a thief could log in
+	 * with it.  Refused as jwt_authenticate refuses it under "Bearer".
+	 */
+	if (json_doc_get(&claims, "cnf") != NULL &&
+		jwt_dpop_check_binding(&claims, VARDATA_ANY(req.token), VARSIZE_ANY_EXHDR(req.token),
+							   JWT_AUTH_SCHEME_BEARER, NULL, NULL, NULL, &err) != JWT_OK)
 	{
 		jwt_keyset_free(&keys);
 		zero_token_copy(&req, arg);

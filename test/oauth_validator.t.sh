@@ -201,6 +201,12 @@ refused "an identity of 1000 bytes (log flooding)" \
 refused "a key not in the file" "$(sign "$(claims)" not-in-file)" 28J0D ""
 refused "garbage" "not.a.token" 22J0 ""
 refused "a forged signature" "$(sign "$(claims)" | sed 's/\.[^.]*$/.AAAA/')" 28J03 ""
+# RFC 9449 section 7.1, issue 15 review: a stolen DPoP-bound token (cnf.jkt) used
+# as an OAUTHBEARER login, where no proof can come with it
+refused "a DPoP-bound token (cnf.jkt) as a bearer login" \
+    "$(sign "$(claims '"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}')")" 28JDD ""
+refused "a token bound by another method (cnf.x5t#S256)" \
+    "$(sign "$(claims '"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}')")" 28JDC ""
 
 # issuer confusion: pg_hba.conf's issuer= is one URL, which may hold a comma; read as
 # a jwt.issuer list it would accept a token of the issuer "$ISSUER/t/a" (another tenant)

@@ -672,6 +672,18 @@ consume(FunctionCallInfo fcinfo, const ConsumeForm *form)
 	claims = DatumGetJsonbP(verify_for_consume(fcinfo, form->verify, &isnull));
 	if (isnull)
 		elog(ERROR, "jwt_verify returned NULL");
+
+	/*
+	 * A token bound to a key (cnf) is accepted only with a proof of
+	 * possession (RFC 9449 section 7.1), which jwt_consume cannot check: a
+	 * thief holding such a token must not get a use out of it here.
+	 */
+	if (getKeyJsonValueFromContainer(&claims->root, "cnf", 3, NULL) != NULL)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'D')),
+				 errmsg("a token bound to a key cannot be consumed"),
+				 errdetail("Its claim \"cnf\" binds it to a key; jwt_consume checks no proof of possession."),
+				 errhidestmt(true)));
 	jti = jsonb_member(claims, "jti");
 	if (jti == NULL || jti[0] == '\0')
 		ereport(ERROR,

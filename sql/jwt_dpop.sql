@@ -293,6 +293,14 @@ SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_
          dpop_proof(dpop_claims())) AS cnf_without_jkt;
 SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":"jkt"}', header => '{"kid":"dpop-test"}'), dpop_proof(dpop_claims())) AS cnf_not_an_object;
 SELECT dpop_auth(jwt_sign('{"sub":"carol","cnf":{"jkt":1}}', header => '{"kid":"dpop-test"}'), dpop_proof(dpop_claims())) AS jkt_not_a_string;
+-- review: a stolen DPoP-bound token (it has a jti, as a session's access token has) used
+-- without the key where a single-use token is consumed: jwt_consume has no proof to
+-- check, so it refuses it (RFC 9449 section 7.1), and records nothing
+SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'jti', 'regress-dpop-consume',
+                                   'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
+                header => '{"kid":"dpop-test"}') AS bound_jti \gset
+SELECT try(format('SELECT jwt_consume(%L)', :'bound_jti')) AS stolen_bound_consumed;
+SELECT try(format('SELECT jwt_consume(%L, NULL::text[])', :'bound_jti')) AS stolen_bound_consumed_lists;
 -- an unbound token: unaffected as a bearer token; refused under the DPoP scheme
 BEGIN;
 SELECT dpop_auth('Bearer ' || :'unbound', NULL, NULL, NULL) AS unbound_bearer, jwt_authenticate(:'unbound') ->> 'sub' AS unbound_one_argument;

@@ -1892,6 +1892,15 @@ BEGIN
         RAISE SQLSTATE '28JP1' USING MESSAGE = 'token is not the one PostgREST verified';
     END IF;
     PERFORM @extschema@._jwt_postgrest_anonymous(anonymous_role, postgrest_role);
+    -- A proof is recorded in the request's transaction: with "Prefer: tx=rollback"
+    -- (PostgREST's db-tx-end = rollback-allow) the record would roll back with
+    -- it, and a captured proof could be replayed again and again in its window.
+    IF coalesce(current_setting('request.headers', true), '') NOT IN ('', '{}')
+       AND current_setting('request.headers', true)::json ->> 'prefer' ~* 'tx[[:space:]]*=[[:space:]]*"?rollback' THEN
+        RAISE SQLSTATE '28JD9' USING
+            MESSAGE = 'a DPoP proof cannot be used in a request whose transaction is rolled back',
+            DETAIL = 'The request says "Prefer: tx=rollback"; its proof would not stay recorded as used.';
+    END IF;
     IF base IS NULL THEN
         RAISE SQLSTATE '55000' USING
             MESSAGE = 'jwt_postgrest_pre_request: jwt.dpop_base_url is not set',

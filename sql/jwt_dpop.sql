@@ -324,7 +324,8 @@ SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'role', 'regress_dpop_reader'
                                    'cnf', jsonb_build_object('jkt', jwt_thumbprint(k('ec256_pub_jwk')::jsonb))),
                 header => '{"kid":"dpop-test"}') AS pbound \gset
 -- dpop_pgrst(role, claims, auth, dpop [, method, path]): PostgREST 12's statements, then the helper
-CREATE FUNCTION dpop_pgrst(role text, claims text, auth text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things')
+CREATE FUNCTION dpop_pgrst(role text, claims text, auth text, dpop text, method text DEFAULT 'GET', path text DEFAULT '/things',
+                           prefer text DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     detail text;
@@ -333,7 +334,7 @@ BEGIN
             set_config('request.jwt.claims', claims, true),
             set_config('request.method', method, true),
             set_config('request.path', path, true),
-            set_config('request.headers', json_strip_nulls(json_build_object('authorization', auth, 'dpop', dpop))::text, true);
+            set_config('request.headers', json_strip_nulls(json_build_object('authorization', auth, 'dpop', dpop, 'prefer', prefer))::text, true);
     PERFORM jwt_postgrest_pre_request();
     RETURN format('ran as %s, sub %s', current_user, coalesce(jwt_claim('sub'), '-'));
 EXCEPTION WHEN OTHERS THEN
@@ -362,6 +363,13 @@ SELECT dpop_pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_d
 -- a DPoP request PostgREST says it verified a (bearer) token for: not this token
 SELECT dpop_pgrst('regress_dpop_reader', (SELECT (payload || '{"role":"regress_dpop_reader"}')::text FROM jwt_decode(:'pbound')),
              'DPoP ' || :'pbound', :'pproof2') AS postgrest_verified_another;
+-- review: a captured proof replayed with "Prefer: tx=rollback" (db-tx-end = rollback-allow):
+-- its record would roll back with the request, so it could be replayed again and again
+-- in its window (each time with another query string: htu has none); refused, unrecorded
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof2',
+                  prefer => 'return=minimal, tx=rollback') AS replay_by_rollback;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof2',
+                  prefer => 'TX = "rollback"') AS replay_by_rollback_spelled;
 -- a DPoP request that does not run as the anonymous role
 SELECT dpop_pgrst('regress_dpop_reader', '{"role":"regress_dpop_reader"}', 'DPoP ' || :'pbound', :'pproof2') AS not_anonymous;
 RESET SESSION AUTHORIZATION;
@@ -377,7 +385,7 @@ RESET SESSION AUTHORIZATION;
 RESET jwt.dpop_base_url;
 RESET jwt.role_claim;
 RESET jwt.anonymous_role;
-DROP FUNCTION dpop_pgrst(text, text, text, text, text, text);
+DROP FUNCTION dpop_pgrst(text, text, text, text, text, text, text);
 DROP ROLE regress_dpop_authenticator, regress_dpop_anon, regress_dpop_reader;
 SELECT jwt_retire_key('dpop-test') IS NOT NULL AS retired;
 RESET jwt.default_lifetime;

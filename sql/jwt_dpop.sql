@@ -373,6 +373,15 @@ SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' |
 -- a DPoP request that does not run as the anonymous role
 SELECT dpop_pgrst('regress_dpop_reader', '{"role":"regress_dpop_reader"}', 'DPoP ' || :'pbound', :'pproof2') AS not_anonymous;
 RESET SESSION AUTHORIZATION;
+-- review: a stolen DPoP-bound token in the token cookie (jwt.token_cookie), where no
+-- proof comes with it: refused (401 invalid_token), runs as nobody
+SET jwt.token_cookie = 'regress_at';
+SET SESSION AUTHORIZATION regress_dpop_authenticator;
+SELECT set_config('request.cookies', json_build_object('regress_at', :'pbound')::text, false) IS NOT NULL AS cookie_set;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', NULL, NULL) AS stolen_in_cookie;
+RESET request.cookies;
+RESET SESSION AUTHORIZATION;
+RESET jwt.token_cookie;
 -- jwt.dpop_base_url unset: fails closed (500), the proof unused
 RESET jwt.dpop_base_url;
 SET SESSION AUTHORIZATION regress_dpop_authenticator;

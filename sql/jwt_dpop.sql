@@ -120,6 +120,10 @@ SELECT dpop_v(forge_proof) AS no_jwk FROM (SELECT jws_sign(convert_to(dpop_claim
 SELECT dpop_v(dpop_proof(dpop_claims(), jwk => to_jsonb(k('ec256_pub_jwk')))) AS jwk_string;
 SELECT dpop_v(dpop_proof(dpop_claims(), jwk => jsonb_build_object('keys', jsonb_build_array(k('ec256_pub_jwk')::jsonb)))) AS jwk_set;
 SELECT dpop_v(dpop_proof(dpop_claims(), jwk => k('ec256_pub_jwk')::jsonb || '{"use":"enc"}')) AS jwk_use_enc;
+-- review: a flood of proofs, each with a fresh 8192-bit RSA key (OpenSSL's check of a new
+-- modulus costs ~130 ms; an ES256 proof ~0.1 ms): refused by size before any of that work
+SELECT dpop_v(dpop_proof(dpop_claims(), k('rsa_jwk'), jsonb_build_object('kty', 'RSA', 'e', 'AQAB', 'n', 'w' || repeat('A', 1365)),
+                         'RS256')) AS rsa_8192_bit_proof_key;
 -- typ not dpop+jwt: an access token or ID token replayed as a proof
 SELECT dpop_v(dpop_proof(dpop_claims(), typ => 'JWT')) AS typ_jwt;
 SELECT dpop_v(jws_sign(convert_to(dpop_claims()::text, 'UTF8'), k('ec256_jwk'), 'ES256', jsonb_build_object('jwk', k('ec256_pub_jwk')::jsonb))) AS typ_missing;

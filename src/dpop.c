@@ -64,7 +64,23 @@ public_jwk(const char *json, size_t len, JwtStatus code, JsonDoc *doc, JwtKeySet
 	if (kty == NULL || kty->value.kind != JK_STRING)
 		return jwt_fail(err, code, "JWK has no \"kty\"");
 	if (strcmp(kty->value.str, "RSA") == 0)
+	{
+		const JsonMember *n = json_doc_get(doc, "n");
+
+		/*
+		 * A proof's key comes with the request, unauthenticated, and a fresh
+		 * one is checked by OpenSSL (a primality test of n: 130 ms at 8192
+		 * bits): bounded before that work, by the length of n's base64url.
+		 */
+		if (code == JWT_ERR_DPOP_KEY && n != NULL && n->value.kind == JK_STRING &&
+			n->value.len > DPOP_MAX_RSA_N_B64)
+		{
+			jwt_fail(err, code, "DPoP proof key is too large");
+			jwt_fail_detail(err, "An RSA proof key may have at most %d bits.", DPOP_MAX_RSA_BITS);
+			return code;
+		}
 		*members = rsa_members;
+	}
 	else if (strcmp(kty->value.str, "EC") == 0)
 		*members = ec_members;
 	else if (strcmp(kty->value.str, "OKP") == 0)

@@ -12,6 +12,9 @@
 #define DPOP_MAX_URL_LEN 2048
 #define DPOP_MAX_METHOD_LEN 32
 #define DPOP_MAX_NONCE_LEN 1024
+/* An RSA proof key's bits, and its modulus's base64url length (a leading zero byte allowed) */
+#define DPOP_MAX_RSA_BITS 4096
+#define DPOP_MAX_RSA_N_B64 ((DPOP_MAX_RSA_BITS / 8 + 1) * 4 / 3 + 2)
 /* base64url of a SHA-256 digest */
 #define DPOP_JKT_LEN 43
 

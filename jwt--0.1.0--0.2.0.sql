@@ -1907,6 +1907,12 @@ BEGIN
             DETAIL = 'A DPoP proof names the URL the client used, which the database cannot know.',
             HINT = 'As a superuser: ALTER DATABASE ... SET jwt.dpop_base_url = ''https://api.example.com''.';
     END IF;
+    -- "." and ".." segments would be removed when the URL is normalized, and could climb
+    -- out of the base URL's path to another API's URL on the same host: a proof for that
+    -- one would then match.  Clients send normalized paths.
+    IF current_setting('request.path', true) ~* '(^|/)(\.|%2e){1,2}(/|$)' THEN
+        RAISE SQLSTATE '28JD7' USING MESSAGE = 'the request path has dot segments';
+    END IF;
     PERFORM @extschema@.jwt_authenticate('DPoP ' || token, proof, current_setting('request.method', true),
                                          rtrim(base, '/') || coalesce(current_setting('request.path', true), '/'));
 END $$;

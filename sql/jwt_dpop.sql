@@ -352,6 +352,8 @@ SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/things', extr
 SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/other', extra => dpop_ath(:'pbound'))) AS pproof_other \gset
 SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/things', extra => dpop_ath(:'pbound'))) AS pproof2 \gset
 SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/rest/things', extra => dpop_ath(:'pbound'))) AS pproof3 \gset
+SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/admin', extra => dpop_ath(:'pbound'))) AS pproof_admin \gset
+SELECT dpop_proof(dpop_claims(htu => 'https://api.example.com/admin', extra => dpop_ath(:'pbound'))) AS pproof_admin2 \gset
 SET SESSION AUTHORIZATION regress_dpop_authenticator;
 -- the bound token with its proof: PostgREST saw no bearer token (anonymous); the database switches role
 SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof') AS dpop_request;
@@ -374,6 +376,13 @@ SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' |
                   prefer => 'return=minimal, tx=rollback') AS replay_by_rollback;
 SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound', :'pproof2',
                   prefer => 'TX = "rollback"') AS replay_by_rollback_spelled;
+-- review: a proof for another API on the same host (https://api.example.com/admin, its own
+-- replay store) replayed here with a request.path whose dot segments climb out of
+-- jwt.dpop_base_url's prefix (/rest), so that base || path normalizes to its htu: refused
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound',
+                  :'pproof_admin', path => '/../admin') AS path_climbs_out_of_base;
+SELECT dpop_pgrst('regress_dpop_anon', '{"role":"regress_dpop_anon"}', 'DPoP ' || :'pbound',
+                  :'pproof_admin2', path => '/%2e%2E/admin') AS path_climbs_out_encoded;
 -- a DPoP request that does not run as the anonymous role
 SELECT dpop_pgrst('regress_dpop_reader', '{"role":"regress_dpop_reader"}', 'DPoP ' || :'pbound', :'pproof2') AS not_anonymous;
 RESET SESSION AUTHORIZATION;

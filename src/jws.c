@@ -339,9 +339,16 @@ jws_verify_key(JwsToken *tok, JwtKey *key, JwtAlgSet allowed, JwtError *err)
 						jwt_alg_name(tok->alg));
 	if ((st = jwt_key_check_alg(key, tok->alg, err)) != JWT_OK)
 		return st;
-	/* a token cache hit: these exact bytes passed this very key object's check */
-	if (tok->sig_verified_by != 0 && tok->sig_verified_by == key->serial)
+	/*
+	 * A token cache hit: these exact bytes passed this very key object's
+	 * check.  Only the cache sets sig_cached_by; a token merely verified
+	 * before (and changed since, by whoever holds the struct) is checked again.
+	 */
+	if (tok->sig_cached_by != 0 && tok->sig_cached_by == key->serial)
+	{
+		tok->sig_verified_by = key->serial;
 		return JWT_OK;
+	}
 	if ((st = jwt_verify_input(key, tok->alg, tok->text, tok->signing_input_len,
 							   tok->sig, tok->sig_len, err)) != JWT_OK)
 		return st;

@@ -23,7 +23,8 @@ typedef struct JwsToken
 	JwtAlg		alg;
 	const char *kid;
 	const char *typ;
-	uint64		sig_verified_by;	/* the serial of the key object whose check the signature passed */
+	uint64		sig_verified_by;	/* out: the serial of the key object whose check the signature passed */
+	uint64		sig_cached_by;	/* in, set by the token cache on a hit only: that serial, from before */
 } JwsToken;
 
 extern JwtStatus jws_parse(const char *token, size_t len, size_t max_len,

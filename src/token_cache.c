@@ -311,6 +311,9 @@ jwt_token_cache_lookup(const char *token, size_t len, TokenCacheProbe *probe,
 	pin(e);
 	*tok = e->tok;
 	tok->text = token;
+	/* the skip is for the key object that checked it; verified_by is this call's */
+	tok->sig_cached_by = e->tok.sig_verified_by;
+	tok->sig_verified_by = 0;
 	if (e->has_claims && claims != NULL)
 	{
 		*claims = e->claims;

@@ -256,6 +256,34 @@ RESET jwt.token_cache;
 DELETE FROM jwt_keys WHERE kid = 'tc-rv-mid2';
 DELETE FROM jwt_keys WHERE kid = 'tc-rv-mid';
 DROP FUNCTION tc_b64u(bytea);
+-- Attack: tokens of nearly 1 MB (jwt.max_token_length raised to its most), each verified three times, to grow the
+-- backend's memory past the cache's budget: one bigger than a quarter of the budget is not kept,
+-- and the cache's memory stays within jwt.token_cache_memory.
+SET jwt.max_token_length = '1MB';
+CREATE TABLE tc_huge AS
+SELECT i, jwt_sign(jsonb_build_object('sub', 'big' || i, 'pad', repeat('x', 700 * 1024), 'exp', 1900003600), secret()) AS token
+FROM generate_series(1, 6) i;
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_4MB_budget
+FROM tc_huge, generate_series(1, 3);
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_4MB_budget_again
+FROM tc_huge, generate_series(1, 3);
+SELECT bytes <= 4096 * 1024 AS rv_huge_bytes_within_4MB, entries AS rv_huge_entries_4MB FROM jwt_token_cache_stats();
+SET jwt.token_cache_memory = '16MB';
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_16MB_budget
+FROM tc_huge, generate_series(1, 3);
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_16MB_budget_again
+FROM tc_huge, generate_series(1, 3);
+SELECT entries > 0 AS rv_huge_some_kept, bytes <= 16 * 1024 * 1024 AS rv_huge_bytes_within_16MB FROM jwt_token_cache_stats();
+SELECT sum(total_bytes) <= 16 * 1024 * 1024 + 64 * 1024 AS rv_huge_contexts_within_16MB
+FROM pg_backend_memory_contexts WHERE name = 'jwt token cache' OR parent = 'jwt token cache';
+RESET jwt.token_cache_memory;
+-- ...and lowering jwt.token_cache_memory brings the cache within it at its next lookup.
+SELECT jwt_is_valid((SELECT token FROM tc_huge WHERE i = 1), secret(), now => '2030-03-17 18:00+00') AS rv_huge_after_budget_lowered;
+SELECT (SELECT bytes <= 4096 * 1024 FROM jwt_token_cache_stats()) AS rv_huge_bytes_within_4MB_again,
+       sum(total_bytes) <= 4096 * 1024 + 64 * 1024 AS rv_huge_contexts_within_4MB_again
+FROM pg_backend_memory_contexts WHERE name = 'jwt token cache' OR parent = 'jwt token cache';
+RESET jwt.max_token_length;
+DROP TABLE tc_huge;
 
 DROP TABLE tc_stream, tc_tokens;
 DROP FUNCTION tc_warm(text), tc(text), tc_tok(text), tc_jwk(text);

@@ -880,7 +880,7 @@ jwt_verify_request(VerifyRequest *req, JwsToken *tok, JsonDoc *claims, JwtError 
 	 * before.  Everything else below runs on a hit as on a miss.
 	 */
 	memset(&probe, 0, sizeof(probe));
-	if (len <= (size_t) jwt_max_token_length)
+	if (len <= (size_t) jwt_max_token_length && !req->no_token_cache)
 		cached = jwt_token_cache_lookup(data, len, &probe, tok, claims, &cached_claims,
 										req->claims_jsonb);
 	if (!cached)

@@ -28,6 +28,7 @@ typedef struct VerifyRequest
 	bool		check_revoked;
 	Jsonb	  **claims_jsonb;	/* where to put the claims as jsonb, or NULL */
 	JwtAuthScheme scheme;		/* jwt_authentication_request: the token's scheme */
+	bool		no_token_cache;	/* keep no copy of the token (a login that wipes its copies) */
 } VerifyRequest;
 
 /* jwt.c */

@@ -348,6 +348,8 @@ oauth_validate(const ValidatorModuleState *state, const char *token,
 	arg = cstring_to_text(token);
 	jwt_authentication_request(&req, arg);
 	req.keys = &keys;
+	/* the token is wiped after use: the token cache must keep no copy of it */
+	req.no_token_cache = true;
 	req.check_revoked = false;	/* the lists are in the database: step 2 */
 	req.rules.issuer = hba->oauth_issuer;
 	/* one issuer, compared whole: not a jwt.issuer list split at its commas */
@@ -538,6 +540,7 @@ complete_login(void)
 	arg = cstring_to_text(pending_token);
 	forget_token();
 	jwt_authentication_request(&req, arg);
+	req.no_token_cache = true;
 	jwt_transport_check(jwt_revoke_exposed_token, &req);
 	if (jwt_verify_request(&req, &tok, &claims, &err) != JWT_OK)
 	{

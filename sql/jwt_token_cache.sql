@@ -193,6 +193,98 @@ SELECT try('SET jwt.token_cache_size = 1') AS user_sets_token_cache_size;
 RESET ROLE;
 DROP ROLE tc_user;
 
+-- Review of issue 17 (adversarial): attacks on the cache's key identity and lookup.
+-- Attack: the same token bytes verified first by a keyring key, then by an explicit key: the
+-- keyring key's own public JWK (the same material, another key object: checked again, verifies)
+-- and another P-256 key (refused).
+SELECT jwt_generate_key('ES256', 'tc-rv-ring') AS kid;
+INSERT INTO tc_tokens VALUES ('rv_ring', jwt_sign('{"sub": "kim", "exp": 1900003600}', NULL, 'ES256', '{"kid": "tc-rv-ring"}'));
+SELECT tc_warm($$SELECT jwt_verify(tc_tok('rv_ring'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_keyring_first;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_ring'), tc_jwk('tc-rv-ring'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_then_same_material_explicit;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_ring'), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_then_other_explicit_key;
+-- Attack: a token cached under an explicit key, then a keyring key of other material put under the
+-- token's kid: the keyring's key is another key object, and refuses the signature.
+INSERT INTO tc_tokens VALUES ('rv_expl', jwt_sign('{"sub": "lee", "exp": 1900003600}', k('ec_p256'), header => '{"kid": "tc-rv-expl"}'));
+SELECT tc_warm($$SELECT jwt_verify(tc_tok('rv_expl'), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_explicit_first;
+SELECT jwt_generate_key('ES256', 'tc-rv-expl') AS kid;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_expl'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_then_keyring_other_material;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_expl'), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_explicit_again;
+DELETE FROM jwt_keys WHERE kid IN ('tc-rv-ring', 'tc-rv-expl');
+-- Attack: a token that differs from a cached one only before the hashed tail (its last 32 bytes
+-- are the cached token's signature, its length the same: the same hash): compared in full, a miss,
+-- and the signature is refused.
+CREATE FUNCTION tc_b64u(b bytea) RETURNS text LANGUAGE sql IMMUTABLE
+AS $$ SELECT rtrim(translate(replace(encode(b, 'base64'), E'\n', ''), '+/', '-_'), '=') $$;
+SELECT tc_warm($$SELECT jwt_verify(tc_tok('es2'), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_collision_cached;
+SELECT length(t) = length(tc_tok('es2')) AS rv_same_length, right(t, 32) = right(tc_tok('es2'), 32) AS rv_same_tail,
+       tc(format($$SELECT jwt_verify(%L, k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$, t)) AS rv_same_tail_other_payload
+FROM (SELECT split_part(tc_tok('es2'), '.', 1) || '.' ||
+             tc_b64u(convert_to(replace(convert_from(unb64u(split_part(tc_tok('es2'), '.', 2)), 'UTF8'), 'alice', 'admin'), 'UTF8')) || '.' ||
+             split_part(tc_tok('es2'), '.', 3) AS t) s;
+-- Attack: a cached token with trailing whitespace, or a NUL-free prefix of it (other lengths).
+SELECT tc($$SELECT jwt_verify(tc_tok('es2') || ' ', k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_trailing_space;
+SELECT tc($$SELECT jwt_verify(tc_tok('es2') || E'\n', k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_trailing_newline;
+SELECT tc($$SELECT jwt_verify(left(tc_tok('es2'), -1), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_one_byte_shorter;
+-- Attack: a token cached by jws_verify (no claim rules) offered to jwt_verify's claim rules:
+-- expired at now, another audience.
+INSERT INTO tc_tokens VALUES ('rv_jws', jwt_sign('{"sub": "max", "aud": "app", "exp": 1900003600}', k('rsa')));
+SELECT tc_warm($$SELECT jws_verify(tc_tok('rv_jws'), k('rsa_pub')) IS NOT NULL$$) AS rv_jws_cached;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_jws'), k('rsa_pub'), audience => 'app', now => '2030-03-17 20:00+00') ->> 'sub'$$) AS rv_jws_then_jwt_expired;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_jws'), k('rsa_pub'), audience => 'other', now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_jws_then_jwt_other_audience;
+SELECT jwt_is_valid(tc_tok('rv_jws'), k('rsa_pub'), audience => 'other', now => '2030-03-17 18:00+00') AS rv_jws_then_is_valid;
+-- Attack: an error after a hit in the same statement (the entry pinned when the statement
+-- aborts): the pin goes with the statement's memory, and the entry serves again.
+SELECT try($$SELECT jwt_verify(tc_tok('es2'), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub', 1/0$$) AS rv_error_after_hit;
+SELECT tc($$SELECT jwt_verify(tc_tok('es2'), k('ec_p256_pub'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_hit_after_error;
+-- Attack: the keyring changed in the middle of a statement that holds a cached entry (pinned):
+-- the entry is flushed while in use, and the token verified again with the new keyring's key.
+SELECT jwt_generate_key('ES256', 'tc-rv-mid') AS kid;
+INSERT INTO tc_tokens VALUES ('rv_mid', jwt_sign('{"sub": "ned", "exp": 1900003600}', NULL, 'ES256', '{"kid": "tc-rv-mid"}'));
+SELECT tc_warm($$SELECT jwt_verify(tc_tok('rv_mid'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_mid_cached;
+SELECT jwt_verify(tc_tok('rv_mid'), now => '2030-03-17 18:00+00') ->> 'sub' AS rv_mid_before,
+       (SELECT count(*) FROM jwt_keys WHERE kid = 'tc-rv-mid' AND jwt_retire_key('tc-rv-mid') IS NOT NULL) AS rv_mid_retired,
+       try($$SELECT jwt_verify(tc_tok('rv_mid'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_mid_after;
+SELECT tc($$SELECT jwt_verify(tc_tok('rv_mid'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_mid_next_statement;
+-- ...the same statement with the cache off gives the same answers.
+SELECT jwt_generate_key('ES256', 'tc-rv-mid2') AS kid;
+INSERT INTO tc_tokens VALUES ('rv_mid2', jwt_sign('{"sub": "ned", "exp": 1900003600}', NULL, 'ES256', '{"kid": "tc-rv-mid2"}'));
+SET jwt.token_cache = off;
+SELECT jwt_verify(tc_tok('rv_mid2'), now => '2030-03-17 18:00+00') ->> 'sub' AS rv_mid_off_before,
+       (SELECT count(*) FROM jwt_keys WHERE kid = 'tc-rv-mid2' AND jwt_retire_key('tc-rv-mid2') IS NOT NULL) AS rv_mid_off_retired,
+       try($$SELECT jwt_verify(tc_tok('rv_mid2'), now => '2030-03-17 18:00+00') ->> 'sub'$$) AS rv_mid_off_after;
+RESET jwt.token_cache;
+DELETE FROM jwt_keys WHERE kid = 'tc-rv-mid2';
+DELETE FROM jwt_keys WHERE kid = 'tc-rv-mid';
+DROP FUNCTION tc_b64u(bytea);
+-- Attack: tokens of nearly 1 MB (jwt.max_token_length raised to its most), each verified three times, to grow the
+-- backend's memory past the cache's budget: one bigger than a quarter of the budget is not kept,
+-- and the cache's memory stays within jwt.token_cache_memory.
+SET jwt.max_token_length = '1MB';
+CREATE TABLE tc_huge AS
+SELECT i, jwt_sign(jsonb_build_object('sub', 'big' || i, 'pad', repeat('x', 700 * 1024), 'exp', 1900003600), secret()) AS token
+FROM generate_series(1, 6) i;
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_4MB_budget
+FROM tc_huge, generate_series(1, 3);
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_4MB_budget_again
+FROM tc_huge, generate_series(1, 3);
+SELECT bytes <= 4096 * 1024 AS rv_huge_bytes_within_4MB, entries AS rv_huge_entries_4MB FROM jwt_token_cache_stats();
+SET jwt.token_cache_memory = '16MB';
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_16MB_budget
+FROM tc_huge, generate_series(1, 3);
+SELECT count(*) FILTER (WHERE jwt_is_valid(token, secret(), now => '2030-03-17 18:00+00')) AS rv_huge_valid_16MB_budget_again
+FROM tc_huge, generate_series(1, 3);
+SELECT entries > 0 AS rv_huge_some_kept, bytes <= 16 * 1024 * 1024 AS rv_huge_bytes_within_16MB FROM jwt_token_cache_stats();
+SELECT sum(total_bytes) <= 16 * 1024 * 1024 + 64 * 1024 AS rv_huge_contexts_within_16MB
+FROM pg_backend_memory_contexts WHERE name = 'jwt token cache' OR parent = 'jwt token cache';
+RESET jwt.token_cache_memory;
+-- ...and lowering jwt.token_cache_memory brings the cache within it at its next lookup.
+SELECT jwt_is_valid((SELECT token FROM tc_huge WHERE i = 1), secret(), now => '2030-03-17 18:00+00') AS rv_huge_after_budget_lowered;
+SELECT (SELECT bytes <= 4096 * 1024 FROM jwt_token_cache_stats()) AS rv_huge_bytes_within_4MB_again,
+       sum(total_bytes) <= 4096 * 1024 + 64 * 1024 AS rv_huge_contexts_within_4MB_again
+FROM pg_backend_memory_contexts WHERE name = 'jwt token cache' OR parent = 'jwt token cache';
+RESET jwt.max_token_length;
+DROP TABLE tc_huge;
+
 DROP TABLE tc_stream, tc_tokens;
 DROP FUNCTION tc_warm(text), tc(text), tc_tok(text), tc_jwk(text);
 RESET jwt.default_lifetime;

@@ -292,6 +292,9 @@ jwt_token_cache_lookup(const char *token, size_t len, TokenCacheProbe *probe,
 			counters.flushes++;
 		}
 	}
+	/* jwt.token_cache_memory lowered: the budget holds from now, not from the next store */
+	while (bytes > (Size) token_cache_memory_kb * 1024 && clock_slot(NULL, false) >= 0)
+		;
 	now = wall_clock_seconds();
 	if (now >= next_expiry)
 		sweep_expired(now);

@@ -167,6 +167,10 @@ check "jwt_claims() is the login token's claims" \
     "alice@example.com login-ok-1"
 check "the identity lasts the session (a later transaction sees it)" \
     "$(login "$GOOD" oauthdb alice "BEGIN; SELECT 1; COMMIT; SELECT jwt_claim('jti')")" login-ok-1
+# Attack (review of issue 17): the token cache keeping the login token, which the login wipes
+# everywhere else (verified twice in the backend, steps 1 and 2: stored on its second sight).
+check "the login leaves no copy of its token in the token cache" \
+    "$(login "$GOOD" oauthdb alice "SELECT entries || ' ' || stores FROM jwt_token_cache_stats()")" "0 0"
 check "RESET ALL clears it (fails closed: no identity)" \
     "$(login "$GOOD" oauthdb alice "RESET ALL; SELECT jwt_claims() IS NULL")" t
 check "it is not marked as impersonated" \

@@ -90,5 +90,22 @@ check "standby: key retired on the primary, refused once replayed (28J0D)" \
     "$(in_session "SELECT jwt_verify('$S_RETIRE')->>'sub';")" "ERROR:  28J0D"
 check "standby: the replayed invalidation emptied the cache" \
     "$(in_session "SELECT flushes > 0 FROM jwt_token_cache_stats();")" t
+printf '\\q\n' >&"$SESSION_IN"
+wait "$SESSION_PSQL_PID" 2>/dev/null || true
+
+# --- review of issue 17: DROP EXTENSION; CREATE EXTENSION in the session that has the token cached ---
+psql_session_start -d "$DB"
+p "SELECT jwt_generate_key('HS256', 'dc-1')" >/dev/null
+T_DC=$(sign '{"sub":"h"}' dc-1)
+check "session: a token of kid dc-1 is cached" "$(cached "$T_DC")" "h hit"
+# Attack: the extension dropped and created again in the same backend (the keyring table gets a
+# new OID), and another secret put under the same kid: the cached token must not verify.
+in_session "DROP EXTENSION jwt CASCADE; CREATE EXTENSION jwt; SELECT jwt_add_key('another secret for dc-1, 32 bytes!', 'HS256', 'dc-1');" >/dev/null
+check "recreated extension, same kid, other secret: refused (28J03)" \
+    "$(in_session "SELECT jwt_verify('$T_DC')->>'sub';")" "ERROR:  28J03"
+check "recreated extension, same kid, other secret: refused again (28J03)" \
+    "$(in_session "SELECT jwt_verify('$T_DC')->>'sub';")" "ERROR:  28J03"
+printf '\\q\n' >&"$SESSION_IN"
+wait "$SESSION_PSQL_PID" 2>/dev/null || true
 
 finish

@@ -168,7 +168,7 @@ wait_replay
 in_session "\\q" >/dev/null 2>&1 || true
 psql_session_start -h "$SB/sock" -p "$SB_PORT" -d "$DB"
 check "standby session: the access tokens authenticate" \
-    "$(in_session "SELECT jwt_authenticate('$A') ->> 'sub', jwt_authenticate('$VA') ->> 'sub';")" "gus|hal"
+    "$(in_session "BEGIN; SELECT jwt_authenticate('$A') ->> 'sub', jwt_authenticate('$VA') ->> 'sub'; COMMIT;")" "gus|hal"
 check "standby: refreshing is refused (25006)" "$(s "SELECT jwt_session_refresh('$R')")" "ERROR:  25006"
 check "standby: consuming is refused (25006)" "$(s "SELECT jwt_consume('$T')")" "ERROR:  25006"
 check "standby: starting is refused (25006)" "$(s "SELECT jwt_session_start('{}')")" "ERROR:  25006"

@@ -31,7 +31,7 @@ check "carol logs out" "$(q "SELECT jwt_session_end('$CR1')")" t
 T=$(q "SELECT jwt_sign('{\"sub\":\"dave\",\"purpose\":\"reset\"}')")
 check "dave's single-use token is consumed" "$(q "SELECT jwt_consume('$T') ->> 'sub'")" dave
 check "before the crash: alice's new access token authenticates" \
-    "$(sqlstate "SELECT jwt_authenticate('$A2') ->> 'sub'")" ok:alice
+    "$(sqlstate "BEGIN; SELECT jwt_authenticate('$A2') ->> 'sub'; COMMIT")" ok:alice
 
 # --- crash: SIGKILL the postmaster and every child ---
 DATA=$CLUSTER_DIR/data
@@ -54,7 +54,7 @@ check "the restart was a crash recovery" \
 
 # --- nothing lost ---
 check "alice's access token from the refresh authenticates" \
-    "$(sqlstate "SELECT jwt_authenticate('$A2') ->> 'sub'")" ok:alice
+    "$(sqlstate "BEGIN; SELECT jwt_authenticate('$A2') ->> 'sub'; COMMIT")" ok:alice
 check "alice's refresh token from the refresh rotates" \
     "$(sqlstate "SELECT session_id FROM jwt_session_refresh('$R2')")" "ok:$S1"
 # --- nothing re-enabled ---

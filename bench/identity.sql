@@ -95,8 +95,9 @@ END $$;
 
 -- issuers section: issuer binding.  Two keys of each algorithm, one bound to
 -- an issuer (jwt_generate_key(issuer => ...)) and one not, kids of the same
--- length; the same claims (iss included) signed by each, so that the two
--- tables differ only in the key that verifies them.
+-- length; the same claims signed by each, so that the two tables differ only in
+-- the key that verifies them -- and in iss, of the same length: a key of this
+-- database never verifies a token of a provider's issuer (28J06).
 --   bound    jwt_verify(tok): the key's issuer must be the token's iss
 --   unbound  jwt_verify(tok): a key of this database, no binding (jwt.issuer unset)
 SELECT jwt_generate_key('HS256', 'bench-hs-bound', issuer => 'https://bench.example'),
@@ -107,7 +108,8 @@ CREATE TABLE tok_iss (alg text, bound boolean, id int, tok text NOT NULL, PRIMAR
 INSERT INTO tok_iss
 SELECT a.alg, b.bound, i,
        jwt_sign(jsonb_build_object('sub', 'user' || (i % 1000), 'exp', 4102444800, 'n', i,
-                                   'iss', 'https://bench.example'),
+                                   'iss', CASE WHEN b.bound THEN 'https://bench.example'
+                                               ELSE 'https://local.example' END),
                 header => jsonb_build_object('kid', format('bench-%s-%s', lower(left(a.alg, 2)),
                                                             CASE WHEN b.bound THEN 'bound' ELSE 'unbnd' END)))
 FROM (VALUES ('HS256', :hs_rows), ('ES256', :es_rows)) AS a(alg, n),

@@ -175,8 +175,11 @@ for ((p = 1; p <= PGB_PASSES; p++)); do
         pgb "pgrst_$alg" "$WORK/pgrst_jwt.pgb" bench_authenticator -D role=bench_web_user \
             -D "claims=${PCLAIMS[$alg]}" -D "headers=$(hdr "${PTOK[$alg]}")"
     done
-    PGOPTIONS="$PGOPTIONS -c jwt.token_cache=off" pgb pgrst_ES256_off "$WORK/pgrst_jwt.pgb" bench_authenticator \
+    # jwt.token_cache is superuser-only: the authenticator cannot set it itself
+    "${PSQL[@]}" -c "ALTER ROLE bench_authenticator SET jwt.token_cache = off"
+    pgb pgrst_ES256_off "$WORK/pgrst_jwt.pgb" bench_authenticator \
         -D role=bench_web_user -D "claims=${PCLAIMS[ES256]}" -D "headers=$(hdr "${PTOK[ES256]}")"
+    "${PSQL[@]}" -c "ALTER ROLE bench_authenticator RESET jwt.token_cache"
 done
 
 # --- report ------------------------------------------------------------------------------------

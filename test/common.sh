@@ -76,8 +76,21 @@ build_install() {
 PASSED=0 FAILED=0 FAILED_NAMES=()
 pass() { PASSED=$((PASSED + 1)); printf '  ok      %s\n' "$1"; }
 fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf '  FAILED  %s\n' "$1"; }
+# digest_failure NAME LOG: the lines of a failed suite's log that say what
+# failed (its "not ok" checks with their got/expected lines, the nested
+# FAILED lines of a suite that runs suites, diff lines), kept for finish.
+# finish prints them last, so a view of only the output's tail still says
+# what failed.
+FAILURE_DIGEST=''
+digest_failure() {
+    local lines
+    lines=$(grep -E '^(not ok|#   (got|expected))|FAILED  |^    \| (not ok|#   (got|expected))|^[-+][^-+]|timed out|stopped early' "$2" 2>/dev/null |
+            head -n 12 | cut -c1-200 | sed "s/^/    /")
+    FAILURE_DIGEST+="  $1:"$'\n'"${lines:-    (no check line; see its output above)}"$'\n'
+}
 finish() {
     echo
+    [ -n "$FAILURE_DIGEST" ] && printf '== what failed\n%s' "$FAILURE_DIGEST"
     [ $FAILED -gt 0 ] && echo "failed: ${FAILED_NAMES[*]}"
     echo "$PASSED passed, $FAILED failed"
     [ $FAILED -eq 0 ]

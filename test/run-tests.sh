@@ -88,6 +88,7 @@ if [ $rc != 0 ]; then
     if [ -s regression.diffs ]; then   # the diffs say it all; the log would repeat the list
         echo "    regression.diffs (first 1000 lines):"
         head -n 1000 regression.diffs
+        digest_failure pg_regress regression.diffs
         show_crash
     else
         show_failure regress
@@ -110,7 +111,7 @@ for f in "${suites[@]}"; do
         count=$(grep -E '^[0-9]+ passed' "$LOG_DIR/$name.log" | tail -n 1)
         pass "$name${count:+  ($count)}"
     else
-        fail "$name"; show_failure "$name"
+        fail "$name"; show_failure "$name"; digest_failure "$name" "$LOG_DIR/$name.log"
     fi
 done
 

@@ -353,6 +353,7 @@ if [ $rc != 0 ] && [ -z "$memory_growth_only" ]; then
     if [ -s "$WORK/src/regression.diffs" ]; then
         echo "    regression.diffs (first 300 lines):"
         head -n 300 "$WORK/src/regression.diffs"
+        digest_failure pg_regress "$WORK/src/regression.diffs"
     else
         show_log regress
     fi
@@ -383,7 +384,7 @@ for f in "${suites[@]}"; do
         count=$(grep -E '^[0-9]+ passed' "$LOG_DIR/$name.log" | tail -n 1)
         if check_suite; then pass "$name${count:+  ($count)}"; else fail "$name: sanitizer report or crash"; fi
     else
-        fail "$name"; show_log "$name"; check_suite
+        fail "$name"; show_log "$name"; digest_failure "$name" "$LOG_DIR/$name.log"; check_suite
     fi
 done
 cd "$SRC" || exit 1

@@ -169,7 +169,7 @@ check "without the KEK: the error names the kid and says why" \
        grep -q 'sealed and jwt.key_encryption_key is not set' <<<"$out" && echo yes || echo no)" "yes"
 
 # the key itself never reaches the server log or a client message
-check "the KEK is not in the server log" "$(grep -qi "$kek" "$CLUSTER_DIR/server.log" && echo yes || echo no)" "no"
+check "the KEK is not in the server log" "$(grep -qi -e "$kek" "$CLUSTER_DIR/server.log" && echo yes || echo no)" "no"
 # a malformed KEK file is refused without echoing its contents (item 24: the
 # whole file is read; only whitespace may follow the key)
 set_kek "SET jwt.key_encryption_key = 'file:$kek_file'"
@@ -181,7 +181,7 @@ kek_file_case() {   # name contents expected(accepted|refused)
     elif [ "$(tail -n 1 <<<"$out")" = t ]; then got=accepted
     else got="other: $out"; fi
     check "KEK file: $1" "$got" "$3"
-    check "KEK file: $1: not echoed" "$(grep -qi "$kek" <<<"$out" && echo yes || echo no)" "no"
+    check "KEK file: $1: not echoed" "$(grep -qi -e "$kek" <<<"$out" && echo yes || echo no)" "no"
 }
 kek_file_case "the key" "$kek" accepted
 kek_file_case "the key, newline" "$kek\n" accepted

@@ -147,7 +147,7 @@ refused() {
     check "$1: refused" "${out%%:*}" refused
     sleep 0.2
     new=$(tail -n +$((mark + 1)) "$LOG")
-    if grep -q -F "refused ($3" <<<"$new" && { [ -z "${4:-}" ] || grep -q -F "$4" <<<"$new"; }; then
+    if grep -q -F "refused ($3" <<<"$new" && { [ -z "${4:-}" ] || grep -q -F -e "$4" <<<"$new"; }; then
         ok "$1: the log says why ($3${4:+, $4})"
     else
         notok "$1: the log says why ($3${4:+, $4})"; sed 's/^/#   log: /' <<<"$new"
@@ -181,7 +181,7 @@ check "system_user is the token's identity" \
     "$(login "$GOOD" oauthdb alice "SELECT system_user")" "oauth:alice@example.com"
 check "the identity may not pick another role (pg_ident maps alice only)" \
     "$(login "$GOOD" oauthdb reporting | head -n 1 | cut -d: -f1)" refused
-if grep -q -F "$GOOD" "$LOG"; then notok "a valid token is not in the log either"; else ok "a valid token is not in the log either"; fi
+if grep -q -F -e "$GOOD" "$LOG"; then notok "a valid token is not in the log either"; else ok "a valid token is not in the log either"; fi
 
 # --- refusals at authentication (no database needed) ---
 refused "expired" "$(sign "$(claims | sed "s/\"iat\": [0-9]*/\"iat\": $((NOW - 720))/; s/\"exp\": [0-9]*/\"exp\": $((NOW - 120))/")")" 28J01

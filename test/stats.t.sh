@@ -68,8 +68,8 @@ check "a success names the subject, issuer, kid, jti and sid" \
 check "a forged token: the outcome and the kid, not its claims" \
     "$(tail -n 1 <<<"$lines" | grep -o 'jwt authentication.*')" \
     'jwt authentication failed: sqlstate=28J03 sub=- iss=- kid="stats-hs" jti=- sid=-'
-check "the server log never holds the token" "$(grep -cF "${TOK#*.}" "$LOG" || true)" 0
-check "nor the secret" "$(grep -cF "$SECRET" "$LOG" || true)" 0
+check "the server log never holds the token" "$(grep -cF -e "${TOK#*.}" "$LOG" || true)" 0
+check "nor the secret" "$(grep -cF -e "$SECRET" "$LOG" || true)" 0
 
 # Attack: a sub with a newline and a fake log line after it, to forge an
 # entry for another subject.
@@ -100,7 +100,7 @@ check "both refusals are logged, with the subject" \
 DYN=$(q "SELECT jwt_sign('{\"sub\":\"erin\",\"jti\":\"t-5\"}')")
 check "dynamic SQL outside a transaction block: the warning" \
     "$(q "DO \$\$BEGIN EXECUTE format('SELECT jwt_authenticate(%L)', '$DYN'); END\$\$")" "WARNING:  01000"
-check "its context does not log the valid token" "$(grep -cF "${DYN#*.}" "$LOG" || true)" 0
+check "its context does not log the valid token" "$(grep -cF -e "${DYN#*.}" "$LOG" || true)" 0
 
 # Attack: forge log content through the kid of a forged token's header
 # (never verified): a multi-byte character, a newline, a quote and a fake

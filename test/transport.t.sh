@@ -74,8 +74,8 @@ check "always: TCP without TLS is refused (28JT1)" \
     "$(state tcp disable postgres "SELECT jwt_authenticate('$T1')")" 28JT1
 out=$(vtcp disable "SELECT jwt_authenticate('$T1')")
 check "the refusal says what to change" "$(grep -o 'sslmode=require' <<<"$out" | head -1)" sslmode=require
-check "and never echoes the token" "$(grep -cF "${T1#*.}" <<<"$out" || true)" 0
-check "the server log holds no statement with the token" "$(grep -cF "${T1#*.}" "$CLUSTER_DIR/server.log" || true)" 0
+check "and never echoes the token" "$(grep -cF -e "${T1#*.}" <<<"$out" || true)" 0
+check "the server log holds no statement with the token" "$(grep -cF -e "${T1#*.}" "$CLUSTER_DIR/server.log" || true)" 0
 check "always: TCP with TLS authenticates" "$(tcp require postgres "SELECT jwt_authenticate('$T1') ->> 'sub'")" alice
 check "always: the Unix socket authenticates" "$(q "SELECT jwt_authenticate('$T1') ->> 'sub'")" alice
 check "a refused token is not revoked unless asked" "$(q "SELECT jwt_is_revoked('$T1')")" f

@@ -230,60 +230,8 @@ BEGIN
     RETURN r.kid;
 END $$;
 
--- A provider's key set holds public keys to verify its tokens with (item 20).
--- A private member or a shared secret in it is a leak: anyone who read the
--- set can sign.  Refuse the whole set; never store, sign with or republish it.
-CREATE OR REPLACE FUNCTION jwt_import_jwks(jwks jsonb) RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    k jsonb;
-    i bigint;
-    r record;
-    n integer := 0;
-BEGIN
-    IF jsonb_typeof(jwks) IS DISTINCT FROM 'object' OR jsonb_typeof(jwks -> 'keys') IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'a JWKS is a JSON object with a "keys" array' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- every key first, encryption keys too: a set that leaks one key is refused whole
-    FOR k, i IN SELECT value, ordinality FROM jsonb_array_elements(jwks -> 'keys') WITH ORDINALITY LOOP
-        IF jsonb_typeof(k) = 'object' AND k ->> 'kty' = 'oct' THEN
-            RAISE EXCEPTION 'key % of the JWKS is a shared secret (kty "oct")', i
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'A secret published in a key set lets anyone who read it sign tokens.',
-                      HINT = 'Add a shared secret with jwt_add_key().';
-        END IF;
-        IF jsonb_typeof(k) = 'object' AND k ?| ARRAY['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] THEN
-            RAISE EXCEPTION 'key % of the JWKS has private key members', i
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'A JWKS to import holds public keys only: whoever published this one leaked its private keys.',
-                      HINT = 'Add a key of your own with jwt_add_key() or jwt_generate_key().';
-        END IF;
-    END LOOP;
-    FOR k IN SELECT value FROM jsonb_array_elements(jwks -> 'keys') LOOP
-        -- providers publish encryption keys beside signing keys: they are not ours to use
-        CONTINUE WHEN coalesce(k ->> 'use', 'sig') <> 'sig';
-        -- and keys whose key_ops do not allow verifying (RFC 7517 4.3)
-        CONTINUE WHEN jsonb_typeof(k -> 'key_ops') = 'array' AND NOT (k -> 'key_ops') ? 'verify';
-        SELECT * INTO STRICT r FROM @extschema@._jwt_key_describe(convert_to(k::text, 'UTF8'), false, NULL, NULL);
-        IF r.private_key IS NOT NULL OR r.kty = 'oct' THEN   -- whatever spelling got past the checks above
-            RAISE EXCEPTION 'key "%" of the JWKS is not a public key', r.kid
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF EXISTS (SELECT 1 FROM @extschema@.jwt_keys WHERE jwt_keys.kid = r.kid AND origin <> 'jwks') THEN
-            RAISE EXCEPTION 'kid "%" belongs to a key that was not imported from a JWKS', r.kid
-                USING ERRCODE = 'unique_violation';
-        END IF;
-        INSERT INTO @extschema@.jwt_keys AS t (kid, alg, kty, public_jwk, private_key, origin)
-        VALUES (r.kid, r.alg, r.kty, r.public_jwk, NULL, 'jwks')
-        ON CONFLICT (kid) DO UPDATE
-            SET alg = EXCLUDED.alg, kty = EXCLUDED.kty, public_jwk = EXCLUDED.public_jwk,
-                private_key = NULL;
-        n := n + 1;
-    END LOOP;
-    RETURN n;
-END $$;
-COMMENT ON FUNCTION jwt_import_jwks(jsonb) IS
-'loads the public signing keys of a provider''s JWKS into the keyring, to verify with only; refuses private members and secrets; returns how many';
+-- A provider's key set is refused whole if it holds a private member or a
+-- secret (item 20): jwt_import_jwks checks it with _jwt_jwks_keys (issuers section).
 
 -- An HMAC secret's default kid is random (item 22): its thumbprint is a hash of the secret.
 COMMENT ON FUNCTION jwt_generate_key(text, text) IS
@@ -783,7 +731,9 @@ REVOKE ALL ON FUNCTION _jwt_key_row(text, text) FROM PUBLIC;
 
 -- A provider's key set, checked whole before anything is stored: the keys
 -- to verify with, described (public only).  Raises on any private member or
--- secret.  Internal: its callers run as the extension's owner.
+-- secret (item 20): anyone who read such a set can sign, so the whole set is
+-- refused, never stored, signed with or republished.  Internal: its callers
+-- run as the extension's owner.
 CREATE FUNCTION _jwt_jwks_keys(jwks jsonb, OUT kid text, OUT alg text, OUT kty text, OUT public_jwk jsonb)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$

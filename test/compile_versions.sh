@@ -102,28 +102,15 @@ EOF
 # postgresql-client-$1) into $CACHE/$1.  Sets FETCH_ERR on failure;
 # returns 1 when unavailable, 2 when the archive could not be reached.
 fetch_version() {
-    local v=$1 dest=$CACHE/$1 tmp pkgver deb cdeb versions
+    local v=$1 dest=$CACHE/$1 tmp pkgver deb cdeb rc
     FETCH_ERR=
-    if ! pg_apt_prepare; then
-        FETCH_ERR="Debian archive unreachable: $MIRROR, $SEC_MIRROR (failed: ${APT_FAILED_SUITES% })"
-        return 2
+    pg_apt_fetch deb "postgresql-server-dev-$v" "$CACHE/.fetch-$v.XXXXXX"; rc=$?
+    if [ $rc -ne 0 ]; then
+        FETCH_ERR=$PG_APT_ERR
+        [ $rc -eq 1 ] && FETCH_ERR="unavailable: $FETCH_ERR"
+        return $rc
     fi
-    versions=$(apt_versions "postgresql-server-dev-$v")
-    if [ -z "$versions" ]; then
-        if [ -n "$APT_FAILED_SUITES" ]; then
-            FETCH_ERR="postgresql-server-dev-$v not found, but some suites could not be fetched: ${APT_FAILED_SUITES% }"
-            return 2
-        fi
-        FETCH_ERR="unavailable: no postgresql-server-dev-$v in Debian ($SUITES $SEC_SUITES)"
-        return 1
-    fi
-    tmp=$(mktemp -d "$CACHE/.fetch-$v.XXXXXX") || return 2
-    apt_download_dir "$tmp"
-    if ! pkgver=$(apt_download "$tmp" "postgresql-server-dev-$v" "$versions"); then
-        FETCH_ERR="download of postgresql-server-dev-$v ($(echo "$versions" | tr '\n' ' ')) failed: $(grep -E '^(E|Err)' "$tmp/download.log" | head -2 | tr '\n' ' ')"
-        rm -rf "$tmp"
-        return 2
-    fi
+    tmp=$PG_APT_WORK pkgver=$PG_APT_VERSION
     deb=$(ls "$tmp"/postgresql-server-dev-"$v"_*.deb 2>/dev/null | head -1)
     mkdir -p "$tmp/root"
     if [ -z "$deb" ] || ! dpkg-deb -x "$deb" "$tmp/root" || [ ! -f "$tmp/root/usr/include/postgresql/$v/server/postgres.h" ]; then

@@ -13,27 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=test/interop/dpop
 
-fail_setup() {
-    echo "not ok - $1"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-for tool in node npm; do
-    command -v "$tool" >/dev/null ||
-        fail_setup "$tool not found: the DPoP interop suite needs Node.js (20 or later) and npm on PATH"
-done
-
 # shellcheck source=test/npm.sh
 . test/npm.sh
-npm_ensure "$DIR" || fail_setup "the pinned npm packages of $DIR are not installed (see above)"
-
 # shellcheck source=test/cluster.sh
 . test/cluster.sh
-if [ -z "${PGHOST:-}" ]; then
-    cluster_start
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS jwt"
-fi
+node_suite_setup "$DIR" "the DPoP interop suite"
 
 cd "$DIR"
 node dpop_interop.mjs

@@ -10,27 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=test/interop/jose
 
-fail_setup() {
-    echo "not ok - $1"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-for tool in node npm; do
-    command -v "$tool" >/dev/null ||
-        fail_setup "$tool not found: the jose interop suite needs Node.js (20 or later) and npm on PATH"
-done
-
 # shellcheck source=test/npm.sh
 . test/npm.sh
-npm_ensure "$DIR" || fail_setup "the pinned npm packages of $DIR are not installed (see above)"
-
 # shellcheck source=test/cluster.sh
 . test/cluster.sh
-if [ -z "${PGHOST:-}" ]; then
-    cluster_start
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS jwt"
-fi
+node_suite_setup "$DIR" "the jose interop suite"
 
 cd "$DIR"
 node jose_interop.mjs

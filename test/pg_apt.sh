@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # A private apt configuration over Debian's archive, for the PostgreSQL majors
 # this machine's release does not carry. Sourced by test/compile_versions.sh
-# (header packages) and test/pg_majors.sh (source packages).
+# (header packages) and test/pg_majors.sh (source packages); both download
+# through pg_apt_fetch (at the end).
 #
 # The archive is the one this machine's apt already uses: its URIs are read
 # from the system's sources (one-line .list files and deb822 .sources files),
@@ -148,4 +149,42 @@ apt_source_download() {
         fi
     done
     return 1
+}
+
+# pg_apt_fetch deb|source PKG TEMPLATE: prepare the private apt state and
+# download the newest version of binary or source package PKG that its lists
+# offer (and the mirror has) into a new directory, mktemp -d TEMPLATE.  Sets
+# PG_APT_WORK (that directory), PG_APT_VERSION (the version downloaded) and
+# PG_APT_ERR (why not; test/majors.sh reads "download of source package").
+# Returns 0; 1 when the suites have no PKG; 2 when the archive could not be
+# reached or the download failed (no directory is left then).
+pg_apt_fetch() {
+    local pkg=$2 versions list=apt_versions get=apt_download
+    local what=$2 missing="$2 not found" dl=$2
+    if [ "$1" = source ]; then
+        list=apt_source_versions get=apt_source_download
+        what="$2 source package" missing="no $2 source package found" dl="source package $2"
+    fi
+    PG_APT_WORK= PG_APT_VERSION= PG_APT_ERR=
+    if ! pg_apt_prepare; then
+        PG_APT_ERR="Debian archive unreachable: $MIRROR, $SEC_MIRROR (failed: ${APT_FAILED_SUITES% })"
+        return 2
+    fi
+    versions=$("$list" "$pkg")
+    if [ -z "$versions" ]; then
+        if [ -n "$APT_FAILED_SUITES" ]; then
+            PG_APT_ERR="$missing, but some suites could not be fetched: ${APT_FAILED_SUITES% }"
+            return 2
+        fi
+        PG_APT_ERR="no $what in Debian ($APT_SUITES $APT_SEC_SUITES)"
+        return 1
+    fi
+    PG_APT_WORK=$(mktemp -d "$3") || { PG_APT_WORK=; PG_APT_ERR="cannot create a directory $3"; return 2; }
+    apt_download_dir "$PG_APT_WORK"
+    if ! PG_APT_VERSION=$("$get" "$PG_APT_WORK" "$pkg" "$versions"); then
+        PG_APT_ERR="download of $dl ($(echo "$versions" | tr '\n' ' ')) failed: $(grep -E '^(E|Err)' "$PG_APT_WORK/download.log" | head -2 | tr '\n' ' ')"
+        rm -rf "$PG_APT_WORK"
+        PG_APT_WORK=
+        return 2
+    fi
 }

@@ -79,28 +79,11 @@ RECIPE="$CONFIGURE_FLAGS; contrib: $CONTRIB"
 # build_major MAJOR: download, configure, make, install into $CACHE/MAJOR.
 # Sets MSG; returns 0 built, 1 unavailable, 2 unreachable, 3 build failed.
 build_major() {
-    local v=$1 prefix=$CACHE/$1 work versions ver orig log=$CACHE/$1.build.log t0=$SECONDS
+    local v=$1 prefix=$CACHE/$1 work ver orig log=$CACHE/$1.build.log t0=$SECONDS rc
     MSG=
-    if ! pg_apt_prepare; then
-        MSG="Debian archive unreachable: $MIRROR, $SEC_MIRROR (failed: ${APT_FAILED_SUITES% })"
-        return 2
-    fi
-    versions=$(apt_source_versions "postgresql-$v")
-    if [ -z "$versions" ]; then
-        if [ -n "$APT_FAILED_SUITES" ]; then
-            MSG="no postgresql-$v source package found, but some suites could not be fetched: ${APT_FAILED_SUITES% }"
-            return 2
-        fi
-        MSG="no postgresql-$v source package in Debian ($APT_SUITES $APT_SEC_SUITES)"
-        return 1
-    fi
-    work=$(mktemp -d "$CACHE/.build-$v.XXXXXX") || return 2
-    apt_download_dir "$work"
-    if ! ver=$(apt_source_download "$work" "postgresql-$v" "$versions"); then
-        MSG="download of source package postgresql-$v ($(echo "$versions" | tr '\n' ' ')) failed: $(grep -E '^(E|Err)' "$work/download.log" | head -2 | tr '\n' ' ')"
-        rm -rf "$work"
-        return 2
-    fi
+    pg_apt_fetch source "postgresql-$v" "$CACHE/.build-$v.XXXXXX" ||
+        { rc=$?; MSG=$PG_APT_ERR; return $rc; }
+    work=$PG_APT_WORK ver=$PG_APT_VERSION
     orig=$(ls "$work"/postgresql-"$v"_*.orig.tar.* 2>/dev/null | head -1)
     if [ -z "$orig" ] || ! tar -C "$work" -xf "$orig" || ! ls -d "$work"/postgresql-"$v"*/configure >/dev/null 2>&1; then
         MSG="could not unpack an upstream tarball with a configure script from postgresql-$v $ver"

@@ -37,31 +37,11 @@ check "T2 refused before the crash (28J04)" "$(sqlstate "SELECT jwt_verify('$T2'
 # A bob token issued in a later second than the cut-off is not covered by it.
 sleep 1.1
 
-# --- crash: SIGKILL the postmaster and every child ---
-DATA=$CLUSTER_DIR/data
-PM=$(head -n 1 "$DATA/postmaster.pid")
-read -r -a CHILDREN <<<"$(ps -o pid= --ppid "$PM" | tr '\n' ' ')"
-echo "# killing postmaster $PM and ${#CHILDREN[@]} children with SIGKILL"
-kill -KILL "$PM" "${CHILDREN[@]}"
-# Nothing may reap them here (see /work/shared/TESTING-NOTES.md): a process is
-# gone once /proc says it is a zombie, or once it has no /proc entry at all.
-gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-for pid in "$PM" "${CHILDREN[@]}"; do
-    for _ in $(seq 100); do gone "$pid" && break; sleep 0.1; done
-    gone "$pid" || { echo "# process $pid did not die" >&2; exit 1; }
-done
-# A zombie postmaster keeps its pid, so the server would think it still runs.
-rm -f "$DATA/postmaster.pid" "$CLUSTER_DIR/sock/.s.PGSQL.$JWT_TEST_PORT.lock"
-
-# --- restart: crash recovery replays the WAL ---
-LOG_LINES=$(cluster_log | wc -l)
-as_server_user "$PGBIN/pg_ctl" -D "$DATA" -l "$CLUSTER_DIR/server.log" -w \
-    -o "-p $JWT_TEST_PORT -k $CLUSTER_DIR/sock -c listen_addresses='' -c fsync=off $JWT_SERVER_OPTS" \
-    start >/dev/null || { cluster_log 30 >&2; exit 1; }
+# --- crash: SIGKILL the postmaster and every child; restart: crash recovery replays the WAL ---
+crash_restart
 check "the server restarted with a new postmaster" \
-    "$([ "$(head -n 1 "$DATA/postmaster.pid")" != "$PM" ] && echo yes || echo no)" yes
-check "the restart was a crash recovery" \
-    "$(cluster_log | tail -n +$((LOG_LINES + 1)) | grep -q 'automatic recovery in progress' && echo yes || echo no)" yes
+    "$([ "$(head -n 1 "$CLUSTER_DIR/data/postmaster.pid")" != "$CRASH_PM" ] && echo yes || echo no)" yes
+check "the restart was a crash recovery" "$(crash_recovered)" yes
 
 # --- after the crash ---
 check "T1 (revoked by jti) refused after the crash (28J04)" "$(sqlstate "SELECT jwt_verify('$T1')")" 28J04

@@ -33,24 +33,9 @@ check "dave's single-use token is consumed" "$(q "SELECT jwt_consume('$T') ->> '
 check "before the crash: alice's new access token authenticates" \
     "$(sqlstate "BEGIN; SELECT jwt_authenticate('$A2') ->> 'sub'; COMMIT")" ok:alice
 
-# --- crash: SIGKILL the postmaster and every child ---
-DATA=$CLUSTER_DIR/data
-PM=$(head -n 1 "$DATA/postmaster.pid")
-read -r -a CHILDREN <<<"$(ps -o pid= --ppid "$PM" | tr '\n' ' ')"
-echo "# killing postmaster $PM and ${#CHILDREN[@]} children with SIGKILL"
-kill -KILL "$PM" "${CHILDREN[@]}"
-gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-for pid in "$PM" "${CHILDREN[@]}"; do
-    for _ in $(seq 100); do gone "$pid" && break; sleep 0.1; done
-    gone "$pid" || { echo "# process $pid did not die" >&2; exit 1; }
-done
-rm -f "$DATA/postmaster.pid" "$CLUSTER_DIR/sock/.s.PGSQL.$JWT_TEST_PORT.lock"
-LOG_LINES=$(cluster_log | wc -l)
-as_server_user "$PGBIN/pg_ctl" -D "$DATA" -l "$CLUSTER_DIR/server.log" -w \
-    -o "-p $JWT_TEST_PORT -k $CLUSTER_DIR/sock -c listen_addresses='' -c fsync=off $JWT_SERVER_OPTS" \
-    start >/dev/null || { cluster_log 30 >&2; exit 1; }
-check "the restart was a crash recovery" \
-    "$(cluster_log | tail -n +$((LOG_LINES + 1)) | grep -q 'automatic recovery in progress' && echo yes || echo no)" yes
+# --- crash: SIGKILL the postmaster and every child, and crash recovery ---
+crash_restart
+check "the restart was a crash recovery" "$(crash_recovered)" yes
 
 # --- nothing lost ---
 check "alice's access token from the refresh authenticates" \

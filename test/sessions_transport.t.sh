@@ -11,23 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/suite.sh
 
-CERTS=$(mktemp -d /tmp/jwt-sessions-certs.XXXXXX)
-remove_at_exit "$CERTS"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-    -keyout "$CERTS/server.key" -out "$CERTS/server.crt" >/dev/null 2>&1
-chmod 755 "$CERTS"; chmod 600 "$CERTS/server.key"
-[ "$(id -u)" = 0 ] && chown -R "${JWT_SERVER_USER:-postgres}" "$CERTS"
-own_cluster "-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$CERTS/server.crt -c ssl_key_file=$CERTS/server.key -c log_min_error_statement=error"
+tls_cluster "-c log_min_error_statement=error"
 
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$1"; }
 tcp() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate "host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres sslmode=$1" -c "$2"; }
-state() { { "$@" 2>&1 || true; } | grep -o '^ERROR:  [0-9A-Z]\{5\}' | head -n 1 | cut -c9-; }
-vtcp() { psql -X -A -t -q -v VERBOSITY=verbose "host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres sslmode=$1" -c "$2" 2>&1 || true; }
-sys() { psql -X -q -v ON_ERROR_STOP=1 -c "LOAD 'jwt'" -c "ALTER SYSTEM SET $1 = '$2'"; }
-settle() { q "SELECT pg_reload_conf()" >/dev/null
-           for _ in $(seq 50); do
-               [ "$(psql -X -A -t -q -c "LOAD 'jwt'" -c "SHOW $1")" = "$2" ] && return 0; sleep 0.1
-           done; return 1; }
+# (state, vtcp, sys and settle: test/suite.sh)
 pair() { q "SELECT access_token || '|' || refresh_token FROM jwt_session_start('$1')"; }
 
 q "CREATE EXTENSION jwt"

@@ -6,6 +6,8 @@
 # sources test/cluster.sh. Suites run under `set -euo pipefail`.
 #
 #   use_cluster | own_cluster OPTS    start (and register the exit handlers)
+#   tls_cluster OPTS                  own_cluster with TLS on 127.0.0.1
+#   crash_restart                     SIGKILL the server, restart (crash recovery)
 #   check NAME ACTUAL EXPECTED ...    count results
 #   finish                            the count line; status 0 if nothing failed
 
@@ -62,6 +64,64 @@ own_cluster() {
 _suite_at_exit() {
     at_exit _suite_stopped_early
     at_exit _suite_cleanup
+}
+
+# --- a cluster with TLS --------------------------------------------------------
+# tls_cluster OPTS: own_cluster with ssl = on and a self-signed certificate for
+# localhost made here (removed at exit), listening on 127.0.0.1 as well as its
+# socket, started with the further server options OPTS.
+tls_cluster() {
+    local certs
+    certs=$(mktemp -d /tmp/jwt-certs.XXXXXX)
+    remove_at_exit "$certs"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+        -keyout "$certs/server.key" -out "$certs/server.crt" >/dev/null 2>&1
+    chmod 755 "$certs"; chmod 600 "$certs/server.key"
+    if [ "$(id -u)" = 0 ]; then chown -R "${JWT_SERVER_USER:-postgres}" "$certs"; fi
+    own_cluster "-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$certs/server.crt -c ssl_key_file=$certs/server.key $1"
+}
+# state CMD...: the SQLSTATE of the first error CMD prints (psql with VERBOSITY=sqlstate), or nothing.
+state() { { "$@" 2>&1 || true; } | grep -o '^ERROR:  [0-9A-Z]\{5\}' | head -n 1 | cut -c9-; }
+# vtcp MODE SQL: its output and errors (VERBOSITY=verbose) over TCP with sslmode MODE, as postgres.
+vtcp() { "$PGBIN/psql" -X -A -t -q -v VERBOSITY=verbose "host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres sslmode=$1" -c "$2" 2>&1 || true; }
+# sys SETTING VALUE: ALTER SYSTEM (the session must know the setting: LOAD first)
+sys() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -c "LOAD 'jwt'" -c "ALTER SYSTEM SET $1 = '$2'"; }
+# settle SETTING VALUE: reload the configuration and wait until a new session shows VALUE.
+settle() {
+    "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 50); do
+        [ "$("$PGBIN/psql" -X -A -t -q -c "LOAD 'jwt'" -c "SHOW $1")" = "$2" ] && return 0; sleep 0.1
+    done; return 1
+}
+
+# --- a crash -----------------------------------------------------------------------
+# crash_restart: SIGKILL the postmaster of own_cluster's cluster and every child,
+# wait until they are gone and start the server again (crash recovery), with the
+# same options. Sets CRASH_PM (the killed postmaster's pid) and CRASH_LOG_LINES
+# (the server log's length before the restart).
+crash_restart() {
+    local data=$CLUSTER_DIR/data pid children
+    CRASH_PM=$(head -n 1 "$data/postmaster.pid")
+    read -r -a children <<<"$(ps -o pid= --ppid "$CRASH_PM" | tr '\n' ' ')"
+    echo "# killing postmaster $CRASH_PM and ${#children[@]} children with SIGKILL"
+    kill -KILL "$CRASH_PM" "${children[@]}"
+    # Nothing may reap them here (see /work/shared/TESTING-NOTES.md): a process is
+    # gone once /proc says it is a zombie, or once it has no /proc entry at all.
+    for pid in "$CRASH_PM" "${children[@]}"; do
+        for _ in $(seq 100); do _gone "$pid" && break; sleep 0.1; done
+        _gone "$pid" || { echo "# process $pid did not die" >&2; exit 1; }
+    done
+    # A zombie postmaster keeps its pid, so the server would think it still runs.
+    rm -f "$data/postmaster.pid" "$CLUSTER_DIR/sock/.s.PGSQL.$JWT_TEST_PORT.lock"
+    CRASH_LOG_LINES=$(cluster_log | wc -l)
+    as_server_user "$PGBIN/pg_ctl" -D "$data" -l "$CLUSTER_DIR/server.log" -w \
+        -o "-p $JWT_TEST_PORT -k $CLUSTER_DIR/sock -c listen_addresses='' -c fsync=off $JWT_SERVER_OPTS" \
+        start >/dev/null || { cluster_log 30 >&2; exit 1; }
+}
+_gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# crash_recovered: yes if the server logged a crash recovery since crash_restart, else no.
+crash_recovered() {
+    cluster_log | tail -n +$((CRASH_LOG_LINES + 1)) | grep -q 'automatic recovery in progress' && echo yes || echo no
 }
 
 # --- cleanup: the session, the standby, the databases (and roles), the files ---

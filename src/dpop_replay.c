@@ -234,7 +234,11 @@ typedef enum ReplayVerdict
 	REPLAY_FULL					/* not seen, and no room without evicting a live record */
 } ReplayVerdict;
 
-/* Remove the expired records; note when the next one expires.  Lock held. */
+/*
+ * Remove the expired records; note when the next one expires.  Lock held.
+ * A pass over the whole table, but only when the store is full and a record
+ * has expired: at most once a second (expiries are whole seconds).
+ */
 static void
 replay_sweep(int64 now)
 {

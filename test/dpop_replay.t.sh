@@ -69,6 +69,8 @@ auth() { echo "SELECT jwt_authenticate('DPoP $TOK', '$1', 'GET', '$URL') ->> 'su
 
 check "preloaded: the shared store is there (pg_shmem_allocations)" \
     "$(q "SELECT count(*) FROM pg_shmem_allocations WHERE name = 'jwt DPoP proofs'")" 1
+check "preloaded: its size is jwt.dpop_replay_entries" "$(q "SHOW jwt.dpop_replay_entries")" 16
+check "a session cannot change it (55P02)" "$(q "SET jwt.dpop_replay_entries = 1000000")" "ERROR:  55P02"
 
 # --- the store full of live proofs; they expire and room comes back ---
 # First, while the store is empty, with proofs that live 3 s

@@ -174,7 +174,8 @@ COMMIT;
 BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY;
 SELECT dpop_v(dpop_proof(dpop_claims())) AS serializable_read_only;
 COMMIT;
--- a proof checked in a transaction that rolls back is forgotten with it
+-- without the library preloaded (as here) a proof checked in a transaction that rolls back
+-- is forgotten with it; preloaded, shared memory refuses it (test/dpop_replay.t.sh)
 BEGIN;
 SELECT dpop_proof(dpop_claims()) AS rb_proof \gset
 SELECT dpop_v(:'rb_proof') AS in_rolled_back_transaction;

@@ -10,8 +10,22 @@
  * rows are written as its owner (as a SECURITY DEFINER function would),
  * with a fixed statement, so no caller can read or clear it.
  *
+ * A row is written in the caller's transaction, so a caller that rolls back
+ * (or rolls back to a savepoint) erases it, and could replay the proof
+ * within its window.  With the library in shared_preload_libraries a
+ * second store closes that: a fixed-size hash table in shared memory
+ * (jwt.dpop_replay_entries), outside any transaction, checked and written
+ * first under one lock.  A proof found in either store is a replay.  When
+ * the shared store is full of proofs that have not expired, a proof is
+ * refused (53400): evicting a live record would let it be replayed.
+ * jwt_dpop_verify() may fill only half of it, so that anyone allowed to
+ * call it with proofs by keys of their own making cannot stop
+ * jwt_authenticate(), whose proofs must match a verified token's cnf.jkt.
+ *
  * Where nothing can be written (a hot standby) replay cannot be checked:
- * such proofs are refused unless jwt.dpop_on_standby says otherwise.
+ * such proofs are refused unless jwt.dpop_on_standby says otherwise; then
+ * the standby's own shared store (if preloaded) still catches replays made
+ * to it.
  */
 #include "postgres.h"
 
@@ -24,8 +38,12 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -51,6 +69,81 @@ static int	dpop_clock_skew = 30;
 static bool require_dpop = false;
 static char *dpop_base_url = NULL;
 static int	dpop_on_standby = DPOP_STANDBY_REFUSE;
+static int	dpop_replay_entries = 65536;
+
+/* The shared store of proofs seen (preloaded only): a record and the header. */
+#define DPOP_DIGEST_LEN 32
+#define DPOP_REPLAY_NAME "jwt DPoP proofs"
+
+typedef struct DpopReplayEntry
+{
+	unsigned char digest[DPOP_DIGEST_LEN];	/* the key: SHA-256(jkt "." jti) */
+	int64		expires;		/* Unix seconds; reusable from then on */
+	bool		bound;			/* recorded by jwt_authenticate (cnf.jkt matched) */
+} DpopReplayEntry;
+
+typedef struct DpopReplayShared
+{
+	LWLock	   *lock;			/* guards all below and the hash table */
+	int			capacity;		/* jwt.dpop_replay_entries at start */
+	int			nentries;
+	int			nunbound;		/* of them, recorded by jwt_dpop_verify */
+	int64		next_expiry;	/* no record expires before: sweep only then */
+} DpopReplayShared;
+
+static DpopReplayShared *replay_shared = NULL;
+static HTAB *replay_hash = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+
+/* Shared memory for the store. */
+static Size
+replay_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(DpopReplayShared)),
+					hash_estimate_size(dpop_replay_entries, sizeof(DpopReplayEntry)));
+}
+
+#if PG_VERSION_NUM >= 150000
+static void
+replay_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(replay_shmem_size());
+	RequestNamedLWLockTranche(DPOP_REPLAY_NAME, 1);
+}
+#endif
+
+/* Create or attach the store (postmaster, and EXEC_BACKEND children). */
+static void
+replay_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	replay_shared = ShmemInitStruct(DPOP_REPLAY_NAME " header", sizeof(DpopReplayShared), &found);
+	if (!found)
+	{
+		replay_shared->lock = &(GetNamedLWLockTranche(DPOP_REPLAY_NAME))->lock;
+		replay_shared->capacity = dpop_replay_entries;
+		replay_shared->nentries = 0;
+		replay_shared->nunbound = 0;
+		replay_shared->next_expiry = PG_INT64_MAX;
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = DPOP_DIGEST_LEN;
+	info.entrysize = sizeof(DpopReplayEntry);
+	/* every record allocated now: the store never takes more shared memory */
+	replay_hash = ShmemInitHash(DPOP_REPLAY_NAME, dpop_replay_entries, dpop_replay_entries,
+								&info, HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+}
 
 /* Settings.  Policy: superusers only (PGC_SUSET), read here after the library loaded. */
 void
@@ -76,6 +169,24 @@ jwt_dpop_init(void)
 							 "On a hot standby, where no jti can be recorded: refuse DPoP proofs, or accept them without the replay check.",
 							 NULL, &dpop_on_standby, DPOP_STANDBY_REFUSE, dpop_standby_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	/* shared memory is sized at start: only a preloaded library can define it */
+	DefineCustomIntVariable("jwt.dpop_replay_entries",
+							"DPoP proofs remembered in shared memory, across rollbacks, until they expire.",
+							"Shared memory, sized at server start; with jwt in shared_preload_libraries only.",
+							&dpop_replay_entries, 65536, 16, 64 * 1024 * 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = replay_shmem_request;
+#else
+	RequestAddinShmemSpace(replay_shmem_size());
+	RequestNamedLWLockTranche(DPOP_REPLAY_NAME, 1);
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = replay_shmem_startup;
 }
 
 bool
@@ -114,23 +225,148 @@ relation_owner(Oid relid)
 	return owner;
 }
 
+/* What the shared store says of a proof. */
+typedef enum ReplayVerdict
+{
+	REPLAY_FRESH,				/* not seen: now recorded */
+	REPLAY_SEEN,				/* recorded before */
+	REPLAY_STALE,				/* past its expiry by the clock: refused as too old */
+	REPLAY_FULL					/* not seen, and no room without evicting a live record */
+} ReplayVerdict;
+
 /*
- * Record a proof as seen until expires (Unix seconds): false when it was
- * seen already (or is being recorded by a transaction that then commits).
- * look_only (a standby): only whether it was seen, as far as replayed.
+ * Remove the expired records; note when the next one expires.  Lock held.
+ * A pass over the whole table, but only when the store is full and a record
+ * has expired: at most once a second (expiries are whole seconds).
+ */
+static void
+replay_sweep(int64 now)
+{
+	HASH_SEQ_STATUS scan;
+	DpopReplayEntry *e;
+	int64		next = PG_INT64_MAX;
+
+	hash_seq_init(&scan, replay_hash);
+	while ((e = (DpopReplayEntry *) hash_seq_search(&scan)) != NULL)
+	{
+		if (e->expires <= now)
+		{
+			if (!e->bound)
+				replay_shared->nunbound--;
+			replay_shared->nentries--;
+			(void) hash_search(replay_hash, e->digest, HASH_REMOVE, NULL);
+		}
+		else if (e->expires < next)
+			next = e->expires;
+	}
+	replay_shared->next_expiry = next;
+}
+
+/*
+ * Look a proof up in the shared store and record it there, in one step under
+ * the lock, whatever the caller's transaction does next.  A record found is a
+ * replay even when past its expiry.  A proof is recorded only while its
+ * expiry is ahead of the clock read under the lock: a sweep frees only
+ * records behind that clock, so no proof accepted afterwards, even by a
+ * statement that began long ago, can be one whose record was swept.
+ */
+static ReplayVerdict
+replay_shared_record(const unsigned char *digest, int64 expires, bool bound)
+{
+	DpopReplayEntry *e;
+	int64		now;
+	bool		found;
+	ReplayVerdict verdict = REPLAY_FRESH;
+
+	LWLockAcquire(replay_shared->lock, LW_EXCLUSIVE);
+	now = (int64) ((GetCurrentTimestamp() - SetEpochTimestamp()) / USECS_PER_SEC);
+	if (hash_search(replay_hash, digest, HASH_FIND, NULL) != NULL)
+		verdict = REPLAY_SEEN;
+	else if (expires <= now)
+		verdict = REPLAY_STALE;
+	else
+	{
+		/* jwt_dpop_verify()'s records may take only half of the store */
+		bool		room = replay_shared->nentries < replay_shared->capacity &&
+			(bound || replay_shared->nunbound < replay_shared->capacity / 2);
+
+		if (!room && replay_shared->next_expiry <= now)
+		{
+			replay_sweep(now);
+			room = replay_shared->nentries < replay_shared->capacity &&
+				(bound || replay_shared->nunbound < replay_shared->capacity / 2);
+		}
+		e = room ? (DpopReplayEntry *) hash_search(replay_hash, digest, HASH_ENTER_NULL, &found) : NULL;
+		if (e == NULL)
+			verdict = REPLAY_FULL;
+		else
+		{
+			e->expires = expires;
+			e->bound = bound;
+			replay_shared->nentries++;
+			if (!bound)
+				replay_shared->nunbound++;
+			if (expires < replay_shared->next_expiry)
+				replay_shared->next_expiry = expires;
+		}
+	}
+	LWLockRelease(replay_shared->lock);
+	return verdict;
+}
+
+/*
+ * Record a proof (its digest) in the shared store, when there is one;
+ * raises when the store is full.
+ */
+static JwtStatus
+replay_shared_check(const unsigned char *digest, double expires, bool bound, JwtError *err)
+{
+	if (replay_shared == NULL)
+		return JWT_OK;
+	switch (replay_shared_record(digest, (int64) ceil(expires), bound))
+	{
+		case REPLAY_FRESH:
+			return JWT_OK;
+		case REPLAY_SEEN:
+			return jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
+		case REPLAY_STALE:
+			jwt_fail(err, JWT_ERR_DPOP_TIME, "DPoP proof is too old");
+			jwt_fail_detail(err, "It expired while the statement that checks it was running.");
+			return JWT_ERR_DPOP_TIME;
+		case REPLAY_FULL:
+			break;
+	}
+	/* fail closed: a proof that cannot be remembered could be replayed */
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("the store of DPoP proofs seen is full"),
+			 errdetail(bound ? "All %d records are of proofs that have not expired yet."
+					   : "jwt_dpop_verify() may use half of the %d records, and they are of proofs that have not expired yet.",
+					   replay_shared->capacity),
+			 errhint("Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age.")));
+	return JWT_ERR_DPOP_REPLAY;	/* not reached */
+}
+
+/*
+ * Record a proof as seen until expires (Unix seconds), in the shared store
+ * first (when preloaded; bound: jwt_authenticate's) and then in the table:
+ * a replay when either had it (or a transaction that then commits is
+ * recording it in the table).  look_only (a standby): the table is only
+ * read, as far as replayed.  The table's prerequisites are checked before
+ * the shared store records anything: an unusable table must not burn the
+ * proof for nothing.
  *
  * In a read-only transaction on a primary (PostgREST runs GET requests in
  * one) the row is written all the same: it is the extension's bookkeeping,
  * not the caller's data, like a sequence's.  Not in a serializable one,
  * whose read-only promise the serializable snapshot relies on.
  */
-static bool
-record_proof(const char *jkt, const char *jti, double expires, bool look_only)
+static JwtStatus
+record_proof(const unsigned char *digest, double expires, bool look_only, bool bound,
+			 JwtError *err)
 {
 	Oid			nsp = jwt_extension_schema();
 	Oid			relid = get_relname_relid("jwt_dpop_proofs", nsp);
-	unsigned char digest[32];
-	char	   *input;
 	bytea	   *digest_datum;
 	Oid			save_userid;
 	int			save_sec;
@@ -140,6 +376,7 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 	char	   *sql;
 	Oid			types[2] = {BYTEAOID, TIMESTAMPTZOID};
 	Datum		values[2];
+	JwtStatus	st;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -151,13 +388,13 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay in a read-only serializable transaction"),
 				 errhint("Check the proof in a read-write transaction, or at another isolation level.")));
+	/* first the store no rollback erases: a replay is refused at once */
+	if ((st = replay_shared_check(digest, expires, bound, err)) != JWT_OK)
+		return st;
 
-	input = psprintf("%s.%s", jkt, jti);
-	if (!jwt_sha256(input, strlen(input), digest))
-		elog(ERROR, "could not hash a DPoP proof");
-	digest_datum = palloc(VARHDRSZ + sizeof(digest));
-	SET_VARSIZE(digest_datum, VARHDRSZ + sizeof(digest));
-	memcpy(VARDATA(digest_datum), digest, sizeof(digest));
+	digest_datum = palloc(VARHDRSZ + DPOP_DIGEST_LEN);
+	SET_VARSIZE(digest_datum, VARHDRSZ + DPOP_DIGEST_LEN);
+	memcpy(VARDATA(digest_datum), digest, DPOP_DIGEST_LEN);
 	values[0] = PointerGetDatum(digest_datum);
 	values[1] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) ceil(expires)));
 	if (look_only)
@@ -217,7 +454,7 @@ record_proof(const char *jkt, const char *jti, double expires, bool look_only)
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
-	return fresh;
+	return fresh ? JWT_OK : jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
 }
 
 JwtStatus
@@ -229,6 +466,9 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 	DpopCheck	req;
 	JwtStatus	st;
 	TimestampTz now = GetCurrentStatementStartTimestamp();
+	unsigned char digest[DPOP_DIGEST_LEN];
+	char	   *input;
+	double		expires;
 
 	memset(&req, 0, sizeof(req));
 	req.proof = proof;
@@ -249,21 +489,29 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 		 !jwt_equal_const_time(expected_jkt, result->jkt, DPOP_JKT_LEN)))
 		return jwt_fail(err, JWT_ERR_DPOP_BINDING, "DPoP proof key is not the key the token is bound to");
 
+	/* the record's key and its expiry, the same in both stores */
+	input = psprintf("%s.%s", result->jkt, result->jti);
+	if (!jwt_sha256(input, strlen(input), digest))
+		elog(ERROR, "could not hash a DPoP proof");
+	pfree(input);
+	expires = result->iat + dpop_max_age + dpop_clock_skew + 1;
+
 	if (RecoveryInProgress())
 	{
-		/* proofs recorded on the primary (and replayed here) are still refused */
+		/*
+		 * Proofs recorded on the primary (and replayed here) are still
+		 * refused, and so are replays to this standby when it has a shared
+		 * store of its own.
+		 */
 		if (dpop_on_standby == DPOP_STANDBY_SKIP_REPLAY_CHECK)
-			return record_proof(result->jkt, result->jti, 0, true) ? JWT_OK
-				: jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
+			return record_proof(digest, expires, true, expected_jkt != NULL, err);
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay on a standby"),
 				 errdetail("Proofs are single-use: their jti is recorded, and a standby cannot write."),
 				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check.")));
 	}
-	if (!record_proof(result->jkt, result->jti, result->iat + dpop_max_age + dpop_clock_skew + 1, false))
-		return jwt_fail(err, JWT_ERR_DPOP_REPLAY, "DPoP proof has been used before");
-	return JWT_OK;
+	return record_proof(digest, expires, false, expected_jkt != NULL, err);
 }
 
 /*

@@ -6,8 +6,9 @@
  * and call the install script's internal SECURITY DEFINER functions directly,
  * through the function manager: PUBLIC has no EXECUTE on them, so SQL cannot
  * reach them, and they never see a refresh token, only its SHA-256.
- * jwt_consume verifies as jwt_verify does with the keyring, then records the
- * token's jti as used.
+ * A session started with dpop_jkt is refreshed only with a DPoP proof by that
+ * key (src/dpop_replay.c checks it).  jwt_consume verifies as jwt_verify does
+ * with the keyring, then records the token's jti as used.
  */
 #include "postgres.h"
 
@@ -31,6 +32,8 @@
 #include "utils/timestamp.h"
 
 #include "b64url.h"
+#include "dpop_replay.h"
+#include "jwt_sql.h"
 #include "keyring.h"
 #include "session.h"
 #include "transport.h"
@@ -223,6 +226,26 @@ raise_refusal(const char *status, const char *sid)
 				(errcode(JWT_SQLSTATE_SESSION_ENDED),
 				 errmsg("session has ended"),
 				 errdetail("Its subject's tokens were revoked after the session started (jwt_revoke_subject)."),
+				 errhidestmt(true)));
+	if (strcmp(status, "dpop_required") == 0)
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_DPOP_BOUND),
+				 errmsg("refresh token is bound to a DPoP key"),
+				 errdetail("The session was started with dpop_jkt: a refresh needs a DPoP proof by that key (RFC 9449 section 5). Nothing was changed."),
+				 errhint("Call jwt_session_refresh(refresh_token, dpop_proof, method, url)."),
+				 errhidestmt(true)));
+	if (strcmp(status, "dpop_mismatch") == 0)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				 errmsg("DPoP proof key is not the key the refresh token is bound to"),
+				 errdetail("Nothing was changed."),
+				 errhidestmt(true)));
+	if (strcmp(status, "dpop_unbound") == 0)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				 errmsg("refresh token is not bound to a DPoP key"),
+				 errdetail("The session was started without dpop_jkt; a proof would neither be checked nor bind it. Nothing was changed."),
+				 errhint("Refresh it without a proof, or start a session with dpop_jkt."),
 				 errhidestmt(true)));
 	elog(ERROR, "unexpected session status \"%s\"", status);
 }
@@ -423,9 +446,62 @@ jwt_session_start(PG_FUNCTION_ARGS)
 	return session_row(fcinfo, r, refresh_token);
 }
 
+/* A text argument as UTF-8, or NULL when NULL. */
+static const char *
+utf8_argument_or_null(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return jwt_server_cstring_to_utf8(text_to_cstring(PG_GETARG_TEXT_PP(argno)), what);
+}
+
+/*
+ * Check the DPoP proof that came with a refresh against the key the refresh
+ * token's family is bound to, and return that key's thumbprint, before
+ * anything is written: a proof by another key, a replayed or stale one, or
+ * one for another request neither rotates the token nor ends the family.
+ * The proof's jti is recorded only once its key matched (src/dpop_replay.c).
+ */
+static char *
+refresh_proof(FunctionCallInfo fcinfo, bytea *digest)
+{
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		b;
+	Jsonb	   *binding;
+	char	   *jkt;
+	const char *proof = utf8_argument_or_null(fcinfo, 1, "dpop_proof");
+	const char *method = utf8_argument_or_null(fcinfo, 2, "method");
+	const char *url = utf8_argument_or_null(fcinfo, 3, "url");
+	DpopProof	result;
+	JwtError	err;
+
+	if (method == NULL || url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a DPoP proof needs the request's method and url"),
+				 errhidestmt(true)));
+	values[0] = PointerGetDatum(digest);
+	b = call_internal("_jwt_session_binding", 1, types, values, NULL, &isnull);
+	if (isnull)
+		raise_refusal("unknown", NULL);
+	binding = DatumGetJsonbP(b);
+	jkt = jsonb_member(binding, "dpop_jkt");
+	if (jkt == NULL)
+		raise_refusal("dpop_unbound", jsonb_member(binding, "session_id"));
+	/* no access token: "ath" is for access tokens only (RFC 9449 section 4.2) */
+	if (jwt_dpop_verify_request(proof, strlen(proof), method, url, NULL, 0, NULL, jkt,
+								&result, &err) != JWT_OK)
+		jwt_raise(&err);
+	return jkt;
+}
+
 /*
  * jwt_session_refresh(refresh_token text) RETURNS the row of jwt_session_start
- * EXECUTE is granted (PUBLIC has none): the refresh token is the credential.
+ * jwt_session_refresh(refresh_token text, dpop_proof text, method text, url text)
+ * EXECUTE is granted (PUBLIC has none): the refresh token is the credential,
+ * with a proof by the session's key when it was started with dpop_jkt.
  */
 static Datum
 session_refresh(PG_FUNCTION_ARGS)
@@ -434,8 +510,10 @@ session_refresh(PG_FUNCTION_ARGS)
 	bytea	   *digest;
 	bytea	   *new_digest;
 	char	   *new_token;
-	Oid			types[3] = {BYTEAOID, BYTEAOID, TEXTOID};
-	Datum		values[3];
+	char	   *proven_jkt = NULL;
+	Oid			types[4] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 	bool		isnull;
 	Jsonb	   *r;
 	char	   *status;
@@ -450,6 +528,8 @@ session_refresh(PG_FUNCTION_ARGS)
 	jwt_transport_check(end_exposed_session, digest_or_null(token));
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		proven_jkt = refresh_proof(fcinfo, digest);
 
 	new_token = jwt_session_random_text(JWT_REFRESH_TOKEN_BYTES);
 	new_digest = palloc(VARHDRSZ + 32);
@@ -459,7 +539,9 @@ session_refresh(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(digest);
 	values[1] = PointerGetDatum(new_digest);
 	values[2] = CStringGetTextDatum(jwt_session_random_text(16));
-	r = DatumGetJsonbP(call_internal("_jwt_session_rotate", 3, types, values, NULL, &isnull));
+	values[3] = proven_jkt != NULL ? CStringGetTextDatum(proven_jkt) : (Datum) 0;
+	nulls[3] = proven_jkt == NULL;
+	r = DatumGetJsonbP(call_internal("_jwt_session_rotate", 4, types, values, nulls, &isnull));
 	status = jsonb_member(r, "status");
 	sid = jsonb_member(r, "session_id");
 	if (status == NULL)

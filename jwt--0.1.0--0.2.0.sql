@@ -1729,13 +1729,6 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION _jwt_session_revoke(text, text) FROM PUBLIC;
 
--- The family of a refresh token's digest (NULL: unknown).
-CREATE FUNCTION _jwt_session_of(digest bytea) RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT t.sid FROM @extschema@.jwt_session_refresh_tokens AS t WHERE t.digest = _jwt_session_of.digest
-$$;
-REVOKE ALL ON FUNCTION _jwt_session_of(bytea) FROM PUBLIC;
-
 -- Record a consumed token id; false if it was consumed already.  A second
 -- consumer waits on the unique index for the first to commit or roll back.
 CREATE FUNCTION _jwt_consume_record(jti text, expires_at timestamptz) RETURNS boolean
@@ -1811,7 +1804,16 @@ CREATE FUNCTION jwt_session_end(refresh_token text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'jwt_session_end'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION jwt_session_end(text) IS
-'logout: ends the session of a refresh token (any of its family) and revokes its access tokens; true if it was not ended already';
+'logout: ends the session of a refresh token (any of its family) and revokes its access tokens; true if it was not ended already; a DPoP-bound session needs the form with a proof (28JS6)';
+
+-- Logout of a DPoP-bound session: a proof by the session's key, as for a
+-- refresh, so that a refresh token alone cannot end the session either.
+CREATE FUNCTION jwt_session_end(refresh_token text, dpop_proof text, method text DEFAULT NULL,
+                                url text DEFAULT NULL) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_session_end'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_session_end(text, text, text, text) IS
+'jwt_session_end with a DPoP proof (RFC 9449): a session started with dpop_jkt is ended only with a valid proof by that key for this method and url';
 
 CREATE FUNCTION jwt_revoke_session(session_id text, reason text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1849,7 +1851,8 @@ COMMENT ON FUNCTION jwt_consume(text, text[], text, text[], text[], interval, te
 -- refresh token is the credential); starting needs the keyring signer grant,
 -- checked in C; revoking a session is for the roles that may revoke.
 REVOKE ALL ON FUNCTION jwt_session_refresh(text), jwt_session_refresh(text, text, text, text),
-                      jwt_session_end(text), jwt_revoke_session(text, text) FROM PUBLIC;
+                      jwt_session_end(text), jwt_session_end(text, text, text, text),
+                      jwt_revoke_session(text, text) FROM PUBLIC;
 
 -- (end of the sessions section)
 

@@ -231,8 +231,8 @@ raise_refusal(const char *status, const char *sid)
 		ereport(ERROR,
 				(errcode(JWT_SQLSTATE_REFRESH_DPOP_BOUND),
 				 errmsg("refresh token is bound to a DPoP key"),
-				 errdetail("The session was started with dpop_jkt: a refresh needs a DPoP proof by that key (RFC 9449 section 5). Nothing was changed."),
-				 errhint("Call jwt_session_refresh(refresh_token, dpop_proof, method, url)."),
+				 errdetail("The session was started with dpop_jkt: refreshing or ending it needs a DPoP proof by that key (RFC 9449 section 5). Nothing was changed."),
+				 errhint("Call jwt_session_refresh or jwt_session_end with dpop_proof, method and url."),
 				 errhidestmt(true)));
 	if (strcmp(status, "dpop_mismatch") == 0)
 		ereport(ERROR,
@@ -298,6 +298,18 @@ refresh_digest_argument(text *token)
 	return digest;
 }
 
+/* The family of a refresh token's digest and its key ({"session_id", "dpop_jkt"}); NULL: unknown. */
+static Jsonb *
+session_binding(bytea *digest)
+{
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1] = {PointerGetDatum(digest)};
+	bool		isnull;
+	Datum		b = call_internal("_jwt_session_binding", 1, types, values, NULL, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbP(b);
+}
+
 /*
  * A refresh token refused for its transport has been seen in clear: end its
  * session (jwt.revoke_exposed_tokens), in a transaction of its own.
@@ -306,21 +318,27 @@ static bool
 end_exposed_session(void *arg)
 {
 	bytea	   *digest = (bytea *) arg;
-	Oid			types[1] = {BYTEAOID};
-	Datum		values[1] = {PointerGetDatum(digest)};
-	bool		isnull;
-	Datum		sid;
+	Jsonb	   *binding;
+	char	   *sid;
 
-	if (digest == NULL)
+	if (digest == NULL || (binding = session_binding(digest)) == NULL)
 		return false;
-	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
-	if (isnull)
+
+	/*
+	 * A family bound to a key: its refresh token seen in clear is useless
+	 * without the key, and ending the family would let whoever holds a copy
+	 * end it from a connection without TLS.
+	 */
+	if (jsonb_member(binding, "dpop_jkt") != NULL)
 		return false;
-	if (!jwt_session_pending_record(TextDatumGetCString(sid)))
-		return jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear");
-	if (!jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear"))
+	sid = jsonb_member(binding, "session_id");
+	if (sid == NULL)
 		return false;
-	jwt_session_pending_forget(TextDatumGetCString(sid));
+	if (!jwt_session_pending_record(sid))
+		return jwt_session_revoke_detached(sid, "exposed in clear");
+	if (!jwt_session_revoke_detached(sid, "exposed in clear"))
+		return false;
+	jwt_session_pending_forget(sid);
 	return true;
 }
 
@@ -456,40 +474,32 @@ utf8_argument_or_null(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 /*
- * Check the DPoP proof that came with a refresh against the key the refresh
- * token's family is bound to, and return that key's thumbprint, before
- * anything is written: a proof by another key, a replayed or stale one, or
- * one for another request neither rotates the token nor ends the family.
- * The proof's jti is recorded only once its key matched (src/dpop_replay.c).
+ * Check the DPoP proof (argument 1, with method and url) that came with a
+ * refresh token against the key its family is bound to, and return that
+ * key's thumbprint, before anything is written: a proof by another key, a
+ * replayed or stale one, or one for another request neither rotates the
+ * token nor ends the family.  The proof's jti is recorded only once its key
+ * matched (src/dpop_replay.c).  A proof for an unbound family is refused: it
+ * would bind nothing, and a client that sends one expects a bound session.
  */
 static char *
-refresh_proof(FunctionCallInfo fcinfo, bytea *digest)
+session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 {
-	Oid			types[1] = {BYTEAOID};
-	Datum		values[1];
-	bool		isnull;
-	Datum		b;
-	Jsonb	   *binding;
-	char	   *jkt;
 	const char *proof = utf8_argument_or_null(fcinfo, 1, "dpop_proof");
 	const char *method = utf8_argument_or_null(fcinfo, 2, "method");
 	const char *url = utf8_argument_or_null(fcinfo, 3, "url");
+	char	   *jkt = jsonb_member(binding, "dpop_jkt");
 	DpopProof	result;
 	JwtError	err;
 
+	Assert(proof != NULL);
 	if (method == NULL || url == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a DPoP proof needs the request's method and url"),
 				 errhidestmt(true)));
-	values[0] = PointerGetDatum(digest);
-	b = call_internal("_jwt_session_binding", 1, types, values, NULL, &isnull);
-	if (isnull)
-		raise_refusal("unknown", NULL);
-	binding = DatumGetJsonbP(b);
-	jkt = jsonb_member(binding, "dpop_jkt");
 	if (jkt == NULL)
-		raise_refusal("dpop_unbound", jsonb_member(binding, "session_id"));
+		raise_refusal("dpop_unbound", NULL);
 	/* no access token: "ath" is for access tokens only (RFC 9449 section 4.2) */
 	if (jwt_dpop_verify_request(proof, strlen(proof), method, url, NULL, 0, NULL, jkt,
 								&result, &err) != JWT_OK)
@@ -529,7 +539,13 @@ session_refresh(PG_FUNCTION_ARGS)
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		proven_jkt = refresh_proof(fcinfo, digest);
+	{
+		Jsonb	   *binding = session_binding(digest);
+
+		if (binding == NULL)
+			raise_refusal("unknown", NULL);
+		proven_jkt = session_proof(fcinfo, binding);
+	}
 
 	new_token = jwt_session_random_text(JWT_REFRESH_TOKEN_BYTES);
 	new_digest = palloc(VARHDRSZ + 32);
@@ -587,27 +603,42 @@ session_refresh(PG_FUNCTION_ARGS)
  * jwt_session_end(refresh_token text) RETURNS boolean: logout.  Any refresh
  * token of the family, used or not, ends it: presenting an old one is what
  * reuse does anyway.  True if this call ended it.
+ * jwt_session_end(refresh_token text, dpop_proof text, method text, url text):
+ * a family bound to a key is ended only with a proof by that key, as it is
+ * refreshed: a thief holding one of its refresh tokens but not the key must
+ * not be able to log its user out either.
  */
 static Datum
 session_end(PG_FUNCTION_ARGS)
 {
-	text	   *token = PG_GETARG_TEXT_PP(0);
+	text	   *token;
 	bytea	   *digest;
-	Oid			types[2] = {BYTEAOID, TEXTOID};
+	Jsonb	   *binding;
+	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
-	Datum		sid;
+	char	   *sid;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
+				 errmsg("no refresh token")));
+	token = PG_GETARG_TEXT_PP(0);
 	check_writable("end a session");
 	jwt_transport_check(end_exposed_session, digest_or_null(token));
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
-	values[0] = PointerGetDatum(digest);
-	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
-	if (isnull)
+	binding = session_binding(digest);
+	if (binding == NULL)
 		raise_refusal("unknown", NULL);
-	types[0] = TEXTOID;
-	values[0] = sid;
+	sid = jsonb_member(binding, "session_id");
+	if (sid == NULL)
+		elog(ERROR, "session binding without session_id");
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		(void) session_proof(fcinfo, binding);
+	else if (jsonb_member(binding, "dpop_jkt") != NULL)
+		raise_refusal("dpop_required", sid);
+	values[0] = CStringGetTextDatum(sid);
 	values[1] = CStringGetTextDatum("logout");
 	PG_RETURN_DATUM(call_internal("_jwt_session_revoke", 2, types, values, NULL, &isnull));
 }

@@ -147,10 +147,49 @@ SET ROLE sd_app;
 SELECT sd_refresh(repeat('A', 43), sd_proof(sd_claims())) AS unknown_token,
        sd_refresh('short', sd_proof(sd_claims())) AS malformed_token,
        sd_refresh(NULL, sd_proof(sd_claims())) AS null_token;
--- an ended bound session with a valid proof: ended (28JS4)
-SELECT refresh_token AS er FROM jwt_session_start('{"sub":"ed"}', dpop_jkt => :'jkt') \gset
-SELECT jwt_session_end(:'er') AS logged_out;
+RESET ROLE;
+
+-- ---------- logout (jwt_session_end) of a bound session ----------
+-- sd_end(refresh token, proof [, method, url]): the result or the SQLSTATE and message
+CREATE FUNCTION sd_end(r text, proof text, method text DEFAULT 'POST',
+                       url text DEFAULT 'https://app.example.com/auth/logout')
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN jwt_session_end(r, proof, method, url)::text;
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+GRANT EXECUTE ON FUNCTION sd_end(text, text, text, text) TO sd_app;
+GRANT EXECUTE ON FUNCTION jwt_session_end(text, text, text, text) TO sd_app;
+SET ROLE sd_app;
+SELECT refresh_token AS er, session_id AS es FROM jwt_session_start('{"sub":"ed"}', dpop_jkt => :'jkt') \gset
+RESET ROLE;
+
+-- attack: a thief with the refresh token but not the key logs the user out
+-- (one-argument logout, or a proof by their own key): refused, the session lives
+SET ROLE sd_app;
+SELECT try(format('SELECT jwt_session_end(%L)', :'er')) AS stolen_token_logout,
+       sd_end(:'er', NULL) AS stolen_token_logout_null_proof,
+       sd_end(:'er', sd_proof(sd_claims(htu => 'https://app.example.com/auth/logout'), 'ed25519', 'EdDSA')) AS logout_other_key;
+-- a proof for the refresh URL is not one for logout
+SELECT sd_end(:'er', sd_proof(sd_claims())) AS logout_wrong_htu;
+RESET ROLE;
+SELECT sd_ended(:'es') AS ended;
+
+-- the user (the key holder) logs out with a proof for the logout request
+SET ROLE sd_app;
+SELECT sd_end(:'er', sd_proof(sd_claims(htu => 'https://app.example.com/auth/logout'))) AS logout_with_key,
+       sd_end(:'er', sd_proof(sd_claims(htu => 'https://app.example.com/auth/logout'))) AS logout_again;
+RESET ROLE;
+SELECT sd_ended(:'es') AS ended;
+-- an ended bound session refreshed with a valid proof: ended (28JS4)
+SET ROLE sd_app;
 SELECT sd_refresh(:'er', sd_proof(sd_claims())) AS ended_with_proof;
+-- an unbound session: logout with a proof refused (as its refresh is), without one it ends
+SELECT refresh_token AS ur2 FROM jwt_session_start('{"sub":"ulla"}') \gset
+SELECT sd_end(:'ur2', sd_proof(sd_claims(htu => 'https://app.example.com/auth/logout'))) AS unbound_logout_with_proof,
+       sd_end(:'ur2', NULL) AS unbound_logout_null_proof_form;
+SELECT sd_end(NULL, NULL) AS logout_null_token, sd_end(repeat('A', 43), NULL) AS logout_unknown_token;
 RESET ROLE;
 
 -- attack: a role without the grant on the DPoP form
@@ -159,12 +198,12 @@ SET ROLE sd_evil;
 SELECT try(format('SELECT jwt_session_refresh(%L, %L, %L, %L)', :'r3', 'x', 'POST', 'https://x')) AS refresh_dpop_without_grant;
 RESET ROLE;
 
--- the forms: one argument matches the original alone; its grants are separate
+-- the forms: one argument matches the original alone; their grants are separate
 SELECT p.oid::regprocedure AS form, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute,
        p.prosecdef AS security_definer
-FROM pg_proc p WHERE p.proname = 'jwt_session_refresh' ORDER BY p.pronargs;
+FROM pg_proc p WHERE p.proname IN ('jwt_session_refresh', 'jwt_session_end') ORDER BY p.proname, p.pronargs;
 
 DROP FUNCTION sd_proof(jsonb, text, text, text), sd_claims(text, text, jsonb),
-              sd_refresh(text, text, text, text), sd_used(text), sd_ended(text);
+              sd_refresh(text, text, text, text), sd_end(text, text, text, text), sd_used(text), sd_ended(text);
 DROP OWNED BY sd_app, sd_evil;
 DROP ROLE sd_app, sd_evil;

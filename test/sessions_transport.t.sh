@@ -5,7 +5,8 @@
 # without TLS (28JT1) and work over TLS and the Unix socket; the refusal never
 # quotes the token, nor does the server log.  With jwt.revoke_exposed_tokens,
 # a refresh token refused so ends its session (committed although the call
-# fails), and a single-use token refused so is revoked.  Whatever fails inside
+# fails), unless the session is bound to a DPoP key, and a single-use token
+# refused so is revoked.  Whatever fails inside
 # them, the statement (which holds the token) stays out of the server log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,14 @@ check "a single-use token sent in clear: refused (28JT1)" \
     "$(state tcp disable "SELECT jwt_consume('$T2')")" 28JT1
 check "... and revoked: consuming it over TLS (28J04)" \
     "$(state tcp require "SELECT jwt_consume('$T2')")" 28J04
+# Attack: a copy of a DPoP-bound session's refresh token, sent in clear on
+# purpose: the token is useless without the client's key, so ending the
+# session would only hand whoever holds a copy a way to log its user out.
+BR=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"bound\"}', dpop_jkt => '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I')")
+check "a DPoP-bound session's refresh token sent in clear: refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_refresh('$BR')")" 28JT1
+check "... and its session is not ended (no proof of the key came)" \
+    "$(q "SELECT ended_at IS NULL FROM jwt_sessions WHERE claims ->> 'sub' = 'bound'")" t
 check "an unknown refresh token in clear ends nothing and starts no worker" \
     "$(vtcp disable "SELECT jwt_session_refresh('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')" | grep -c 'WARNING' || true)" 0
 sys jwt.revoke_exposed_tokens off

@@ -310,26 +310,50 @@ session_binding(bytea *digest)
 	return isnull ? NULL : DatumGetJsonbP(b);
 }
 
+/* A refresh or logout refused for its transport: its refresh token's digest and its arguments. */
+typedef struct ExposedSession
+{
+	bytea	   *digest;			/* NULL: malformed */
+	FunctionCallInfo fcinfo;
+} ExposedSession;
+
+static JwtStatus check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err);
+
+/*
+ * Whether the DPoP proof of a refresh or logout refused for its transport
+ * would have been accepted for the family bound to key jkt: then the token
+ * and a usable proof crossed in clear together.  Checking it records the
+ * proof, in a transaction about to fail (src/dpop_replay.c).
+ */
+static bool
+exposed_proof_usable(FunctionCallInfo fcinfo, const char *jkt)
+{
+	JwtError	err;
+
+	if (PG_NARGS() < 4 || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return false;
+	return check_session_proof(fcinfo, jkt, &err) == JWT_OK;
+}
+
 /*
  * A refresh token refused for its transport has been seen in clear: end its
- * session (jwt.revoke_exposed_tokens), in a transaction of its own.
+ * session (jwt.revoke_exposed_tokens), in a transaction of its own.  A family
+ * bound to a key only if a proof by that key, good for this request, came
+ * along: the refresh token alone is useless without the key, and ending the
+ * family would let whoever holds a copy end it from a connection without TLS.
  */
 static bool
 end_exposed_session(void *arg)
 {
-	bytea	   *digest = (bytea *) arg;
+	ExposedSession *x = (ExposedSession *) arg;
 	Jsonb	   *binding;
+	char	   *jkt;
 	char	   *sid;
 
-	if (digest == NULL || (binding = session_binding(digest)) == NULL)
+	if (x->digest == NULL || (binding = session_binding(x->digest)) == NULL)
 		return false;
-
-	/*
-	 * A family bound to a key: its refresh token seen in clear is useless
-	 * without the key, and ending the family would let whoever holds a copy
-	 * end it from a connection without TLS.
-	 */
-	if (jsonb_member(binding, "dpop_jkt") != NULL)
+	jkt = jsonb_member(binding, "dpop_jkt");
+	if (jkt != NULL && !exposed_proof_usable(x->fcinfo, jkt))
 		return false;
 	sid = jsonb_member(binding, "session_id");
 	if (sid == NULL)
@@ -485,26 +509,36 @@ utf8_argument_or_null(FunctionCallInfo fcinfo, int argno, const char *what)
 static char *
 session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 {
-	const char *proof = utf8_argument_or_null(fcinfo, 1, "dpop_proof");
-	const char *method = utf8_argument_or_null(fcinfo, 2, "method");
-	const char *url = utf8_argument_or_null(fcinfo, 3, "url");
 	char	   *jkt = jsonb_member(binding, "dpop_jkt");
-	DpopProof	result;
 	JwtError	err;
 
-	Assert(proof != NULL);
-	if (method == NULL || url == NULL)
+	Assert(!PG_ARGISNULL(1));
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a DPoP proof needs the request's method and url"),
 				 errhidestmt(true)));
 	if (jkt == NULL)
 		raise_refusal("dpop_unbound", NULL);
-	/* no access token: "ath" is for access tokens only (RFC 9449 section 4.2) */
-	if (jwt_dpop_verify_request(proof, strlen(proof), method, url, NULL, 0, NULL, jkt,
-								&result, &err) != JWT_OK)
+	if (check_session_proof(fcinfo, jkt, &err) != JWT_OK)
 		jwt_raise(&err);
 	return jkt;
+}
+
+/*
+ * Check the proof (arguments 1-3, none NULL) by key jkt for this request,
+ * without "ath": that is for access tokens only (RFC 9449 section 4.2).
+ */
+static JwtStatus
+check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
+{
+	const char *proof = utf8_argument_or_null(fcinfo, 1, "dpop_proof");
+	const char *method = utf8_argument_or_null(fcinfo, 2, "method");
+	const char *url = utf8_argument_or_null(fcinfo, 3, "url");
+	DpopProof	result;
+
+	return jwt_dpop_verify_request(proof, strlen(proof), method, url, NULL, 0, NULL, jkt,
+								   &result, err);
 }
 
 /*
@@ -521,6 +555,7 @@ session_refresh(PG_FUNCTION_ARGS)
 	bytea	   *new_digest;
 	char	   *new_token;
 	char	   *proven_jkt = NULL;
+	ExposedSession exposed;
 	Oid			types[4] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -535,7 +570,9 @@ session_refresh(PG_FUNCTION_ARGS)
 				 errmsg("no refresh token")));
 	token = PG_GETARG_TEXT_PP(0);
 	check_writable("refresh a session");
-	jwt_transport_check(end_exposed_session, digest_or_null(token));
+	exposed.digest = digest_or_null(token);
+	exposed.fcinfo = fcinfo;
+	jwt_transport_check(end_exposed_session, &exposed);
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
@@ -614,6 +651,7 @@ session_end(PG_FUNCTION_ARGS)
 	text	   *token;
 	bytea	   *digest;
 	Jsonb	   *binding;
+	ExposedSession exposed;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
@@ -625,7 +663,9 @@ session_end(PG_FUNCTION_ARGS)
 				 errmsg("no refresh token")));
 	token = PG_GETARG_TEXT_PP(0);
 	check_writable("end a session");
-	jwt_transport_check(end_exposed_session, digest_or_null(token));
+	exposed.digest = digest_or_null(token);
+	exposed.fcinfo = fcinfo;
+	jwt_transport_check(end_exposed_session, &exposed);
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
 	binding = session_binding(digest);

@@ -55,7 +55,7 @@ DATA = \
 	jwt--0.1.0--0.2.0.sql \
 	pgjwt--0.2.0.sql \
 	jwt_auth--0.1.0.sql
-REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_stats jwt_memory jwt_sessions jwt_consume jwt_sessions_attacks jwt_issuers jwt_issuers_review jwt_dpop jwt_token_cache
+REGRESS = jwt_setup jwt_basic jwt_strict jwt_claims jwt_keys jwt_vectors jwt_keyring jwt_keyring_access jwt_revocation jwt_rls jwt_attacks jwt_audit jwt_postgrest jwt_auth_compat jwt_impersonate jwt_stats jwt_memory jwt_sessions jwt_consume jwt_sessions_attacks jwt_sessions_dpop jwt_issuers jwt_issuers_review jwt_dpop jwt_token_cache
 REGRESS_OPTS = --inputdir=. --load-extension=jwt
 
 # -isystem: PostgreSQL's own headers are not warning-clean under -Wextra,

@@ -1558,12 +1558,33 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 REVOKE ALL ON FUNCTION _jwt_session_refusal(jwt_sessions) FROM PUBLIC;
 
+-- The family of a refresh token's digest and the key it is bound to
+-- ({"session_id", "dpop_jkt"}; NULL: unknown): a DPoP proof is checked
+-- against that key before anything is written.  A family's dpop_jkt never
+-- changes, so the refresh that follows sees the same.  PL/pgSQL: its plan
+-- is kept across the C callers' calls (a SQL function's would be planned
+-- at every call).
+CREATE FUNCTION _jwt_session_binding(digest bytea) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object('session_id', f.sid, 'dpop_jkt', f.dpop_jkt)
+              FROM @extschema@.jwt_session_refresh_tokens AS t
+              JOIN @extschema@.jwt_sessions AS f ON f.sid = t.sid
+             WHERE t.digest = _jwt_session_binding.digest);
+END $$;
+REVOKE ALL ON FUNCTION _jwt_session_binding(bytea) FROM PUBLIC;
+
 -- One refresh.  The UPDATE ... WHERE used_at IS NULL is the one point where
 -- two refreshes with one token meet: the second waits for the first, and
 -- once it commits finds the token used: reuse.  Reuse writes nothing here
 -- (the caller's error would roll it back): the C caller has the family
--- revoked in a transaction of its own.
-CREATE FUNCTION _jwt_session_rotate(digest bytea, new_digest bytea, jti text) RETURNS jsonb
+-- revoked in a transaction of its own.  dpop_jkt is the thumbprint of the key
+-- whose proof the caller verified (NULL: no proof): a family bound to a key
+-- (RFC 9449 section 5) is refreshed only with a proof by that key, an unbound
+-- one only without a proof.  Any other presentation, of a spent token too,
+-- writes nothing and is not reuse: whoever lacks the key can neither rotate
+-- nor end a bound family.
+CREATE FUNCTION _jwt_session_rotate(digest bytea, new_digest bytea, jti text, dpop_jkt text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     family text;
@@ -1573,6 +1594,8 @@ DECLARE
 BEGIN
     UPDATE @extschema@.jwt_session_refresh_tokens AS t SET used_at = clock_timestamp()
      WHERE t.digest = _jwt_session_rotate.digest AND t.used_at IS NULL
+       AND EXISTS (SELECT FROM @extschema@.jwt_sessions AS f
+                    WHERE f.sid = t.sid AND f.dpop_jkt IS NOT DISTINCT FROM _jwt_session_rotate.dpop_jkt)
     RETURNING t.sid INTO family;
     IF NOT FOUND THEN
         SELECT t.sid INTO family FROM @extschema@.jwt_session_refresh_tokens AS t
@@ -1581,6 +1604,12 @@ BEGIN
             RETURN jsonb_build_object('status', 'unknown');
         END IF;
         SELECT * INTO s FROM @extschema@.jwt_sessions AS f WHERE f.sid = family;
+        IF s.dpop_jkt IS DISTINCT FROM _jwt_session_rotate.dpop_jkt THEN
+            RETURN jsonb_build_object('status', CASE WHEN s.dpop_jkt IS NULL THEN 'dpop_unbound'
+                                                     WHEN _jwt_session_rotate.dpop_jkt IS NULL THEN 'dpop_required'
+                                                     ELSE 'dpop_mismatch' END,
+                                      'session_id', family);
+        END IF;
         refusal := @extschema@._jwt_session_refusal(s);
         RETURN jsonb_build_object('status', coalesce(refusal, 'reused'), 'session_id', family);
     END IF;
@@ -1608,7 +1637,7 @@ BEGIN
     RETURN jsonb_build_object('status', 'ok', 'access_token', m.token, 'session_id', family,
                               'access_expires_at', m.exp, 'refresh_expires_at', s.expires_at);
 END $$;
-REVOKE ALL ON FUNCTION _jwt_session_rotate(bytea, bytea, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _jwt_session_rotate(bytea, bytea, text, text) FROM PUBLIC;
 
 -- End a family (any sid: one this database did not start is revoked for
 -- ever, expires_at NULL); true if this call ended it.  The sid stays
@@ -1652,13 +1681,6 @@ BEGIN
     RETURN ended OR (NOT known AND FOUND);
 END $$;
 REVOKE ALL ON FUNCTION _jwt_session_revoke(text, text) FROM PUBLIC;
-
--- The family of a refresh token's digest (NULL: unknown).
-CREATE FUNCTION _jwt_session_of(digest bytea) RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT t.sid FROM @extschema@.jwt_session_refresh_tokens AS t WHERE t.digest = _jwt_session_of.digest
-$$;
-REVOKE ALL ON FUNCTION _jwt_session_of(bytea) FROM PUBLIC;
 
 -- Record a consumed token id; false if it was consumed already.  A second
 -- consumer waits on the unique index for the first to commit or roll back.
@@ -1713,13 +1735,38 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'jwt_session_refresh'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION jwt_session_refresh(text) IS
-'a new access and refresh token for a refresh token, which is then used; a used one presented again ends the session (28JS1)';
+'a new access and refresh token for a refresh token, which is then used; a used one presented again ends the session (28JS1); a DPoP-bound session needs the form with a proof (28JS6)';
+
+-- The refresh of a DPoP-bound session (RFC 9449 section 5): a proof by the
+-- session's key for this request (method, url; no "ath": a refresh token is
+-- not an access token).  The one-argument form stays as it was (same C
+-- function); dpop_proof has no default so that a one-argument call still
+-- matches it alone, as jwt_authenticate's DPoP form does.  A NULL proof is
+-- the one-argument form.
+CREATE FUNCTION jwt_session_refresh(refresh_token text, dpop_proof text, method text DEFAULT NULL,
+                                    url text DEFAULT NULL,
+                                    OUT access_token text, OUT refresh_token text, OUT session_id text,
+                                    OUT access_expires_at timestamptz, OUT refresh_expires_at timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'jwt_session_refresh'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_session_refresh(text, text, text, text) IS
+'jwt_session_refresh with a DPoP proof (RFC 9449): a session started with dpop_jkt is refreshed only with a valid proof by that key for this method and url';
 
 CREATE FUNCTION jwt_session_end(refresh_token text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'jwt_session_end'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION jwt_session_end(text) IS
-'logout: ends the session of a refresh token (any of its family) and revokes its access tokens; true if it was not ended already';
+'logout: ends the session of a refresh token (any of its family) and revokes its access tokens; true if it was not ended already; a DPoP-bound session needs the form with a proof (28JS6)';
+
+-- Logout of a DPoP-bound session: a proof by the session's key, as for a
+-- refresh, so that a refresh token alone cannot end the session either.
+CREATE FUNCTION jwt_session_end(refresh_token text, dpop_proof text, method text DEFAULT NULL,
+                                url text DEFAULT NULL) RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_session_end'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION jwt_session_end(text, text, text, text) IS
+'jwt_session_end with a DPoP proof (RFC 9449): a session started with dpop_jkt is ended only with a valid proof by that key for this method and url';
 
 CREATE FUNCTION jwt_revoke_session(session_id text, reason text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -1756,7 +1803,8 @@ COMMENT ON FUNCTION jwt_consume(text, text[], text, text[], text[], interval, te
 -- Refreshing and logging out are for the roles the application uses (the
 -- refresh token is the credential); starting needs the keyring signer grant,
 -- checked in C; revoking a session is for the roles that may revoke.
-REVOKE ALL ON FUNCTION jwt_session_refresh(text), jwt_session_end(text),
+REVOKE ALL ON FUNCTION jwt_session_refresh(text), jwt_session_refresh(text, text, text, text),
+                      jwt_session_end(text), jwt_session_end(text, text, text, text),
                       jwt_revoke_session(text, text) FROM PUBLIC;
 
 -- (end of the sessions section)

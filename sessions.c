@@ -6,8 +6,9 @@
  * and call the install script's internal SECURITY DEFINER functions directly,
  * through the function manager: PUBLIC has no EXECUTE on them, so SQL cannot
  * reach them, and they never see a refresh token, only its SHA-256.
- * jwt_consume verifies as jwt_verify does with the keyring, then records the
- * token's jti as used.
+ * A session started with dpop_jkt is refreshed only with a DPoP proof by that
+ * key (src/dpop_replay.c checks it).  jwt_consume verifies as jwt_verify does
+ * with the keyring, then records the token's jti as used.
  */
 #include "postgres.h"
 
@@ -31,6 +32,8 @@
 #include "utils/timestamp.h"
 
 #include "b64url.h"
+#include "dpop_replay.h"
+#include "jwt_sql.h"
 #include "keyring.h"
 #include "session.h"
 #include "transport.h"
@@ -224,6 +227,26 @@ raise_refusal(const char *status, const char *sid)
 				 errmsg("session has ended"),
 				 errdetail("Its subject's tokens were revoked after the session started (jwt_revoke_subject)."),
 				 errhidestmt(true)));
+	if (strcmp(status, "dpop_required") == 0)
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_DPOP_BOUND),
+				 errmsg("refresh token is bound to a DPoP key"),
+				 errdetail("The session was started with dpop_jkt: refreshing or ending it needs a DPoP proof by that key (RFC 9449 section 5). Nothing was changed."),
+				 errhint("Call jwt_session_refresh or jwt_session_end with dpop_proof, method and url."),
+				 errhidestmt(true)));
+	if (strcmp(status, "dpop_mismatch") == 0)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				 errmsg("DPoP proof key is not the key the refresh token is bound to"),
+				 errdetail("Nothing was changed."),
+				 errhidestmt(true)));
+	if (strcmp(status, "dpop_unbound") == 0)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				 errmsg("refresh token is not bound to a DPoP key"),
+				 errdetail("The session was started without dpop_jkt; a proof would neither be checked nor bind it. Nothing was changed."),
+				 errhint("Refresh it without a proof, or start a session with dpop_jkt."),
+				 errhidestmt(true)));
 	elog(ERROR, "unexpected session status \"%s\"", status);
 }
 
@@ -275,29 +298,71 @@ refresh_digest_argument(text *token)
 	return digest;
 }
 
+/* The family of a refresh token's digest and its key ({"session_id", "dpop_jkt"}); NULL: unknown. */
+static Jsonb *
+session_binding(bytea *digest)
+{
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1] = {PointerGetDatum(digest)};
+	bool		isnull;
+	Datum		b = call_internal("_jwt_session_binding", 1, types, values, NULL, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbP(b);
+}
+
+/* A refresh or logout refused for its transport: its refresh token's digest and its arguments. */
+typedef struct ExposedSession
+{
+	bytea	   *digest;			/* NULL: malformed */
+	FunctionCallInfo fcinfo;
+} ExposedSession;
+
+static JwtStatus check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err);
+
+/*
+ * Whether the DPoP proof of a refresh or logout refused for its transport
+ * would have been accepted for the family bound to key jkt: then the token
+ * and a usable proof crossed in clear together.  Checking it records the
+ * proof, in a transaction about to fail (src/dpop_replay.c).
+ */
+static bool
+exposed_proof_usable(FunctionCallInfo fcinfo, const char *jkt)
+{
+	JwtError	err;
+
+	if (PG_NARGS() < 4 || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return false;
+	return check_session_proof(fcinfo, jkt, &err) == JWT_OK;
+}
+
 /*
  * A refresh token refused for its transport has been seen in clear: end its
- * session (jwt.revoke_exposed_tokens), in a transaction of its own.
+ * session (jwt.revoke_exposed_tokens), in a transaction of its own.  A family
+ * bound to a key only if a proof by that key, good for this request, came
+ * along: the refresh token alone is useless without the key, and ending the
+ * family would let whoever holds a copy end it from a connection without TLS.
  */
 static bool
 end_exposed_session(void *arg)
 {
-	bytea	   *digest = (bytea *) arg;
-	Oid			types[1] = {BYTEAOID};
-	Datum		values[1] = {PointerGetDatum(digest)};
-	bool		isnull;
-	Datum		sid;
+	ExposedSession *x = (ExposedSession *) arg;
+	Jsonb	   *binding;
+	char	   *jkt;
+	char	   *sid;
 
-	if (digest == NULL)
+	if (x->digest == NULL || (binding = session_binding(x->digest)) == NULL)
 		return false;
-	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
-	if (isnull)
+	jkt = jsonb_member(binding, "dpop_jkt");
+	if (jkt != NULL && !exposed_proof_usable(x->fcinfo, jkt))
 		return false;
-	if (!jwt_session_pending_record(TextDatumGetCString(sid)))
-		return jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear");
-	if (!jwt_session_revoke_detached(TextDatumGetCString(sid), "exposed in clear"))
+	sid = jsonb_member(binding, "session_id");
+	if (sid == NULL)
 		return false;
-	jwt_session_pending_forget(TextDatumGetCString(sid));
+	if (!jwt_session_pending_record(sid))
+		return jwt_session_revoke_detached(sid, "exposed in clear");
+	if (!jwt_session_revoke_detached(sid, "exposed in clear"))
+		return false;
+	jwt_session_pending_forget(sid);
 	return true;
 }
 
@@ -423,9 +488,64 @@ jwt_session_start(PG_FUNCTION_ARGS)
 	return session_row(fcinfo, r, refresh_token);
 }
 
+/* A text argument as UTF-8, or NULL when NULL. */
+static const char *
+utf8_argument_or_null(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return jwt_server_cstring_to_utf8(text_to_cstring(PG_GETARG_TEXT_PP(argno)), what);
+}
+
+/*
+ * Check the DPoP proof (argument 1, with method and url) that came with a
+ * refresh token against the key its family is bound to, and return that
+ * key's thumbprint, before anything is written: a proof by another key, a
+ * replayed or stale one, or one for another request neither rotates the
+ * token nor ends the family.  The proof's jti is recorded only once its key
+ * matched (src/dpop_replay.c).  A proof for an unbound family is refused: it
+ * would bind nothing, and a client that sends one expects a bound session.
+ */
+static char *
+session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
+{
+	char	   *jkt = jsonb_member(binding, "dpop_jkt");
+	JwtError	err;
+
+	Assert(!PG_ARGISNULL(1));
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a DPoP proof needs the request's method and url"),
+				 errhidestmt(true)));
+	if (jkt == NULL)
+		raise_refusal("dpop_unbound", NULL);
+	if (check_session_proof(fcinfo, jkt, &err) != JWT_OK)
+		jwt_raise(&err);
+	return jkt;
+}
+
+/*
+ * Check the proof (arguments 1-3, none NULL) by key jkt for this request,
+ * without "ath": that is for access tokens only (RFC 9449 section 4.2).
+ */
+static JwtStatus
+check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
+{
+	const char *proof = utf8_argument_or_null(fcinfo, 1, "dpop_proof");
+	const char *method = utf8_argument_or_null(fcinfo, 2, "method");
+	const char *url = utf8_argument_or_null(fcinfo, 3, "url");
+	DpopProof	result;
+
+	return jwt_dpop_verify_request(proof, strlen(proof), method, url, NULL, 0, NULL, jkt,
+								   &result, err);
+}
+
 /*
  * jwt_session_refresh(refresh_token text) RETURNS the row of jwt_session_start
- * EXECUTE is granted (PUBLIC has none): the refresh token is the credential.
+ * jwt_session_refresh(refresh_token text, dpop_proof text, method text, url text)
+ * EXECUTE is granted (PUBLIC has none): the refresh token is the credential,
+ * with a proof by the session's key when it was started with dpop_jkt.
  */
 static Datum
 session_refresh(PG_FUNCTION_ARGS)
@@ -434,8 +554,11 @@ session_refresh(PG_FUNCTION_ARGS)
 	bytea	   *digest;
 	bytea	   *new_digest;
 	char	   *new_token;
-	Oid			types[3] = {BYTEAOID, BYTEAOID, TEXTOID};
-	Datum		values[3];
+	char	   *proven_jkt = NULL;
+	ExposedSession exposed;
+	Oid			types[4] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 	bool		isnull;
 	Jsonb	   *r;
 	char	   *status;
@@ -447,9 +570,19 @@ session_refresh(PG_FUNCTION_ARGS)
 				 errmsg("no refresh token")));
 	token = PG_GETARG_TEXT_PP(0);
 	check_writable("refresh a session");
-	jwt_transport_check(end_exposed_session, digest_or_null(token));
+	exposed.digest = digest_or_null(token);
+	exposed.fcinfo = fcinfo;
+	jwt_transport_check(end_exposed_session, &exposed);
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+	{
+		Jsonb	   *binding = session_binding(digest);
+
+		if (binding == NULL)
+			raise_refusal("unknown", NULL);
+		proven_jkt = session_proof(fcinfo, binding);
+	}
 
 	new_token = jwt_session_random_text(JWT_REFRESH_TOKEN_BYTES);
 	new_digest = palloc(VARHDRSZ + 32);
@@ -459,7 +592,9 @@ session_refresh(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(digest);
 	values[1] = PointerGetDatum(new_digest);
 	values[2] = CStringGetTextDatum(jwt_session_random_text(16));
-	r = DatumGetJsonbP(call_internal("_jwt_session_rotate", 3, types, values, NULL, &isnull));
+	values[3] = proven_jkt != NULL ? CStringGetTextDatum(proven_jkt) : (Datum) 0;
+	nulls[3] = proven_jkt == NULL;
+	r = DatumGetJsonbP(call_internal("_jwt_session_rotate", 4, types, values, nulls, &isnull));
 	status = jsonb_member(r, "status");
 	sid = jsonb_member(r, "session_id");
 	if (status == NULL)
@@ -505,27 +640,45 @@ session_refresh(PG_FUNCTION_ARGS)
  * jwt_session_end(refresh_token text) RETURNS boolean: logout.  Any refresh
  * token of the family, used or not, ends it: presenting an old one is what
  * reuse does anyway.  True if this call ended it.
+ * jwt_session_end(refresh_token text, dpop_proof text, method text, url text):
+ * a family bound to a key is ended only with a proof by that key, as it is
+ * refreshed: a thief holding one of its refresh tokens but not the key must
+ * not be able to log its user out either.
  */
 static Datum
 session_end(PG_FUNCTION_ARGS)
 {
-	text	   *token = PG_GETARG_TEXT_PP(0);
+	text	   *token;
 	bytea	   *digest;
-	Oid			types[2] = {BYTEAOID, TEXTOID};
+	Jsonb	   *binding;
+	ExposedSession exposed;
+	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
-	Datum		sid;
+	char	   *sid;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
+				 errmsg("no refresh token")));
+	token = PG_GETARG_TEXT_PP(0);
 	check_writable("end a session");
-	jwt_transport_check(end_exposed_session, digest_or_null(token));
+	exposed.digest = digest_or_null(token);
+	exposed.fcinfo = fcinfo;
+	jwt_transport_check(end_exposed_session, &exposed);
 	digest = refresh_digest_argument(token);
 	apply_pending_revocations();
-	values[0] = PointerGetDatum(digest);
-	sid = call_internal("_jwt_session_of", 1, types, values, NULL, &isnull);
-	if (isnull)
+	binding = session_binding(digest);
+	if (binding == NULL)
 		raise_refusal("unknown", NULL);
-	types[0] = TEXTOID;
-	values[0] = sid;
+	sid = jsonb_member(binding, "session_id");
+	if (sid == NULL)
+		elog(ERROR, "session binding without session_id");
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		(void) session_proof(fcinfo, binding);
+	else if (jsonb_member(binding, "dpop_jkt") != NULL)
+		raise_refusal("dpop_required", sid);
+	values[0] = CStringGetTextDatum(sid);
 	values[1] = CStringGetTextDatum("logout");
 	PG_RETURN_DATUM(call_internal("_jwt_session_revoke", 2, types, values, NULL, &isnull));
 }

@@ -39,10 +39,10 @@ REVOKE CREATE ON SCHEMA public FROM sa_evil;
 -- attack: a role without grants calls the internal functions directly
 SET ROLE sa_evil;
 SELECT try($$SELECT _jwt_session_revoke('x', 'y')$$) AS internal_revoke;
-SELECT try($$SELECT _jwt_session_of('\x00'::bytea)$$) AS internal_of;
 SELECT try($$SELECT _jwt_consume_record('x', NULL)$$) AS internal_consume;
 SELECT try($$SELECT _jwt_purge_sessions()$$) AS internal_purge;
-SELECT try($$SELECT _jwt_session_rotate('\x00'::bytea, '\x00'::bytea, 'j')$$) AS internal_rotate;
+SELECT try($$SELECT _jwt_session_rotate('\x00'::bytea, '\x00'::bytea, 'j', NULL)$$) AS internal_rotate;
+SELECT try($$SELECT _jwt_session_binding('\x00'::bytea)$$) AS internal_binding;
 SELECT try($$SELECT count(*) FROM jwt_session_refresh_tokens$$) AS read_digests;
 SELECT try($$SELECT count(*) FROM jwt_sessions$$) AS read_sessions;
 SELECT try($$SELECT count(*) FROM jwt_revoked_sessions$$) AS read_ended_sessions;

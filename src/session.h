@@ -13,6 +13,7 @@
 #define JWT_SQLSTATE_REFRESH_UNKNOWN	MAKE_SQLSTATE('2', '8', 'J', 'S', '3')
 #define JWT_SQLSTATE_SESSION_ENDED	MAKE_SQLSTATE('2', '8', 'J', 'S', '4')
 #define JWT_SQLSTATE_TOKEN_CONSUMED	MAKE_SQLSTATE('2', '8', 'J', 'S', '5')
+#define JWT_SQLSTATE_REFRESH_DPOP_BOUND	MAKE_SQLSTATE('2', '8', 'J', 'S', '6')
 
 /* Random bytes (256 bits for a refresh token) as base64url */
 #define JWT_REFRESH_TOKEN_BYTES 32

@@ -5,6 +5,9 @@
 #    other waits for it and, once it commits, is reuse (28JS1), which ends
 #    the family, the winner's new tokens included (the documented race rule);
 #    if the winner rolls back, the waiting one wins instead;
+#  - a DPoP-bound session: a captured refresh request replayed while the
+#    victim's is in flight is refused by its proof (28JD9), not reuse; a
+#    refresh without a proof is refused at once (28JS6);
 #  - two concurrent jwt_consume of one token: one wins, the other is 28JS5
 #    once the first commits (and wins if it rolls back);
 #  - a refresh token of another database is unknown there (28JS3);
@@ -82,6 +85,48 @@ check "A's new access token is revoked with the family (28J04)" \
 check "A's new refresh token is refused (28JS4)" \
     "$(sqlstate "SELECT session_id FROM jwt_session_refresh('$R2')")" 28JS4
 check "exactly one refresh was recorded" "$(p "SELECT refreshes FROM jwt_sessions WHERE sid = '$S'")" 1
+
+# --- a DPoP-bound session (RFC 9449 section 5), concurrently ---
+# Attack: a thief replays the victim's captured refresh request (token and
+# proof) while the victim's own is in flight.  The proof is single-use, so the
+# replay is refused by it (28JD9), which is not reuse: the session lives.  A
+# thief with the token but no key is refused at once (28JS6), without waiting.
+# The client's key: RFC 8037's example Ed25519 pair.
+PUB='{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}'
+PRIV='{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}'
+URL=https://app.example.com/auth/refresh
+proof() { p "SELECT jws_sign(convert_to(jsonb_build_object('jti', gen_random_uuid(), 'htm', 'POST', 'htu', '$URL',
+                 'iat', floor(extract(epoch FROM now())))::text, 'UTF8'), '$PRIV', 'EdDSA',
+                 jsonb_build_object('typ', 'dpop+jwt', 'jwk', '$PUB'::jsonb))"; }
+# blocked_or_done PID: until the backgrounded call PID has ended or a backend waits for a lock
+blocked_or_done() {
+    for _ in $(seq 100); do
+        kill -0 "$1" 2>/dev/null || return 0
+        [ "$(p "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")" != 0 ] &&
+            return 0
+        sleep 0.1
+    done
+}
+IFS='|' read -r A R S <<<"$(p "SELECT access_token || '|' || refresh_token || '|' || session_id
+                              FROM jwt_session_start('{\"sub\":\"dpop\"}', dpop_jkt => jwt_thumbprint('$PUB'))")"
+P=$(proof)
+in_session "BEGIN;" >/dev/null
+A_PAIR=$(in_session "SELECT access_token || '|' || refresh_token FROM jwt_session_refresh('$R', '$P', 'POST', '$URL');")
+IFS='|' read -r A2 R2 <<<"$A_PAIR"
+check "DPoP session A: refreshes with its proof in an open transaction" "$([ -n "$R2" ] && echo yes)" yes
+check "a thief with the token but no key, meanwhile: refused at once (28JS6)" \
+    "$(timeout 20 "$PGBIN/psql" -X -q -A -t -v VERBOSITY=sqlstate -d "$DB" \
+        -c "SELECT session_id FROM jwt_session_refresh('$R')" 2>&1 | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\)$/\1/p')" 28JS6
+sqlstate "SELECT session_id FROM jwt_session_refresh('$R', '$P', 'POST', '$URL')" >"$TMP/b" &
+B_PID=$!
+blocked_or_done "$B_PID"
+in_session "COMMIT;" >/dev/null
+wait "$B_PID" || true
+check "the victim's request replayed concurrently: refused by its proof (28JD9), not reuse" "$(cat "$TMP/b")" 28JD9
+check "... the session lives: A's new refresh token refreshes with a new proof" \
+    "$(sqlstate "SELECT session_id FROM jwt_session_refresh('$R2', '$(proof)', 'POST', '$URL')")" "ok:$S"
+check "... and A's new access token is bound to the key" \
+    "$(p "SELECT (jwt_decode('$A2')).payload -> 'cnf' ->> 'jkt' = jwt_thumbprint('$PUB')")" t
 
 # --- two consumers of one single-use token ---
 # Attack: a magic link opened twice at once; a check-then-insert would let both in.

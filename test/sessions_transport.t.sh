@@ -5,7 +5,8 @@
 # without TLS (28JT1) and work over TLS and the Unix socket; the refusal never
 # quotes the token, nor does the server log.  With jwt.revoke_exposed_tokens,
 # a refresh token refused so ends its session (committed although the call
-# fails), and a single-use token refused so is revoked.  Whatever fails inside
+# fails), unless the session is bound to a DPoP key, and a single-use token
+# refused so is revoked.  Whatever fails inside
 # them, the statement (which holds the token) stays out of the server log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,29 @@ check "a single-use token sent in clear: refused (28JT1)" \
     "$(state tcp disable "SELECT jwt_consume('$T2')")" 28JT1
 check "... and revoked: consuming it over TLS (28J04)" \
     "$(state tcp require "SELECT jwt_consume('$T2')")" 28J04
+# Attack: a copy of a DPoP-bound session's refresh token, sent in clear on
+# purpose: the token is useless without the client's key, so ending the
+# session would only hand whoever holds a copy a way to log its user out.
+# The client's key: RFC 8037's example Ed25519 pair.
+PUB='{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}'
+PRIV='{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}'
+URL=https://app.example.com/auth/refresh
+proof() { q "SELECT jws_sign(convert_to(jsonb_build_object('jti', gen_random_uuid(), 'htm', 'POST', 'htu', '$1',
+                 'iat', floor(extract(epoch FROM now())))::text, 'UTF8'), '$PRIV', 'EdDSA',
+                 jsonb_build_object('typ', 'dpop+jwt', 'jwk', '$PUB'::jsonb))"; }
+ended() { q "SELECT coalesce(end_reason, 'live') FROM jwt_sessions WHERE claims ->> 'sub' = '$1'"; }
+BR=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"bound\"}', dpop_jkt => jwt_thumbprint('$PUB'))")
+check "a DPoP-bound session's refresh token sent in clear: refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_refresh('$BR')")" 28JT1
+check "... and its session is not ended (no proof of the key came)" "$(ended bound)" live
+check "... with a proof for another request: refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_refresh('$BR', '$(proof https://app.example.com/other)', 'POST', '$URL')")" 28JT1
+check "... and its session is not ended (the proof is good for nothing)" "$(ended bound)" live
+check "... as a logout without a proof: refused (28JT1), not ended" \
+    "$(state tcp disable "SELECT jwt_session_end('$BR')")|$(ended bound)" "28JT1|live"
+check "... with the client's proof for this request: refused (28JT1)" \
+    "$(state tcp disable "SELECT jwt_session_refresh('$BR', '$(proof $URL)', 'POST', '$URL')")" 28JT1
+check "... and the session is ended: a usable proof crossed in clear with it" "$(ended bound)" "exposed in clear"
 check "an unknown refresh token in clear ends nothing and starts no worker" \
     "$(vtcp disable "SELECT jwt_session_refresh('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')" | grep -c 'WARNING' || true)" 0
 sys jwt.revoke_exposed_tokens off

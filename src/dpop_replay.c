@@ -101,6 +101,13 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 
+/* The clock, in whole Unix seconds. */
+static int64
+unix_now(void)
+{
+	return (int64) ((GetCurrentTimestamp() - SetEpochTimestamp()) / USECS_PER_SEC);
+}
+
 /* Shared memory for the store. */
 static Size
 replay_shmem_size(void)
@@ -120,10 +127,16 @@ replay_shmem_request(void)
 }
 #endif
 
-/* Create or attach the store (postmaster, and EXEC_BACKEND children). */
+/*
+ * Create or attach the store (postmaster, and EXEC_BACKEND children).  The
+ * postmaster creates it again after a crash, empty: any proof issued up to
+ * jwt.dpop_clock_skew ahead of now may have been used before (and rolled
+ * back), so until then no proof is accepted.
+ */
 static void
 replay_shmem_startup(void)
 {
+	static bool made_before = false;
 	bool		found;
 	HASHCTL		info;
 
@@ -138,8 +151,9 @@ replay_shmem_startup(void)
 		replay_shared->nentries = 0;
 		replay_shared->nunbound = 0;
 		replay_shared->next_expiry = PG_INT64_MAX;
-		replay_shared->horizon = PG_INT64_MIN;
+		replay_shared->horizon = made_before ? unix_now() + dpop_clock_skew + 1 : PG_INT64_MIN;
 	}
+	made_before = true;
 	memset(&info, 0, sizeof(info));
 	info.keysize = DPOP_DIGEST_LEN;
 	info.entrysize = sizeof(DpopReplayEntry);
@@ -235,7 +249,7 @@ typedef enum ReplayVerdict
 	REPLAY_FRESH,				/* not seen: now recorded */
 	REPLAY_SEEN,				/* recorded before */
 	REPLAY_STALE,				/* past its expiry by the clock: refused as too old */
-	REPLAY_FORGOTTEN,			/* issued no later than a record swept: maybe seen */
+	REPLAY_FORGOTTEN,			/* issued no later than a record swept or lost: maybe seen */
 	REPLAY_FULL					/* not seen, and no room without evicting a live record */
 } ReplayVerdict;
 
@@ -294,7 +308,7 @@ replay_shared_record(const unsigned char *digest, int64 issued, int32 lifetime, 
 	ReplayVerdict verdict = REPLAY_FRESH;
 
 	LWLockAcquire(replay_shared->lock, LW_EXCLUSIVE);
-	now = (int64) ((GetCurrentTimestamp() - SetEpochTimestamp()) / USECS_PER_SEC);
+	now = unix_now();
 	if (hash_search(replay_hash, digest, HASH_FIND, NULL) != NULL)
 		verdict = REPLAY_SEEN;
 	else if (expires <= now)
@@ -354,7 +368,7 @@ replay_shared_check(const unsigned char *digest, int64 issued, int32 lifetime, b
 			return JWT_ERR_DPOP_TIME;
 		case REPLAY_FORGOTTEN:
 			jwt_fail(err, JWT_ERR_DPOP_TIME, "DPoP proof is too old");
-			jwt_fail_detail(err, "Records of proofs issued as early have expired under a narrower jwt.dpop_max_age or jwt.dpop_clock_skew and are gone.");
+			jwt_fail_detail(err, "Proofs issued as early may have been used, and their records are gone (expired under a narrower jwt.dpop_max_age or jwt.dpop_clock_skew, or lost in a crash).");
 			return JWT_ERR_DPOP_TIME;
 		case REPLAY_FULL:
 			break;

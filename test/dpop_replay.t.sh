@@ -250,17 +250,29 @@ check "standby: (a replay to another server is not caught: the primary accepts i
 _standby_stop
 SB=''
 
-# --- attack: kill -9 of a backend (the postmaster reinitialises shared memory) ---
+# --- attack: kill -9 of a backend: the postmaster empties shared memory (a
+# crash restart), and with it the store; a proof used and rolled back before
+# must not verify again.  Every proof issued up to jwt.dpop_clock_skew ahead
+# of the crash may have been, so until then all are refused (here 1 s).
+sys jwt.dpop_clock_skew 1 >/dev/null
+settle jwt.dpop_clock_skew 1s
 P=$(q "SELECT mkproof()")
 qs <<<"BEGIN; $(verify "$P") ROLLBACK;" >/dev/null
 BPID=$(in_session "SELECT pg_backend_pid();")
 kill -KILL "$BPID"
-for _ in $(seq 100); do [ "$(q "SELECT 1")" = 1 ] && break; sleep 0.2; done
+for _ in $(seq 100); do [ "$(q "SELECT 1" 2>/dev/null)" = 1 ] && break; sleep 0.2; done
 check "crash: the server is back after a backend was killed" "$(q "SELECT 1")" 1
-check "crash: the shared store was recreated" \
+check "crash: the shared store was made again" \
     "$(q "SELECT count(*) FROM pg_shmem_allocations WHERE name = 'jwt DPoP proofs'")" 1
-check "crash: a use rolled back before the crash restart is not accepted again" \
-    "$(q "$(verify "$P")")" "ERROR:  28JD9"
+check "crash: a use rolled back before the crash restart is refused (28JD8), not accepted again" \
+    "$(q "$(verify "$P")")" "ERROR:  28JD8"
+check "crash: so is a fresh proof, until jwt.dpop_clock_skew has passed (28JD8)" \
+    "$(q "$(verify "$(q "SELECT mkproof()")")")" "ERROR:  28JD8"
+sleep 3
+check "crash: then fresh proofs are accepted" "$(q "$(verify "$(q "SELECT mkproof()")")")" "$JKT"
+check "crash: and the one used before is still refused (28JD8)" "$(q "$(verify "$P")")" "ERROR:  28JD8"
+"$PGBIN/psql" -X -q -c "ALTER SYSTEM RESET jwt.dpop_clock_skew" >/dev/null
+settle jwt.dpop_clock_skew 30s
 
 # --- restart: the committed record refuses; the shared store starts empty ---
 PC=$(q "SELECT mkproof()")

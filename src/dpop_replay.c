@@ -373,14 +373,19 @@ replay_shared_check(const unsigned char *digest, int64 issued, int32 lifetime, b
 		case REPLAY_FULL:
 			break;
 	}
-	/* fail closed: a proof that cannot be remembered could be replayed */
+	/*
+	 * fail closed: a proof that cannot be remembered could be replayed.  The
+	 * statement holds the proof (and the token), which the log must not: the
+	 * same for every error here.
+	 */
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("the store of DPoP proofs seen is full"),
 			 errdetail(bound ? "All %d records are of proofs that have not expired yet."
 					   : "jwt_dpop_verify() may use half of the %d records, and they are of proofs that have not expired yet.",
 					   replay_shared->capacity),
-			 errhint("Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age.")));
+			 errhint("Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age."),
+			 errhidestmt(true)));
 	return JWT_ERR_DPOP_REPLAY;	/* not reached */
 }
 
@@ -422,12 +427,14 @@ record_proof(const unsigned char *digest, double iat, bool look_only, bool bound
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the jwt extension's DPoP tables are not installed"),
-				 errhint("ALTER EXTENSION jwt UPDATE.")));
+				 errhint("ALTER EXTENSION jwt UPDATE."),
+				 errhidestmt(true)));
 	if (!look_only && XactReadOnly && IsolationIsSerializable())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay in a read-only serializable transaction"),
-				 errhint("Check the proof in a read-write transaction, or at another isolation level.")));
+				 errhint("Check the proof in a read-write transaction, or at another isolation level."),
+				 errhidestmt(true)));
 	/* first the store no rollback erases: a replay is refused at once */
 	if ((st = replay_shared_check(digest, issued, lifetime, bound, err)) != JWT_OK)
 		return st;
@@ -547,7 +554,8 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay on a standby"),
 				 errdetail("Proofs are single-use: their jti is recorded, and a standby cannot write."),
-				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check.")));
+				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check."),
+				 errhidestmt(true)));
 	}
 	return record_proof(digest, result->iat, false, expected_jkt != NULL, err);
 }

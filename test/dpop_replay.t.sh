@@ -120,8 +120,16 @@ check "full: a replay is still a replay (28JD9), not a full store" \
     "$(sed -n 3p <<<"$FULL")" "replay 28JD9"
 check "full: a new proof is refused, no live record is evicted (53400, naming the setting)" \
     "$(sed -n 4p <<<"$FULL")" "new 53400 Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age."
-check "full: no log line quotes the token or a proof (but the statements logged with their errors)" \
-    "$(cluster_log | grep -v 'STATEMENT:' | grep -c -F -e "$TOK" -e 'eyJ' || true)" 0
+check "full: 53400 at the top level of a statement that holds the token" \
+    "$(qs <<<"BEGIN; SELECT fill(20, '$TOK') IS NOT NULL AND jwt_authenticate('DPoP $TOK', mkproof('$TOK'), 'GET', '$URL') IS NOT NULL; ROLLBACK;")" \
+    "ERROR:  53400"
+check "full: it is logged, without the statement: no line of the server log quotes the token" \
+    "$(cluster_log | grep -c -e 'the store of DPoP proofs seen is full' -e "$TOK" || true)" 1
+P=$(q "SELECT mkproof()")
+check "full: 53400 by jwt_dpop_verify, at the top level of a statement that holds the proof" \
+    "$(q "SELECT fill(20) IS NOT NULL AND jwt_dpop_verify('$P', 'GET', '$URL') IS NOT NULL")" "ERROR:  53400"
+check "full: it is logged, without the statement: no line of the server log quotes the proof" \
+    "$(cluster_log | grep -c -e 'the store of DPoP proofs seen is full' -e "$P" || true)" 2
 sleep 4
 check "expired: the records are reused, proofs are accepted again (jwt_authenticate)" \
     "$(q "SELECT fill(8, '$TOK')")" 8
@@ -211,6 +219,8 @@ P=$(q "SELECT mkproof()")
 check "serializable read only: refused (25006), the proof not burnt: it then verifies" \
     "$(qs <<<"BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; $(verify "$P") ROLLBACK; $(verify "$P")")" \
     "ERROR:  25006"$'\n'"$JKT"
+check "serializable read only: the error is logged without the statement, which holds the proof" \
+    "$(cluster_log | grep -c -e 'read-only serializable transaction' -e "$P" || true)" 1
 
 # --- a second session, while the first is still open ---
 P=$(q "SELECT mkproof()")
@@ -241,6 +251,8 @@ wait_replay
 check "standby: preloaded, it has a shared store" \
     "$(s "SELECT count(*) FROM pg_shmem_allocations WHERE name = 'jwt DPoP proofs'")" 1
 check "standby: by default it still fails closed (25006)" "$(s "$(verify "$P")")" "ERROR:  25006"
+check "standby: the 25006 is logged without the statement, which holds the proof" \
+    "$(grep -c -e 'cannot be checked for replay on a standby' -e "$P" "$SB/server.log" || true)" 1
 check "standby, skip_replay_check: a fresh proof verifies" \
     "$(s "SET jwt.dpop_on_standby = skip_replay_check; $(verify "$P")")" "$JKT"
 check "standby, skip_replay_check: the same proof replayed to the standby is refused (28JD9)" \

@@ -13,6 +13,12 @@
 #   accepted once those expire; a proof used and committed, then a restart:
 #   the table still refuses it; a preloaded standby under
 #   jwt.dpop_on_standby = skip_replay_check refuses a replay to itself.
+# And, named after the attack: a PL/pgSQL exception block; one proof to
+# jwt_dpop_verify and jwt_authenticate, either order; jti holding dots; iat at
+# the edges (skew ahead, further, +-1e300, too old); SERIALIZABLE READ ONLY
+# must not burn the proof; no token or proof in the server log (53400, 25006);
+# a narrow window (a role's jwt.dpop_max_age) then a wider one after the
+# sweep; kill -9 of a backend (a crash restart empties the store).
 # Then the cluster restarts without the preload: the old behaviour (a
 # rollback erases the record, documented) and a committed record still
 # refuses.

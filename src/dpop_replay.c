@@ -131,7 +131,7 @@ replay_shmem_request(void)
  * Create or attach the store (postmaster, and EXEC_BACKEND children).  The
  * postmaster creates it again after a crash, empty: any proof issued up to
  * jwt.dpop_clock_skew ahead of now may have been used before (and rolled
- * back), so until then no proof is accepted.
+ * back), so none is accepted until that much time has passed.
  */
 static void
 replay_shmem_startup(void)
@@ -390,8 +390,8 @@ replay_shared_check(const unsigned char *digest, int64 issued, int32 lifetime, b
 }
 
 /*
- * Record a proof issued at iat as seen until ceil(iat) + the window
- * (jwt.dpop_max_age + jwt.dpop_clock_skew + 1 s, Unix seconds), in the shared store
+ * Record a proof issued at iat as seen until ceil(iat) + jwt.dpop_max_age +
+ * jwt.dpop_clock_skew + 1 s (Unix seconds), in the shared store
  * first (when preloaded; bound: jwt_authenticate's) and then in the table:
  * a replay when either had it (or a transaction that then commits is
  * recording it in the table).  look_only (a standby): the table is only

@@ -17,7 +17,8 @@
  * (jwt.dpop_replay_entries), outside any transaction, checked and written
  * first under one lock.  A proof found in either store is a replay.  When
  * the shared store is full of proofs that have not expired, a proof is
- * refused (53400): evicting a live record would let it be replayed.
+ * refused (53400): evicting a live record would let it be replayed; once
+ * expired records are swept, proofs issued no later than them are refused.
  * jwt_dpop_verify() may fill only half of it, so that anyone allowed to
  * call it with proofs by keys of their own making cannot stop
  * jwt_authenticate(), whose proofs must match a verified token's cnf.jkt.
@@ -79,6 +80,7 @@ typedef struct DpopReplayEntry
 {
 	unsigned char digest[DPOP_DIGEST_LEN];	/* the key: SHA-256(jkt "." jti) */
 	int64		expires;		/* Unix seconds; reusable from then on */
+	int32		lifetime;		/* expires - ceil(iat), from the settings it was recorded under */
 	bool		bound;			/* recorded by jwt_authenticate (cnf.jkt matched) */
 } DpopReplayEntry;
 
@@ -89,6 +91,7 @@ typedef struct DpopReplayShared
 	int			nentries;
 	int			nunbound;		/* of them, recorded by jwt_dpop_verify */
 	int64		next_expiry;	/* no record expires before: sweep only then */
+	int64		horizon;		/* records of proofs with ceil(iat) up to this may be gone */
 } DpopReplayShared;
 
 static DpopReplayShared *replay_shared = NULL;
@@ -97,6 +100,13 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
+
+/* The clock, in whole Unix seconds. */
+static int64
+unix_now(void)
+{
+	return (int64) ((GetCurrentTimestamp() - SetEpochTimestamp()) / USECS_PER_SEC);
+}
 
 /* Shared memory for the store. */
 static Size
@@ -117,10 +127,16 @@ replay_shmem_request(void)
 }
 #endif
 
-/* Create or attach the store (postmaster, and EXEC_BACKEND children). */
+/*
+ * Create or attach the store (postmaster, and EXEC_BACKEND children).  The
+ * postmaster creates it again after a crash, empty: any proof issued up to
+ * jwt.dpop_clock_skew ahead of now may have been used before (and rolled
+ * back), so none is accepted until that much time has passed.
+ */
 static void
 replay_shmem_startup(void)
 {
+	static bool made_before = false;
 	bool		found;
 	HASHCTL		info;
 
@@ -135,7 +151,9 @@ replay_shmem_startup(void)
 		replay_shared->nentries = 0;
 		replay_shared->nunbound = 0;
 		replay_shared->next_expiry = PG_INT64_MAX;
+		replay_shared->horizon = made_before ? unix_now() + dpop_clock_skew + 1 : PG_INT64_MIN;
 	}
+	made_before = true;
 	memset(&info, 0, sizeof(info));
 	info.keysize = DPOP_DIGEST_LEN;
 	info.entrysize = sizeof(DpopReplayEntry);
@@ -231,13 +249,15 @@ typedef enum ReplayVerdict
 	REPLAY_FRESH,				/* not seen: now recorded */
 	REPLAY_SEEN,				/* recorded before */
 	REPLAY_STALE,				/* past its expiry by the clock: refused as too old */
+	REPLAY_FORGOTTEN,			/* issued no later than a record swept or lost: maybe seen */
 	REPLAY_FULL					/* not seen, and no room without evicting a live record */
 } ReplayVerdict;
 
 /*
- * Remove the expired records; note when the next one expires.  Lock held.
- * A pass over the whole table, but only when the store is full and a record
- * has expired: at most once a second (expiries are whole seconds).
+ * Remove the expired records; note when the next one expires, and the
+ * latest iat whose record went.  Lock held.  A pass over the whole table,
+ * but only when the store is full and a record has expired: at most once a
+ * second (expiries are whole seconds).
  */
 static void
 replay_sweep(int64 now)
@@ -251,6 +271,8 @@ replay_sweep(int64 now)
 	{
 		if (e->expires <= now)
 		{
+			if (e->expires - e->lifetime > replay_shared->horizon)
+				replay_shared->horizon = e->expires - e->lifetime;
 			if (!e->bound)
 				replay_shared->nunbound--;
 			replay_shared->nentries--;
@@ -269,21 +291,30 @@ replay_sweep(int64 now)
  * expiry is ahead of the clock read under the lock: a sweep frees only
  * records behind that clock, so no proof accepted afterwards, even by a
  * statement that began long ago, can be one whose record was swept.
+ *
+ * That holds for one window; but jwt.dpop_max_age and jwt.dpop_clock_skew
+ * may differ between roles and databases, and a record made under a narrow
+ * window may be swept while a wider one still accepts its proof.  So a
+ * proof issued no later than a swept record (ceil(iat) at most the horizon)
+ * is refused: under one window it would be too old anyway.
  */
 static ReplayVerdict
-replay_shared_record(const unsigned char *digest, int64 expires, bool bound)
+replay_shared_record(const unsigned char *digest, int64 issued, int32 lifetime, bool bound)
 {
+	int64		expires = issued + lifetime;
 	DpopReplayEntry *e;
 	int64		now;
 	bool		found;
 	ReplayVerdict verdict = REPLAY_FRESH;
 
 	LWLockAcquire(replay_shared->lock, LW_EXCLUSIVE);
-	now = (int64) ((GetCurrentTimestamp() - SetEpochTimestamp()) / USECS_PER_SEC);
+	now = unix_now();
 	if (hash_search(replay_hash, digest, HASH_FIND, NULL) != NULL)
 		verdict = REPLAY_SEEN;
 	else if (expires <= now)
 		verdict = REPLAY_STALE;
+	else if (issued <= replay_shared->horizon)
+		verdict = REPLAY_FORGOTTEN;
 	else
 	{
 		/* jwt_dpop_verify()'s records may take only half of the store */
@@ -302,6 +333,7 @@ replay_shared_record(const unsigned char *digest, int64 expires, bool bound)
 		else
 		{
 			e->expires = expires;
+			e->lifetime = lifetime;
 			e->bound = bound;
 			replay_shared->nentries++;
 			if (!bound)
@@ -319,11 +351,12 @@ replay_shared_record(const unsigned char *digest, int64 expires, bool bound)
  * raises when the store is full.
  */
 static JwtStatus
-replay_shared_check(const unsigned char *digest, double expires, bool bound, JwtError *err)
+replay_shared_check(const unsigned char *digest, int64 issued, int32 lifetime, bool bound,
+					JwtError *err)
 {
 	if (replay_shared == NULL)
 		return JWT_OK;
-	switch (replay_shared_record(digest, (int64) ceil(expires), bound))
+	switch (replay_shared_record(digest, issued, lifetime, bound))
 	{
 		case REPLAY_FRESH:
 			return JWT_OK;
@@ -333,22 +366,32 @@ replay_shared_check(const unsigned char *digest, double expires, bool bound, Jwt
 			jwt_fail(err, JWT_ERR_DPOP_TIME, "DPoP proof is too old");
 			jwt_fail_detail(err, "It expired while the statement that checks it was running.");
 			return JWT_ERR_DPOP_TIME;
+		case REPLAY_FORGOTTEN:
+			jwt_fail(err, JWT_ERR_DPOP_TIME, "DPoP proof is too old");
+			jwt_fail_detail(err, "Proofs issued as early may have been used, and their records are gone (expired under a narrower jwt.dpop_max_age or jwt.dpop_clock_skew, or lost in a crash).");
+			return JWT_ERR_DPOP_TIME;
 		case REPLAY_FULL:
 			break;
 	}
-	/* fail closed: a proof that cannot be remembered could be replayed */
+	/*
+	 * fail closed: a proof that cannot be remembered could be replayed.  The
+	 * statement holds the proof (and the token), which the log must not: the
+	 * same for every error here.
+	 */
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("the store of DPoP proofs seen is full"),
 			 errdetail(bound ? "All %d records are of proofs that have not expired yet."
 					   : "jwt_dpop_verify() may use half of the %d records, and they are of proofs that have not expired yet.",
 					   replay_shared->capacity),
-			 errhint("Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age.")));
+			 errhint("Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age."),
+			 errhidestmt(true)));
 	return JWT_ERR_DPOP_REPLAY;	/* not reached */
 }
 
 /*
- * Record a proof as seen until expires (Unix seconds), in the shared store
+ * Record a proof issued at iat as seen until ceil(iat) + jwt.dpop_max_age +
+ * jwt.dpop_clock_skew + 1 s (Unix seconds), in the shared store
  * first (when preloaded; bound: jwt_authenticate's) and then in the table:
  * a replay when either had it (or a transaction that then commits is
  * recording it in the table).  look_only (a standby): the table is only
@@ -362,9 +405,11 @@ replay_shared_check(const unsigned char *digest, double expires, bool bound, Jwt
  * whose read-only promise the serializable snapshot relies on.
  */
 static JwtStatus
-record_proof(const unsigned char *digest, double expires, bool look_only, bool bound,
+record_proof(const unsigned char *digest, double iat, bool look_only, bool bound,
 			 JwtError *err)
 {
+	int64		issued = (int64) ceil(iat);
+	int32		lifetime = dpop_max_age + dpop_clock_skew + 1;
 	Oid			nsp = jwt_extension_schema();
 	Oid			relid = get_relname_relid("jwt_dpop_proofs", nsp);
 	bytea	   *digest_datum;
@@ -382,21 +427,23 @@ record_proof(const unsigned char *digest, double expires, bool look_only, bool b
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the jwt extension's DPoP tables are not installed"),
-				 errhint("ALTER EXTENSION jwt UPDATE.")));
+				 errhint("ALTER EXTENSION jwt UPDATE."),
+				 errhidestmt(true)));
 	if (!look_only && XactReadOnly && IsolationIsSerializable())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay in a read-only serializable transaction"),
-				 errhint("Check the proof in a read-write transaction, or at another isolation level.")));
+				 errhint("Check the proof in a read-write transaction, or at another isolation level."),
+				 errhidestmt(true)));
 	/* first the store no rollback erases: a replay is refused at once */
-	if ((st = replay_shared_check(digest, expires, bound, err)) != JWT_OK)
+	if ((st = replay_shared_check(digest, issued, lifetime, bound, err)) != JWT_OK)
 		return st;
 
 	digest_datum = palloc(VARHDRSZ + DPOP_DIGEST_LEN);
 	SET_VARSIZE(digest_datum, VARHDRSZ + DPOP_DIGEST_LEN);
 	memcpy(VARDATA(digest_datum), digest, DPOP_DIGEST_LEN);
 	values[0] = PointerGetDatum(digest_datum);
-	values[1] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) ceil(expires)));
+	values[1] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) (issued + lifetime)));
 	if (look_only)
 		sql = psprintf("SELECT 1 FROM %s.jwt_dpop_proofs WHERE digest = $1",
 					   quote_identifier(get_namespace_name(nsp)));
@@ -468,7 +515,6 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	unsigned char digest[DPOP_DIGEST_LEN];
 	char	   *input;
-	double		expires;
 
 	memset(&req, 0, sizeof(req));
 	req.proof = proof;
@@ -489,12 +535,11 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 		 !jwt_equal_const_time(expected_jkt, result->jkt, DPOP_JKT_LEN)))
 		return jwt_fail(err, JWT_ERR_DPOP_BINDING, "DPoP proof key is not the key the token is bound to");
 
-	/* the record's key and its expiry, the same in both stores */
+	/* the record's key, the same in both stores */
 	input = psprintf("%s.%s", result->jkt, result->jti);
 	if (!jwt_sha256(input, strlen(input), digest))
 		elog(ERROR, "could not hash a DPoP proof");
 	pfree(input);
-	expires = result->iat + dpop_max_age + dpop_clock_skew + 1;
 
 	if (RecoveryInProgress())
 	{
@@ -504,14 +549,15 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 		 * store of its own.
 		 */
 		if (dpop_on_standby == DPOP_STANDBY_SKIP_REPLAY_CHECK)
-			return record_proof(digest, expires, true, expected_jkt != NULL, err);
+			return record_proof(digest, result->iat, true, expected_jkt != NULL, err);
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("a DPoP proof cannot be checked for replay on a standby"),
 				 errdetail("Proofs are single-use: their jti is recorded, and a standby cannot write."),
-				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check.")));
+				 errhint("Check proofs on the primary, or set jwt.dpop_on_standby = skip_replay_check."),
+				 errhidestmt(true)));
 	}
-	return record_proof(digest, expires, false, expected_jkt != NULL, err);
+	return record_proof(digest, result->iat, false, expected_jkt != NULL, err);
 }
 
 /*

@@ -13,6 +13,12 @@
 #   accepted once those expire; a proof used and committed, then a restart:
 #   the table still refuses it; a preloaded standby under
 #   jwt.dpop_on_standby = skip_replay_check refuses a replay to itself.
+# And, named after the attack: a PL/pgSQL exception block; one proof to
+# jwt_dpop_verify and jwt_authenticate, either order; jti holding dots; iat at
+# the edges (skew ahead, further, +-1e300, too old); SERIALIZABLE READ ONLY
+# must not burn the proof; no token or proof in the server log (53400, 25006);
+# a narrow window (a role's jwt.dpop_max_age) then a wider one after the
+# sweep; kill -9 of a backend (a crash restart empties the store).
 # Then the cluster restarts without the preload: the old behaviour (a
 # rollback erases the record, documented) and a committed record still
 # refuses.
@@ -61,6 +67,20 @@ BEGIN
     END LOOP;
     RETURN passed::text;
 END \$\$" >/dev/null
+# mkproof_at(iat, jti, token): a proof with the given iat and jti (for token's ath)
+p "CREATE FUNCTION mkproof_at(iat numeric, jti text, token text DEFAULT NULL) RETURNS text LANGUAGE sql AS \$\$
+    SELECT jws_sign(convert_to((jsonb_build_object('jti', jti, 'htm', 'GET', 'htu', '$URL', 'iat', iat)
+           || CASE WHEN token IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('ath',
+               rtrim(translate(encode(sha256(convert_to(token, 'UTF8')), 'base64'), '+/', '-_'), '=')) END)::text, 'UTF8'),
+        '$PRIV', 'EdDSA', jsonb_build_object('typ', 'dpop+jwt', 'jwk', '$PUB'::jsonb)) \$\$" >/dev/null
+# sqlstate(sql): the SQLSTATE the statement raises, or ok
+p "CREATE FUNCTION sqlstate(sql text) RETURNS text LANGUAGE plpgsql AS \$\$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END \$\$" >/dev/null
 q "SELECT jwt_generate_key('ES256', 'replay-test')" >/dev/null
 TOK=$(p "SELECT jwt_sign(jsonb_build_object('sub', 'alice', 'exp', extract(epoch FROM now() + interval '1 hour')::bigint,
                                             'cnf', jsonb_build_object('jkt', '$JKT')), header => '{\"kid\":\"replay-test\"}')")
@@ -106,10 +126,34 @@ check "full: a replay is still a replay (28JD9), not a full store" \
     "$(sed -n 3p <<<"$FULL")" "replay 28JD9"
 check "full: a new proof is refused, no live record is evicted (53400, naming the setting)" \
     "$(sed -n 4p <<<"$FULL")" "new 53400 Raise jwt.dpop_replay_entries (a restart), or lower jwt.dpop_max_age."
+check "full: 53400 at the top level of a statement that holds the token" \
+    "$(qs <<<"BEGIN; SELECT fill(20, '$TOK') IS NOT NULL AND jwt_authenticate('DPoP $TOK', mkproof('$TOK'), 'GET', '$URL') IS NOT NULL; ROLLBACK;")" \
+    "ERROR:  53400"
+check "full: it is logged, without the statement: no line of the server log quotes the token" \
+    "$(cluster_log | grep -c -e 'the store of DPoP proofs seen is full' -e "$TOK" || true)" 1
+P=$(q "SELECT mkproof()")
+check "full: 53400 by jwt_dpop_verify, at the top level of a statement that holds the proof" \
+    "$(q "SELECT fill(20) IS NOT NULL AND jwt_dpop_verify('$P', 'GET', '$URL') IS NOT NULL")" "ERROR:  53400"
+check "full: it is logged, without the statement: no line of the server log quotes the proof" \
+    "$(cluster_log | grep -c -e 'the store of DPoP proofs seen is full' -e "$P" || true)" 2
 sleep 4
 check "expired: the records are reused, proofs are accepted again (jwt_authenticate)" \
     "$(q "SELECT fill(8, '$TOK')")" 8
 check "expired: and by jwt_dpop_verify" "$(q "SELECT fill(8)")" 8
+sleep 4
+
+# --- attack: a narrow window (a role's jwt.dpop_max_age) shortens a record;
+# once the sweep frees it, a session with a wider window must not accept the
+# proof again ---
+P=$(q "SELECT mkproof('$TOK')")
+qs <<<"BEGIN; $(auth "$P") ROLLBACK;" >/dev/null
+sleep 4
+check "narrow window: jwt_dpop_verify fills its half, the next one finds it full and sweeps the expired record" \
+    "$(q "SELECT fill(9)")" "8 53400"
+check "narrow window, then a wider one: the swept proof is refused (28JD8), not accepted again" \
+    "$(PGOPTIONS='' qs <<<"BEGIN; $(auth "$P") ROLLBACK;")" "ERROR:  28JD8"
+check "narrow window, then a wider one: a fresh proof is accepted" \
+    "$(PGOPTIONS='' qs <<<"BEGIN; $(auth "$(q "SELECT mkproof('$TOK')")") ROLLBACK;")" alice
 sleep 4
 unset PGOPTIONS
 
@@ -129,6 +173,60 @@ P=$(q "SELECT mkproof('$TOK')")
 check "savepoint: jwt_authenticate, ROLLBACK TO SAVEPOINT, the same proof in the same transaction (28JD9)" \
     "$(qs <<<"BEGIN; SAVEPOINT s; $(auth "$P") ROLLBACK TO SAVEPOINT s; $(auth "$P") ROLLBACK;")" \
     "alice"$'\n'"ERROR:  28JD9"
+
+# --- attack: an exception block (a PL/pgSQL subtransaction) undoes the use ---
+P=$(q "SELECT mkproof('$TOK')")
+p "CREATE FUNCTION use_and_undo(proof text) RETURNS text LANGUAGE plpgsql AS \$\$
+BEGIN
+    BEGIN
+        PERFORM jwt_authenticate('DPoP $TOK', proof, 'GET', '$URL');
+        RAISE EXCEPTION 'undo';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    RETURN sqlstate(format('SELECT jwt_authenticate(%L, %L, %L, %L)', 'DPoP $TOK', proof, 'GET', '$URL'));
+END \$\$" >/dev/null
+check "exception block: a proof used in a block that raised, then again in the same function (28JD9)" \
+    "$(q "SELECT use_and_undo('$P')")" 28JD9
+
+# --- attack: one proof to both functions (rolled back in between) ---
+P=$(q "SELECT mkproof('$TOK')")
+check "verify then authenticate: jwt_dpop_verify (rolled back), then jwt_authenticate (28JD9)" \
+    "$(qs <<<"BEGIN; SELECT jwt_dpop_verify('$P', 'GET', '$URL', '$TOK') ->> 'jkt'; ROLLBACK; $(auth "$P")")" \
+    "$JKT"$'\n'"ERROR:  28JD9"
+P=$(q "SELECT mkproof('$TOK')")
+check "authenticate then verify: jwt_authenticate (rolled back), then jwt_dpop_verify (28JD9)" \
+    "$(qs <<<"BEGIN; $(auth "$P") ROLLBACK; SELECT jwt_dpop_verify('$P', 'GET', '$URL', '$TOK') ->> 'jkt';")" \
+    "alice"$'\n'"ERROR:  28JD9"
+
+# --- attack: jti holding '.': the digest input is thumbprint "." jti, and a
+# thumbprint is always 43 base64url characters (no '.'), so no two (key, jti)
+# pairs give one input; a jti with dots is one jti ---
+T=$(q "SELECT floor(extract(epoch FROM now()))")
+check "jti with dots: 'a.b' is accepted, 'a' and 'b' are other proofs, 'a.b' again is a replay" \
+    "$(qs <<<"BEGIN; $(auth "$(q "SELECT mkproof_at($T, 'a.b.$T', '$TOK')")") $(auth "$(q "SELECT mkproof_at($T, 'a.$T', '$TOK')")") $(auth "$(q "SELECT mkproof_at($T, 'b.$T', '$TOK')")") ROLLBACK; $(auth "$(q "SELECT mkproof_at($T, 'a.b.$T', '$TOK')")")")" \
+    "alice"$'\n'"alice"$'\n'"alice"$'\n'"ERROR:  28JD9"
+
+# --- attack: iat at the edges, to make a record expire at once or live forever ---
+T=$(q "SELECT floor(extract(epoch FROM now()))")
+P=$(q "SELECT mkproof_at($T + 30, gen_random_uuid()::text, '$TOK')")
+check "iat as far ahead as jwt.dpop_clock_skew allows (30 s): accepted once, then a replay (28JD9)" \
+    "$(qs <<<"BEGIN; $(auth "$P") ROLLBACK; $(auth "$P")")" "alice"$'\n'"ERROR:  28JD9"
+check "iat further ahead (40 s): refused (28JD8), nothing recorded for ever" \
+    "$(q "$(verify "$(q "SELECT mkproof_at($T + 40, gen_random_uuid()::text)")")")" "ERROR:  28JD8"
+check "iat 1e300: refused (28JD8) before any expiry is computed" \
+    "$(q "$(verify "$(q "SELECT mkproof_at(1e300, gen_random_uuid()::text)")")")" "ERROR:  28JD8"
+check "iat -1e300: refused (28JD8)" \
+    "$(q "$(verify "$(q "SELECT mkproof_at(-1e300, gen_random_uuid()::text)")")")" "ERROR:  28JD8"
+check "iat older than the window: refused (28JD8), not recorded as expiring at once" \
+    "$(q "$(verify "$(q "SELECT mkproof_at($T - 400, gen_random_uuid()::text)")")")" "ERROR:  28JD8"
+
+# --- attack: a SERIALIZABLE READ ONLY transaction cannot record: it must not burn the proof ---
+P=$(q "SELECT mkproof()")
+check "serializable read only: refused (25006), the proof not burnt: it then verifies" \
+    "$(qs <<<"BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; $(verify "$P") ROLLBACK; $(verify "$P")")" \
+    "ERROR:  25006"$'\n'"$JKT"
+check "serializable read only: the error is logged without the statement, which holds the proof" \
+    "$(cluster_log | grep -c -e 'read-only serializable transaction' -e "$P" || true)" 1
 
 # --- a second session, while the first is still open ---
 P=$(q "SELECT mkproof()")
@@ -159,6 +257,8 @@ wait_replay
 check "standby: preloaded, it has a shared store" \
     "$(s "SELECT count(*) FROM pg_shmem_allocations WHERE name = 'jwt DPoP proofs'")" 1
 check "standby: by default it still fails closed (25006)" "$(s "$(verify "$P")")" "ERROR:  25006"
+check "standby: the 25006 is logged without the statement, which holds the proof" \
+    "$(grep -c -e 'cannot be checked for replay on a standby' -e "$P" "$SB/server.log" || true)" 1
 check "standby, skip_replay_check: a fresh proof verifies" \
     "$(s "SET jwt.dpop_on_standby = skip_replay_check; $(verify "$P")")" "$JKT"
 check "standby, skip_replay_check: the same proof replayed to the standby is refused (28JD9)" \
@@ -167,6 +267,30 @@ check "standby: (a replay to another server is not caught: the primary accepts i
     "$(q "$(verify "$P")")" "$JKT"
 _standby_stop
 SB=''
+
+# --- attack: kill -9 of a backend: the postmaster empties shared memory (a
+# crash restart), and with it the store; a proof used and rolled back before
+# must not verify again.  Every proof issued up to jwt.dpop_clock_skew ahead
+# of the crash may have been, so until then all are refused (here 1 s).
+sys jwt.dpop_clock_skew 1 >/dev/null
+settle jwt.dpop_clock_skew 1s
+P=$(q "SELECT mkproof()")
+qs <<<"BEGIN; $(verify "$P") ROLLBACK;" >/dev/null
+BPID=$(in_session "SELECT pg_backend_pid();")
+kill -KILL "$BPID"
+for _ in $(seq 100); do [ "$(q "SELECT 1" 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+check "crash: the server is back after a backend was killed" "$(q "SELECT 1")" 1
+check "crash: the shared store was made again" \
+    "$(q "SELECT count(*) FROM pg_shmem_allocations WHERE name = 'jwt DPoP proofs'")" 1
+check "crash: a use rolled back before the crash restart is refused (28JD8), not accepted again" \
+    "$(q "$(verify "$P")")" "ERROR:  28JD8"
+check "crash: so is a fresh proof, until jwt.dpop_clock_skew has passed (28JD8)" \
+    "$(q "$(verify "$(q "SELECT mkproof()")")")" "ERROR:  28JD8"
+sleep 3
+check "crash: then fresh proofs are accepted" "$(q "$(verify "$(q "SELECT mkproof()")")")" "$JKT"
+check "crash: and the one used before is still refused (28JD8)" "$(q "$(verify "$P")")" "ERROR:  28JD8"
+"$PGBIN/psql" -X -q -c "ALTER SYSTEM RESET jwt.dpop_clock_skew" >/dev/null
+settle jwt.dpop_clock_skew 30s
 
 # --- restart: the committed record refuses; the shared store starts empty ---
 PC=$(q "SELECT mkproof()")

@@ -14,6 +14,7 @@ OBJS = \
 	impersonate.o \
 	oauth.o \
 	issuers.o \
+	postgrest.o \
 	stats.o \
 	jwks_fetch.o \
 	dpop.o \

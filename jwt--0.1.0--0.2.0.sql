@@ -304,14 +304,11 @@ END $$;
 -- them through the jose library's ClaimsSet, which writes a one-element "aud"
 -- array as its string and drops registered claims whose value is null; "role"
 -- is left out (PostgREST rewrites it to the role it chose).
+-- In C (postgrest.c): as an SQL function it was parsed and planned again on
+-- every request, a fifth of the helper's time.
 CREATE FUNCTION _jwt_postgrest_claims(claims jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(jsonb_object_agg(k, CASE WHEN k = 'aud' AND jsonb_typeof(v) = 'array'
-                                                  AND jsonb_array_length(v) = 1
-                                             THEN v -> 0 ELSE v END), '{}')
-    FROM jsonb_each(claims - 'role') AS e(k, v)
-    WHERE NOT (k IN ('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti') AND v = 'null')
-$$;
+AS 'MODULE_PATHNAME', 'jwt_postgrest_claims'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION _jwt_postgrest_claims(jsonb) IS
 'claims as PostgREST re-encodes them (one-element aud array as a string, null registered claims dropped), without role';
 

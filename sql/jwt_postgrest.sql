@@ -200,6 +200,21 @@ SELECT jws_sign(convert_to('{"sub":"alice","role":"regress_pgrst_user","aud":"ap
 SELECT try(format('SELECT jwt_verify(%L, (SELECT key FROM test_keys WHERE name = %L), audience => %L)', :'t_nulljti', 'ec_p256', 'api')) AS null_jti_verifies;
 SELECT _jwt_postgrest_claims('{"role":"r","aud":["api"],"iss":null,"sub":"a","exp":1,"nbf":null,"iat":null,"jti":null,"tenant":null}') AS normalised,
        _jwt_postgrest_claims('{"aud":["a","b"]}') AS two_audiences, _jwt_postgrest_claims('{"role":"r"}') AS role_only;
+-- the normalisation in C (it was an SQL function, parsed on every request)
+-- gives what the SQL definition gave, on every shape a claim can take
+CREATE TEMP TABLE pgrst_norm_cases (claims jsonb);
+INSERT INTO pgrst_norm_cases VALUES (NULL), ('{}'), ('{"role":null}'), ('{"aud":[]}'), ('{"aud":[null]}'),
+    ('{"aud":[["x"]]}'), ('{"aud":[{"a":1}]}'), ('{"aud":"api","x":[1]}'), ('{"AUD":["a"],"Role":"r"}'),
+    ('{"aud":null,"exp":null,"nested":{"role":"r","aud":["y"]},"tenant":null}'), ('{"sub":"","iss":false,"jti":0}'),
+    ('{"é":"ü","aud":["a\"b"],"role":{"r":1}}');
+SELECT count(*) AS cases, count(*) FILTER (WHERE _jwt_postgrest_claims(claims) IS NOT DISTINCT FROM (
+           SELECT coalesce(jsonb_object_agg(k, CASE WHEN k = 'aud' AND jsonb_typeof(v) = 'array'
+                                                         AND jsonb_array_length(v) = 1
+                                                    THEN v -> 0 ELSE v END), '{}')
+           FROM jsonb_each(claims - 'role') AS e(k, v)
+           WHERE NOT (k IN ('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti') AND v = 'null'))) AS same_as_sql
+FROM pgrst_norm_cases;
+SELECT try($$SELECT _jwt_postgrest_claims('[1]')$$) AS array_claims, try($$SELECT _jwt_postgrest_claims('"s"')$$) AS scalar_claims;
 SET SESSION AUTHORIZATION regress_pgrst_authenticator;
 -- ... and only that: another audience, or a null that is not a registered claim, still differ
 SELECT replay('regress_pgrst_user',

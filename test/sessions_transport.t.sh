@@ -105,4 +105,23 @@ check "... and the server log holds neither token" \
     "$(grep -cF -e "$R" -e "${T3#*.}" "$CLUSTER_DIR/server.log" || true)" 0
 check "... while it logged the errors" "$(grep -c 'read-only transaction' "$CLUSTER_DIR/server.log" || true)" 3
 
+# Attack: the DPoP forms refused for any reason (no proof, a proof for another
+# URL, a garbage proof, a proof for an unbound session, a read-only
+# transaction), token and proof as literals, the server logging at debug1:
+# neither the refresh token nor the proof (single-use, but good for minutes
+# until used) reaches the server log.
+sys log_min_messages debug1
+settle log_min_messages debug1
+BR2=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"bound2\"}', dpop_jkt => jwt_thumbprint('$PUB'))")
+UR=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"unbound2\"}')")
+P1=$(proof https://app.example.com/other) P2=$(proof $URL) P3=$(proof $URL)
+check "DPoP forms refused: no proof (28JS6), another URL (28JD7), garbage (28JD1), unbound (28JDC), read-only (25006)" \
+    "$(state q "SELECT jwt_session_refresh('$BR2')")|$(state q "SELECT jwt_session_refresh('$BR2', '$P1', 'POST', '$URL')")|$(state q "SELECT jwt_session_end('$BR2', 'x$P2', 'POST', '$URL')")|$(state q "SELECT jwt_session_refresh('$UR', '$P2', 'POST', '$URL')")|$(state q "BEGIN READ ONLY; SELECT jwt_session_refresh('$BR2', '$P3', 'POST', '$URL'); COMMIT")" \
+    "28JS6|28JD7|28JD1|28JDC|25006"
+check "... and the server log holds neither the refresh tokens nor the proofs" \
+    "$(grep -cF -e "$BR2" -e "$UR" -e "${P1##*.}" -e "${P2##*.}" -e "${P3##*.}" "$CLUSTER_DIR/server.log" || true)" 0
+check "... while it logged the errors" \
+    "$(grep -c -e 'refresh token is bound to a DPoP key' -e 'DPoP proof is for another URL' -e 'DPoP proof is malformed' -e 'refresh token is not bound' "$CLUSTER_DIR/server.log" || true)" 4
+sys log_min_messages warning
+
 finish

@@ -248,7 +248,7 @@ IFS='|' read -r VA VR VS <<<"$(start '{"sub":"hal"}')"
 p "SELECT session_id FROM jwt_session_refresh('$VR')" >/dev/null   # VR is used now
 T=$(p "SELECT jwt_sign('{\"sub\":\"ida\"}')")
 wait_replay
-in_session "\\q" >/dev/null 2>&1 || true
+psql_session_stop
 psql_session_start -h "$SB/sock" -p "$SB_PORT" -d "$DB"
 check "standby session: the access tokens authenticate" \
     "$(in_session "BEGIN; SELECT jwt_authenticate('$A') ->> 'sub', jwt_authenticate('$VA') ->> 'sub'; COMMIT;")" "gus|hal"

@@ -236,13 +236,13 @@ raise_refusal(const char *status, const char *sid)
 				 errhidestmt(true)));
 	if (strcmp(status, "dpop_mismatch") == 0)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				(errcode(jwt_status_sqlstate(JWT_ERR_DPOP_BINDING)),
 				 errmsg("DPoP proof key is not the key the refresh token is bound to"),
 				 errdetail("Nothing was changed."),
 				 errhidestmt(true)));
 	if (strcmp(status, "dpop_unbound") == 0)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				(errcode(jwt_status_sqlstate(JWT_ERR_DPOP_BINDING)),
 				 errmsg("refresh token is not bound to a DPoP key"),
 				 errdetail("The session was started without dpop_jkt; a proof would neither be checked nor bind it. Nothing was changed."),
 				 errhint("Refresh it without a proof, or start a session with dpop_jkt."),
@@ -279,23 +279,6 @@ hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 	}
 	PG_END_TRY();
 	return result;
-}
-
-/* A refresh token argument's digest; malformed ones are unknown. */
-static bytea *
-refresh_digest_argument(text *token)
-{
-	bytea	   *digest = palloc(VARHDRSZ + 32);
-
-	SET_VARSIZE(digest, VARHDRSZ + 32);
-	if (!jwt_session_token_digest(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-								  (unsigned char *) VARDATA(digest)))
-		ereport(ERROR,
-				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
-				 errmsg("refresh token is unknown"),
-				 errdetail("A refresh token is 43 base64url characters."),
-				 errhidestmt(true)));
-	return digest;
 }
 
 /* The family of a refresh token's digest and its key ({"session_id", "dpop_jkt"}); NULL: unknown. */
@@ -400,6 +383,35 @@ digest_or_null(text *token)
 								  (unsigned char *) VARDATA(digest)))
 		return NULL;
 	return digest;
+}
+
+/*
+ * The refresh token argument of a refresh or logout, as its digest, after
+ * the checks both make in this order: present, on a primary, the transport
+ * (a token refused for it may end its session), well formed; then the
+ * families whose end a worker could not commit are ended.
+ */
+static bytea *
+presented_refresh_token(FunctionCallInfo fcinfo, const char *what)
+{
+	ExposedSession exposed;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
+				 errmsg("no refresh token")));
+	check_writable(what);
+	exposed.digest = digest_or_null(PG_GETARG_TEXT_PP(0));
+	exposed.fcinfo = fcinfo;
+	jwt_transport_check(end_exposed_session, &exposed);
+	if (exposed.digest == NULL)
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
+				 errmsg("refresh token is unknown"),
+				 errdetail("A refresh token is 43 base64url characters."),
+				 errhidestmt(true)));
+	apply_pending_revocations();
+	return exposed.digest;
 }
 
 /*
@@ -526,8 +538,10 @@ session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 }
 
 /*
- * Check the proof (arguments 1-3, none NULL) by key jkt for this request,
- * without "ath": that is for access tokens only (RFC 9449 section 4.2).
+ * Check the proof (arguments 1-3, none NULL) by key jkt for this request.
+ * No access token is given, so "ath" is not asked for (RFC 9449 section 4.2:
+ * it is for proofs sent with an access token), and one present is not
+ * compared: htm and htu keep an API call's proof out of a refresh.
  */
 static JwtStatus
 check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
@@ -550,12 +564,10 @@ check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
 static Datum
 session_refresh(PG_FUNCTION_ARGS)
 {
-	text	   *token;
 	bytea	   *digest;
 	bytea	   *new_digest;
 	char	   *new_token;
 	char	   *proven_jkt = NULL;
-	ExposedSession exposed;
 	Oid			types[4] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -564,17 +576,7 @@ session_refresh(PG_FUNCTION_ARGS)
 	char	   *status;
 	char	   *sid;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
-				 errmsg("no refresh token")));
-	token = PG_GETARG_TEXT_PP(0);
-	check_writable("refresh a session");
-	exposed.digest = digest_or_null(token);
-	exposed.fcinfo = fcinfo;
-	jwt_transport_check(end_exposed_session, &exposed);
-	digest = refresh_digest_argument(token);
-	apply_pending_revocations();
+	digest = presented_refresh_token(fcinfo, "refresh a session");
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 	{
 		Jsonb	   *binding = session_binding(digest);
@@ -648,26 +650,14 @@ session_refresh(PG_FUNCTION_ARGS)
 static Datum
 session_end(PG_FUNCTION_ARGS)
 {
-	text	   *token;
 	bytea	   *digest;
 	Jsonb	   *binding;
-	ExposedSession exposed;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
 	char	   *sid;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
-				 errmsg("no refresh token")));
-	token = PG_GETARG_TEXT_PP(0);
-	check_writable("end a session");
-	exposed.digest = digest_or_null(token);
-	exposed.fcinfo = fcinfo;
-	jwt_transport_check(end_exposed_session, &exposed);
-	digest = refresh_digest_argument(token);
-	apply_pending_revocations();
+	digest = presented_refresh_token(fcinfo, "end a session");
 	binding = session_binding(digest);
 	if (binding == NULL)
 		raise_refusal("unknown", NULL);

@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -254,15 +255,20 @@ raise_refusal(const char *status, const char *sid)
  * Run body, keeping the statement out of the server log if it fails: the
  * statement holds a bearer credential (a refresh token lives for days), and
  * any error (a lock or statement timeout, a read-only transaction) would
- * otherwise log it with log_min_error_statement.  Pass tokens as parameters:
- * an error before the function runs (a missing grant) logs the statement.
+ * otherwise log it with log_min_error_statement.  Nor does any report body
+ * raises without failing (a WARNING, a LOG or DEBUG line of PostgreSQL's own)
+ * carry it, whatever level log_min_error_statement is set to: the statement
+ * is hidden from the log while body runs.  Pass tokens as parameters: an
+ * error before the function runs (a missing grant) logs the statement.
  */
 static Datum
 hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	const char *statement = debug_query_string;
 	Datum		result = (Datum) 0;
 
+	debug_query_string = NULL;
 	PG_TRY();
 	{
 		result = body(fcinfo);
@@ -271,6 +277,7 @@ hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 	{
 		ErrorData  *edata;
 
+		debug_query_string = statement;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -278,6 +285,7 @@ hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+	debug_query_string = statement;
 	return result;
 }
 

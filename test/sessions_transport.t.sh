@@ -122,6 +122,18 @@ check "... and the server log holds neither the refresh tokens nor the proofs" \
     "$(grep -cF -e "$BR2" -e "$UR" -e "${P1##*.}" -e "${P2##*.}" -e "${P3##*.}" "$CLUSTER_DIR/server.log" || true)" 0
 check "... while it logged the errors" \
     "$(grep -c -e 'refresh token is bound to a DPoP key' -e 'DPoP proof is for another URL' -e 'DPoP proof is malformed' -e 'refresh token is not bound' "$CLUSTER_DIR/server.log" || true)" 4
+# Attack: the same with log_min_error_statement at debug1 (any level may be
+# chosen): a message that is no error, raised inside the function (here the
+# WARNING of a reuse whose revocation waits for the caller's own lock), would
+# log the statement with it.
+BR3=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"bound3\"}', dpop_jkt => jwt_thumbprint('$PUB'))")
+P4=$(proof $URL) P5=$(proof $URL)
+check "a reuse with the key in the refreshing transaction: WARNING, then 28JS1" \
+    "$(q "SET log_min_error_statement = debug1; BEGIN; SELECT 1 FROM jwt_session_refresh('$BR3', '$P4', 'POST', '$URL'); SELECT 1 FROM jwt_session_refresh('$BR3', '$P5', 'POST', '$URL'); COMMIT" 2>&1 | grep -o -e '^WARNING:  01000' -e '^ERROR:  28JS1' | tr '\n' '|')" \
+    "WARNING:  01000|ERROR:  28JS1|"
+check "... and the server log holds neither the refresh token nor the proofs" \
+    "$(grep -cF -e "$BR3" -e "${P4##*.}" -e "${P5##*.}" "$CLUSTER_DIR/server.log" || true)" 0
+check "... while it logged the WARNING" "$(grep -c 'WARNING:  session ".*" could not be revoked' "$CLUSTER_DIR/server.log" || true)" 1
 sys log_min_messages warning
 
 finish

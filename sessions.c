@@ -289,7 +289,10 @@ hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 	return result;
 }
 
-/* The family of a refresh token's digest and its key ({"session_id", "dpop_jkt"}); NULL: unknown. */
+/*
+ * The family of a refresh token's digest, its key and why it may no longer be
+ * refreshed ({"session_id", "dpop_jkt", "refusal"}); NULL: unknown.
+ */
 static Jsonb *
 session_binding(bytea *digest)
 {
@@ -341,7 +344,8 @@ end_exposed_session(void *arg)
 	char	   *jkt;
 	char	   *sid;
 
-	if (x->digest == NULL || (binding = session_binding(x->digest)) == NULL)
+	if (x->digest == NULL || (binding = session_binding(x->digest)) == NULL ||
+		jsonb_member(binding, "refusal") != NULL)
 		return false;
 	jkt = jsonb_member(binding, "dpop_jkt");
 	if (jkt != NULL && !exposed_proof_usable(x->fcinfo, jkt))
@@ -523,13 +527,17 @@ utf8_argument_or_null(FunctionCallInfo fcinfo, int argno, const char *what)
  * key's thumbprint, before anything is written: a proof by another key, a
  * replayed or stale one, or one for another request neither rotates the
  * token nor ends the family.  The proof's jti is recorded only once its key
- * matched (src/dpop_replay.c).  A proof for an unbound family is refused: it
+ * matched (src/dpop_replay.c), and only for a family still open: a family
+ * that ended (or expired) is refused first, or its refresh tokens, kept
+ * until purged, would let their holder fill the shared store with proofs
+ * that no rollback erases.  A proof for an unbound family is refused: it
  * would bind nothing, and a client that sends one expects a bound session.
  */
 static char *
 session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 {
 	char	   *jkt = jsonb_member(binding, "dpop_jkt");
+	char	   *refusal = jsonb_member(binding, "refusal");
 	JwtError	err;
 
 	Assert(!PG_ARGISNULL(1));
@@ -538,6 +546,8 @@ session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a DPoP proof needs the request's method and url"),
 				 errhidestmt(true)));
+	if (refusal != NULL)
+		raise_refusal(refusal, jsonb_member(binding, "session_id"));
 	if (jkt == NULL)
 		raise_refusal("dpop_unbound", NULL);
 	if (check_session_proof(fcinfo, jkt, &err) != JWT_OK)
@@ -672,10 +682,18 @@ session_end(PG_FUNCTION_ARGS)
 	sid = jsonb_member(binding, "session_id");
 	if (sid == NULL)
 		elog(ERROR, "session binding without session_id");
-	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		(void) session_proof(fcinfo, binding);
-	else if (jsonb_member(binding, "dpop_jkt") != NULL)
-		raise_refusal("dpop_required", sid);
+	/*
+	 * A family that may no longer be refreshed (ended, expired, its subject
+	 * revoked) is ended without a proof: that takes nothing from its user, and
+	 * a proof checked would be recorded for nothing (session_proof).
+	 */
+	if (jsonb_member(binding, "refusal") == NULL)
+	{
+		if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+			(void) session_proof(fcinfo, binding);
+		else if (jsonb_member(binding, "dpop_jkt") != NULL)
+			raise_refusal("dpop_required", sid);
+	}
 	values[0] = CStringGetTextDatum(sid);
 	values[1] = CStringGetTextDatum("logout");
 	PG_RETURN_DATUM(call_internal("_jwt_session_revoke", 2, types, values, NULL, &isnull));

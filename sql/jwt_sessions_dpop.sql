@@ -290,6 +290,17 @@ SELECT sd_refresh(:'xr2', sd_proof(sd_claims())) AS refresh_after_revoke;
 RESET ROLE;
 SELECT try(format('SELECT jwt_verify(%L)', :'xa')) AS access_after_revoke;
 
+-- attack: fill the shared store of proofs with the refresh token of a bound
+-- session that has ended (kept until purged): a refresh or logout of an ended
+-- family checks no proof (so records none; test/sessions_transport.t.sh shows
+-- it with the store preloaded): 28JS4, and a logout is false with any proof,
+-- or none, since ending it again takes nothing from its user
+SET ROLE sd_app;
+SELECT sd_refresh(:'xr2', 'not-a-proof') AS ended_refresh_garbage_proof,
+       sd_end(:'xr2', 'not-a-proof') AS ended_logout_garbage_proof,
+       sd_end(:'xr2', NULL) AS ended_logout_without_proof;
+RESET ROLE;
+
 DROP FUNCTION sd_proof(jsonb, text, text, text), sd_claims(text, text, jsonb),
               sd_refresh(text, text, text, text), sd_end(text, text, text, text), sd_used(text), sd_ended(text);
 DROP OWNED BY sd_app, sd_evil;

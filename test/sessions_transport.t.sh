@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/suite.sh
 
-tls_cluster "-c log_min_error_statement=error"
+# (jwt preloaded: its shared store of DPoP proofs keeps what a rollback erases)
+tls_cluster "-c log_min_error_statement=error -c shared_preload_libraries=jwt"
 
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$1"; }
 tcp() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate "host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres sslmode=$1" -c "$2"; }
@@ -88,6 +89,23 @@ check "an unknown refresh token in clear ends nothing and starts no worker" \
 sys jwt.revoke_exposed_tokens off
 sys jwt.require_secure_transport off
 settle jwt.require_secure_transport off
+
+# --- the shared store of DPoP proofs and sessions that have ended ---
+# Attack: fill the store's half for bound tokens (53400 for every DPoP request
+# once full) with the refresh token of a bound session that has ended, kept
+# until purged: a proof by the client's key checked (and so recorded, which no
+# rollback erases) before the refusal (28JS4), again and again.  Filling that
+# half must take a live session, which can be ended.
+LOGOUT=https://app.example.com/auth/logout
+ER=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"ended\"}', dpop_jkt => jwt_thumbprint('$PUB'))")
+check "a bound session logged out with its key" "$(q "SELECT jwt_session_end('$ER', '$(proof $LOGOUT)', 'POST', '$LOGOUT')")" t
+P6=$(proof $URL) P7=$(proof $LOGOUT)
+check "its refresh token with a valid proof: refused (28JS4)" \
+    "$(state q "SELECT jwt_session_refresh('$ER', '$P6', 'POST', '$URL')")" 28JS4
+check "its logout again with a valid proof: false" "$(q "SELECT jwt_session_end('$ER', '$P7', 'POST', '$LOGOUT')")" f
+LR=$(q "SELECT refresh_token FROM jwt_session_start('{\"sub\":\"live\"}', dpop_jkt => jwt_thumbprint('$PUB'))")
+check "... neither proof was recorded: they refresh and end a live session" \
+    "$(q "SELECT session_id IS NOT NULL FROM jwt_session_refresh('$LR', '$P6', 'POST', '$URL')")|$(q "SELECT jwt_session_end('$LR', '$P7', 'POST', '$LOGOUT')")" "t|t"
 
 # --- any failure inside the session functions keeps the statement out of the log ---
 # Attack: a refresh token passed as a literal, and the call failing for a reason

@@ -335,6 +335,8 @@ exposed_proof_usable(FunctionCallInfo fcinfo, const char *jkt)
  * bound to a key only if a proof by that key, good for this request, came
  * along: the refresh token alone is useless without the key, and ending the
  * family would let whoever holds a copy end it from a connection without TLS.
+ * A family refused already (ended, expired) is left as it is, its proof
+ * unchecked (session_proof says why).
  */
 static bool
 end_exposed_session(void *arg)

@@ -1555,16 +1555,19 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 REVOKE ALL ON FUNCTION _jwt_session_refusal(jwt_sessions) FROM PUBLIC;
 
--- The family of a refresh token's digest and the key it is bound to
--- ({"session_id", "dpop_jkt"}; NULL: unknown): a DPoP proof is checked
--- against that key before anything is written.  A family's dpop_jkt never
--- changes, so the refresh that follows sees the same.  PL/pgSQL: its plan
--- is kept across the C callers' calls (a SQL function's would be planned
--- at every call).
+-- The family of a refresh token's digest, the key it is bound to and why it
+-- may no longer be refreshed ({"session_id", "dpop_jkt", "refusal"}; NULL:
+-- unknown): a DPoP proof is checked against that key before anything is
+-- written, and only for a family still open, since checking a proof records
+-- it where no rollback erases it (src/dpop_replay.c).  A family's dpop_jkt
+-- never changes, so the refresh that follows sees the same.  PL/pgSQL: its
+-- plan is kept across the C callers' calls (a SQL function's would be
+-- planned at every call).
 CREATE FUNCTION _jwt_session_binding(digest bytea) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN (SELECT jsonb_build_object('session_id', f.sid, 'dpop_jkt', f.dpop_jkt)
+    RETURN (SELECT jsonb_build_object('session_id', f.sid, 'dpop_jkt', f.dpop_jkt,
+                                      'refusal', @extschema@._jwt_session_refusal(f))
               FROM @extschema@.jwt_session_refresh_tokens AS t
               JOIN @extschema@.jwt_sessions AS f ON f.sid = t.sid
              WHERE t.digest = _jwt_session_binding.digest);

@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -236,13 +237,13 @@ raise_refusal(const char *status, const char *sid)
 				 errhidestmt(true)));
 	if (strcmp(status, "dpop_mismatch") == 0)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				(errcode(jwt_status_sqlstate(JWT_ERR_DPOP_BINDING)),
 				 errmsg("DPoP proof key is not the key the refresh token is bound to"),
 				 errdetail("Nothing was changed."),
 				 errhidestmt(true)));
 	if (strcmp(status, "dpop_unbound") == 0)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('2', '8', 'J', 'D', 'C')),
+				(errcode(jwt_status_sqlstate(JWT_ERR_DPOP_BINDING)),
 				 errmsg("refresh token is not bound to a DPoP key"),
 				 errdetail("The session was started without dpop_jkt; a proof would neither be checked nor bind it. Nothing was changed."),
 				 errhint("Refresh it without a proof, or start a session with dpop_jkt."),
@@ -254,15 +255,20 @@ raise_refusal(const char *status, const char *sid)
  * Run body, keeping the statement out of the server log if it fails: the
  * statement holds a bearer credential (a refresh token lives for days), and
  * any error (a lock or statement timeout, a read-only transaction) would
- * otherwise log it with log_min_error_statement.  Pass tokens as parameters:
- * an error before the function runs (a missing grant) logs the statement.
+ * otherwise log it with log_min_error_statement.  Nor does any report body
+ * raises without failing (a WARNING, a LOG or DEBUG line of PostgreSQL's own)
+ * carry it, whatever level log_min_error_statement is set to: the statement
+ * is hidden from the log while body runs.  Pass tokens as parameters: an
+ * error before the function runs (a missing grant) logs the statement.
  */
 static Datum
 hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	const char *statement = debug_query_string;
 	Datum		result = (Datum) 0;
 
+	debug_query_string = NULL;
 	PG_TRY();
 	{
 		result = body(fcinfo);
@@ -271,6 +277,7 @@ hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 	{
 		ErrorData  *edata;
 
+		debug_query_string = statement;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -278,27 +285,14 @@ hiding_statement(PGFunction body, FunctionCallInfo fcinfo)
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+	debug_query_string = statement;
 	return result;
 }
 
-/* A refresh token argument's digest; malformed ones are unknown. */
-static bytea *
-refresh_digest_argument(text *token)
-{
-	bytea	   *digest = palloc(VARHDRSZ + 32);
-
-	SET_VARSIZE(digest, VARHDRSZ + 32);
-	if (!jwt_session_token_digest(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-								  (unsigned char *) VARDATA(digest)))
-		ereport(ERROR,
-				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
-				 errmsg("refresh token is unknown"),
-				 errdetail("A refresh token is 43 base64url characters."),
-				 errhidestmt(true)));
-	return digest;
-}
-
-/* The family of a refresh token's digest and its key ({"session_id", "dpop_jkt"}); NULL: unknown. */
+/*
+ * The family of a refresh token's digest, its key and why it may no longer be
+ * refreshed ({"session_id", "dpop_jkt", "refusal"}); NULL: unknown.
+ */
 static Jsonb *
 session_binding(bytea *digest)
 {
@@ -341,6 +335,8 @@ exposed_proof_usable(FunctionCallInfo fcinfo, const char *jkt)
  * bound to a key only if a proof by that key, good for this request, came
  * along: the refresh token alone is useless without the key, and ending the
  * family would let whoever holds a copy end it from a connection without TLS.
+ * A family refused already (ended, expired) is left as it is, its proof
+ * unchecked (session_proof says why).
  */
 static bool
 end_exposed_session(void *arg)
@@ -350,7 +346,8 @@ end_exposed_session(void *arg)
 	char	   *jkt;
 	char	   *sid;
 
-	if (x->digest == NULL || (binding = session_binding(x->digest)) == NULL)
+	if (x->digest == NULL || (binding = session_binding(x->digest)) == NULL ||
+		jsonb_member(binding, "refusal") != NULL)
 		return false;
 	jkt = jsonb_member(binding, "dpop_jkt");
 	if (jkt != NULL && !exposed_proof_usable(x->fcinfo, jkt))
@@ -400,6 +397,35 @@ digest_or_null(text *token)
 								  (unsigned char *) VARDATA(digest)))
 		return NULL;
 	return digest;
+}
+
+/*
+ * The refresh token argument of a refresh or logout, as its digest, after
+ * the checks both make in this order: present, on a primary, the transport
+ * (a token refused for it may end its session), well formed; then the
+ * families whose end a worker could not commit are ended.
+ */
+static bytea *
+presented_refresh_token(FunctionCallInfo fcinfo, const char *what)
+{
+	ExposedSession exposed;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
+				 errmsg("no refresh token")));
+	check_writable(what);
+	exposed.digest = digest_or_null(PG_GETARG_TEXT_PP(0));
+	exposed.fcinfo = fcinfo;
+	jwt_transport_check(end_exposed_session, &exposed);
+	if (exposed.digest == NULL)
+		ereport(ERROR,
+				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
+				 errmsg("refresh token is unknown"),
+				 errdetail("A refresh token is 43 base64url characters."),
+				 errhidestmt(true)));
+	apply_pending_revocations();
+	return exposed.digest;
 }
 
 /*
@@ -503,13 +529,17 @@ utf8_argument_or_null(FunctionCallInfo fcinfo, int argno, const char *what)
  * key's thumbprint, before anything is written: a proof by another key, a
  * replayed or stale one, or one for another request neither rotates the
  * token nor ends the family.  The proof's jti is recorded only once its key
- * matched (src/dpop_replay.c).  A proof for an unbound family is refused: it
+ * matched (src/dpop_replay.c), and only for a family still open: a family
+ * that ended (or expired) is refused first, or its refresh tokens, kept
+ * until purged, would let their holder fill the shared store with proofs
+ * that no rollback erases.  A proof for an unbound family is refused: it
  * would bind nothing, and a client that sends one expects a bound session.
  */
 static char *
 session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 {
 	char	   *jkt = jsonb_member(binding, "dpop_jkt");
+	char	   *refusal = jsonb_member(binding, "refusal");
 	JwtError	err;
 
 	Assert(!PG_ARGISNULL(1));
@@ -518,6 +548,8 @@ session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a DPoP proof needs the request's method and url"),
 				 errhidestmt(true)));
+	if (refusal != NULL)
+		raise_refusal(refusal, jsonb_member(binding, "session_id"));
 	if (jkt == NULL)
 		raise_refusal("dpop_unbound", NULL);
 	if (check_session_proof(fcinfo, jkt, &err) != JWT_OK)
@@ -526,8 +558,10 @@ session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 }
 
 /*
- * Check the proof (arguments 1-3, none NULL) by key jkt for this request,
- * without "ath": that is for access tokens only (RFC 9449 section 4.2).
+ * Check the proof (arguments 1-3, none NULL) by key jkt for this request.
+ * No access token is given, so "ath" is not asked for (RFC 9449 section 4.2:
+ * it is for proofs sent with an access token), and one present is not
+ * compared: htm and htu keep an API call's proof out of a refresh.
  */
 static JwtStatus
 check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
@@ -550,12 +584,10 @@ check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
 static Datum
 session_refresh(PG_FUNCTION_ARGS)
 {
-	text	   *token;
 	bytea	   *digest;
 	bytea	   *new_digest;
 	char	   *new_token;
 	char	   *proven_jkt = NULL;
-	ExposedSession exposed;
 	Oid			types[4] = {BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -564,17 +596,7 @@ session_refresh(PG_FUNCTION_ARGS)
 	char	   *status;
 	char	   *sid;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
-				 errmsg("no refresh token")));
-	token = PG_GETARG_TEXT_PP(0);
-	check_writable("refresh a session");
-	exposed.digest = digest_or_null(token);
-	exposed.fcinfo = fcinfo;
-	jwt_transport_check(end_exposed_session, &exposed);
-	digest = refresh_digest_argument(token);
-	apply_pending_revocations();
+	digest = presented_refresh_token(fcinfo, "refresh a session");
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 	{
 		Jsonb	   *binding = session_binding(digest);
@@ -648,36 +670,32 @@ session_refresh(PG_FUNCTION_ARGS)
 static Datum
 session_end(PG_FUNCTION_ARGS)
 {
-	text	   *token;
 	bytea	   *digest;
 	Jsonb	   *binding;
-	ExposedSession exposed;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
 	char	   *sid;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(JWT_SQLSTATE_REFRESH_UNKNOWN),
-				 errmsg("no refresh token")));
-	token = PG_GETARG_TEXT_PP(0);
-	check_writable("end a session");
-	exposed.digest = digest_or_null(token);
-	exposed.fcinfo = fcinfo;
-	jwt_transport_check(end_exposed_session, &exposed);
-	digest = refresh_digest_argument(token);
-	apply_pending_revocations();
+	digest = presented_refresh_token(fcinfo, "end a session");
 	binding = session_binding(digest);
 	if (binding == NULL)
 		raise_refusal("unknown", NULL);
 	sid = jsonb_member(binding, "session_id");
 	if (sid == NULL)
 		elog(ERROR, "session binding without session_id");
-	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
-		(void) session_proof(fcinfo, binding);
-	else if (jsonb_member(binding, "dpop_jkt") != NULL)
-		raise_refusal("dpop_required", sid);
+	/*
+	 * A family that may no longer be refreshed (ended, expired, its subject
+	 * revoked) is ended without a proof: that takes nothing from its user, and
+	 * a proof checked would be recorded for nothing (session_proof).
+	 */
+	if (jsonb_member(binding, "refusal") == NULL)
+	{
+		if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+			(void) session_proof(fcinfo, binding);
+		else if (jsonb_member(binding, "dpop_jkt") != NULL)
+			raise_refusal("dpop_required", sid);
+	}
 	values[0] = CStringGetTextDatum(sid);
 	values[1] = CStringGetTextDatum("logout");
 	PG_RETURN_DATUM(call_internal("_jwt_session_revoke", 2, types, values, NULL, &isnull));

@@ -203,6 +203,104 @@ SELECT p.oid::regprocedure AS form, has_function_privilege('public', p.oid, 'EXE
        p.prosecdef AS security_definer
 FROM pg_proc p WHERE p.proname IN ('jwt_session_refresh', 'jwt_session_end') ORDER BY p.proname, p.pronargs;
 
+-- ---------- review: further attacks on bound sessions ----------
+SET ROLE sd_app;
+SELECT access_token AS xa, refresh_token AS xr, session_id AS xs
+FROM jwt_session_start('{"sub":"xena"}', dpop_jkt => :'jkt') \gset
+RESET ROLE;
+
+-- attack: a proof captured from an API call (htm GET or POST, htu the API's
+-- URL, ath for the access token) presented at the refresh endpoint: refused
+-- by its method or URL (28JD6, 28JD7), and the refresh token is not spent
+SET ROLE sd_app;
+SELECT sd_refresh(:'xr', sd_proof(sd_claims('GET', 'https://app.example.com/api/things',
+                                            jsonb_build_object('ath', b64u(digest(:'xa', 'sha256')))))) AS api_get_proof_at_refresh,
+       sd_refresh(:'xr', sd_proof(sd_claims('POST', 'https://app.example.com/api/things',
+                                            jsonb_build_object('ath', b64u(digest(:'xa', 'sha256')))))) AS api_post_proof_at_refresh;
+-- ... nor does URL normalisation make another resource's proof fit: another
+-- scheme, host, port, path case, a trailing slash, an encoded "/" (28JD7)
+SELECT sd_refresh(:'xr', sd_proof(sd_claims(htu => 'http://app.example.com/auth/refresh'))) AS other_scheme,
+       sd_refresh(:'xr', sd_proof(sd_claims(htu => 'https://api.example.com/auth/refresh'))) AS other_host,
+       sd_refresh(:'xr', sd_proof(sd_claims(htu => 'https://app.example.com:8443/auth/refresh'))) AS other_port;
+SELECT sd_refresh(:'xr', sd_proof(sd_claims(htu => 'https://app.example.com/auth/Refresh'))) AS path_case,
+       sd_refresh(:'xr', sd_proof(sd_claims(htu => 'https://app.example.com/auth/refresh/'))) AS trailing_slash,
+       sd_refresh(:'xr', sd_proof(sd_claims(htu => 'https://app.example.com/auth%2Frefresh'))) AS encoded_slash;
+RESET ROLE;
+SELECT sd_used(:'xr') AS spent, sd_ended(:'xs') AS ended;
+-- (the same resource spelled otherwise is the same URL, RFC 3986 section 6)
+SET ROLE sd_app;
+SELECT refresh_token AS xr2
+FROM jwt_session_refresh(:'xr', sd_proof(sd_claims(htu => 'HTTPS://App.Example.COM:443/auth/%72efresh?x=1#y')),
+                         'POST', 'https://app.example.com/auth/refresh') \gset
+RESET ROLE;
+SELECT sd_used(:'xr') AS spent_by_normalised_url;
+
+-- attack: the thumbprint spelled otherwise at session start (padding, spare
+-- bits set in the last character, standard base64): refused (22023), so that
+-- no session is bound to a string no proof's thumbprint can equal
+SET ROLE sd_app;
+SELECT try($$SELECT jwt_session_start('{}', dpop_jkt => 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k=')$$) AS jkt_padded,
+       try($$SELECT jwt_session_start('{}', dpop_jkt => 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4l')$$) AS jkt_spare_bits,
+       try($$SELECT jwt_session_start('{}', dpop_jkt => 'kPrK/qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k')$$) AS jkt_standard_base64;
+-- ... and a thumbprint in another case (its first letter) is another key's:
+-- the client's proof is refused (28JDC), the comparison is exact
+SELECT refresh_token AS cr
+FROM jwt_session_start('{"sub":"casey"}', dpop_jkt => overlay(:'jkt' PLACING
+         CASE WHEN left(:'jkt', 1) ~ '[a-z]' THEN upper(left(:'jkt', 1))
+              WHEN left(:'jkt', 1) ~ '[A-Z]' THEN lower(left(:'jkt', 1)) ELSE 'A' END FROM 1 FOR 1)) \gset
+SELECT sd_refresh(:'cr', sd_proof(sd_claims())) AS jkt_other_case;
+RESET ROLE;
+
+-- attack: the application's role (or any other) calls the internal functions
+-- directly: a forged proven key for _jwt_session_rotate, _jwt_session_binding
+-- to learn whether a session is bound and to which key: no EXECUTE (42501),
+-- and the tables that hold dpop_jkt are not readable either
+SET ROLE sd_app;
+SELECT try(format('SELECT _jwt_session_rotate(digest(%L, ''sha256''), digest(''x'', ''sha256''), ''j'', %L)', :'xr2', :'jkt')) AS rotate_forged_jkt,
+       try(format('SELECT _jwt_session_binding(digest(%L, ''sha256''))', :'xr2')) AS binding_lookup,
+       try('SELECT dpop_jkt FROM jwt_sessions LIMIT 1') AS read_sessions;
+RESET ROLE;
+SET ROLE sd_evil;
+SELECT try(format('SELECT _jwt_session_rotate(digest(%L, ''sha256''), digest(''x'', ''sha256''), ''j'', NULL)', :'xr2')) AS rotate_null_jkt,
+       try(format('SELECT _jwt_session_binding(digest(%L, ''sha256''))', :'xr2')) AS binding_lookup;
+RESET ROLE;
+SELECT p.oid::regprocedure AS internal, has_function_privilege('sd_app', p.oid, 'EXECUTE') AS app_execute,
+       p.prosecdef AS security_definer, p.proconfig AS config
+FROM pg_proc p WHERE p.proname IN ('_jwt_session_rotate', '_jwt_session_binding') ORDER BY 1::text;
+
+-- attack: NULLs against the key comparison (three-valued logic): the
+-- internal rotate, called as the superuser would, with a NULL key for a bound
+-- session or a key for an unbound one, spends nothing (IS NOT DISTINCT FROM)
+SELECT _jwt_session_rotate(digest(:'xr2', 'sha256'), digest(gen_random_uuid()::text, 'sha256'), 'j1', NULL) ->> 'status' AS bound_null_key,
+       _jwt_session_rotate(digest(:'xr2', 'sha256'), digest(gen_random_uuid()::text, 'sha256'), 'j2', '') ->> 'status' AS bound_empty_key;
+SELECT sd_used(:'xr2') AS spent;
+SET ROLE sd_app;
+SELECT refresh_token AS nr FROM jwt_session_start('{"sub":"nell"}') \gset
+RESET ROLE;
+SELECT _jwt_session_rotate(digest(:'nr', 'sha256'), digest(gen_random_uuid()::text, 'sha256'), 'j3', :'jkt') ->> 'status' AS unbound_with_key;
+SELECT sd_used(:'nr') AS spent;
+
+-- the user lost the key (a wiped browser): the session cannot be ended with
+-- its refresh token alone, but a role that may revoke ends it by its sid
+-- (jwt_revoke_session, as for back-channel logout): refreshes are then 28JS4
+-- and its access tokens are revoked
+SELECT jwt_revoke_session(:'xs', 'key lost') AS revoked_by_sid;
+SET ROLE sd_app;
+SELECT sd_refresh(:'xr2', sd_proof(sd_claims())) AS refresh_after_revoke;
+RESET ROLE;
+SELECT try(format('SELECT jwt_verify(%L)', :'xa')) AS access_after_revoke;
+
+-- attack: fill the shared store of proofs with the refresh token of a bound
+-- session that has ended (kept until purged): a refresh or logout of an ended
+-- family checks no proof (so records none; test/sessions_transport.t.sh shows
+-- it with the store preloaded): 28JS4, and a logout is false with any proof,
+-- or none, since ending it again takes nothing from its user
+SET ROLE sd_app;
+SELECT sd_refresh(:'xr2', 'not-a-proof') AS ended_refresh_garbage_proof,
+       sd_end(:'xr2', 'not-a-proof') AS ended_logout_garbage_proof,
+       sd_end(:'xr2', NULL) AS ended_logout_without_proof;
+RESET ROLE;
+
 DROP FUNCTION sd_proof(jsonb, text, text, text), sd_claims(text, text, jsonb),
               sd_refresh(text, text, text, text), sd_end(text, text, text, text), sd_used(text), sd_ended(text);
 DROP OWNED BY sd_app, sd_evil;

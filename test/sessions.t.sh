@@ -7,7 +7,8 @@
 #    if the winner rolls back, the waiting one wins instead;
 #  - a DPoP-bound session: a captured refresh request replayed while the
 #    victim's is in flight is refused by its proof (28JD9), not reuse; a
-#    refresh without a proof is refused at once (28JS6);
+#    refresh without a proof is refused at once (28JS6); a logout and a
+#    refresh, both with the key, at once: whichever writes second sees the first;
 #  - two concurrent jwt_consume of one token: one wins, the other is 28JS5
 #    once the first commits (and wins if it rolls back);
 #  - a refresh token of another database is unknown there (28JS3);
@@ -128,6 +129,43 @@ check "... the session lives: A's new refresh token refreshes with a new proof" 
 check "... and A's new access token is bound to the key" \
     "$(p "SELECT (jwt_decode('$A2')).payload -> 'cnf' ->> 'jkt' = jwt_thumbprint('$PUB')")" t
 
+# Attack: TOCTOU between the key check and the write.  A logout with the key
+# (holding the session's row) while a refresh with the key runs: the refresh,
+# whose proof and key passed before, waits and then finds the session ended
+# (28JS4), issuing nothing; and a logout while a refresh is in flight waits
+# for it, then ends the family, the pair just issued included.
+LOGOUT=https://app.example.com/auth/logout
+proof_for() { p "SELECT jws_sign(convert_to(jsonb_build_object('jti', gen_random_uuid(), 'htm', 'POST', 'htu', '$1',
+                 'iat', floor(extract(epoch FROM now())))::text, 'UTF8'), '$PRIV', 'EdDSA',
+                 jsonb_build_object('typ', 'dpop+jwt', 'jwk', '$PUB'::jsonb))"; }
+IFS='|' read -r A R S <<<"$(p "SELECT access_token || '|' || refresh_token || '|' || session_id
+                              FROM jwt_session_start('{\"sub\":\"dpop2\"}', dpop_jkt => jwt_thumbprint('$PUB'))")"
+check "DPoP session A: logs out with its proof in an open transaction" \
+    "$(in_session "BEGIN; SELECT jwt_session_end('$R', '$(proof_for $LOGOUT)', 'POST', '$LOGOUT');")" t
+sqlstate "SELECT session_id FROM jwt_session_refresh('$R', '$(proof)', 'POST', '$URL')" >"$TMP/b" &
+B_PID=$!
+waiting && W=yes || W=no
+check "... a refresh with the key, meanwhile, waits for the logout" "$W" yes
+in_session "COMMIT;" >/dev/null
+wait "$B_PID" || true
+check "... and then finds the session ended (28JS4)" "$(cat "$TMP/b")" 28JS4
+check "... issuing nothing: one refresh token, never used" \
+    "$(p "SELECT count(*) || '|' || count(used_at) FROM jwt_session_refresh_tokens WHERE sid = '$S'")" "1|0"
+IFS='|' read -r A R S <<<"$(p "SELECT access_token || '|' || refresh_token || '|' || session_id
+                              FROM jwt_session_start('{\"sub\":\"dpop3\"}', dpop_jkt => jwt_thumbprint('$PUB'))")"
+in_session "BEGIN;" >/dev/null
+A_PAIR=$(in_session "SELECT access_token || '|' || refresh_token FROM jwt_session_refresh('$R', '$(proof)', 'POST', '$URL');")
+IFS='|' read -r A2 R2 <<<"$A_PAIR"
+sqlstate "SELECT jwt_session_end('$R', '$(proof_for $LOGOUT)', 'POST', '$LOGOUT')" >"$TMP/b" &
+B_PID=$!
+waiting && W=yes || W=no
+check "DPoP session A refreshes in an open transaction; a logout with the key waits for it" "$W" yes
+in_session "COMMIT;" >/dev/null
+wait "$B_PID" || true
+check "... then ends the session" "$(cat "$TMP/b")" ok:t
+check "... the access token A was just issued included (28J04)" \
+    "$(sqlstate "SELECT jwt_verify('$A2') ->> 'sub'")" 28J04
+
 # --- two consumers of one single-use token ---
 # Attack: a magic link opened twice at once; a check-then-insert would let both in.
 T=$(p "SELECT jwt_sign('{\"sub\":\"carol\",\"purpose\":\"reset\"}')")
@@ -210,7 +248,7 @@ IFS='|' read -r VA VR VS <<<"$(start '{"sub":"hal"}')"
 p "SELECT session_id FROM jwt_session_refresh('$VR')" >/dev/null   # VR is used now
 T=$(p "SELECT jwt_sign('{\"sub\":\"ida\"}')")
 wait_replay
-in_session "\\q" >/dev/null 2>&1 || true
+psql_session_stop
 psql_session_start -h "$SB/sock" -p "$SB_PORT" -d "$DB"
 check "standby session: the access tokens authenticate" \
     "$(in_session "BEGIN; SELECT jwt_authenticate('$A') ->> 'sub', jwt_authenticate('$VA') ->> 'sub'; COMMIT;")" "gus|hal"

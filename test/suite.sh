@@ -64,6 +64,9 @@ own_cluster() {
 _suite_at_exit() {
     at_exit _suite_stopped_early
     at_exit _suite_cleanup
+    # A write to a process that has quit would kill the suite by SIGPIPE, which
+    # runs no EXIT handler: no "not ok", no count line, no cleanup.  Exit instead.
+    trap 'echo "# SIGPIPE: the suite wrote to a process that had quit" >&2; exit 141' PIPE
 }
 
 # --- a cluster with TLS --------------------------------------------------------
@@ -196,6 +199,15 @@ psql_session_start() {
     # shellcheck disable=SC2153  # SESSION_PID: set by coproc
     SESSION_PSQL_PID=$SESSION_PID   # bash unsets SESSION_PID when the coprocess ends
     SESSION_IN=${SESSION[1]} SESSION_OUT=${SESSION[0]}
+}
+# psql_session_stop: end that session (psql reads \q and quits) and wait until it
+# has, before psql_session_start starts another.  Not in_session "\\q": psql quits
+# on the first line, and the second (\echo) then hits a closed pipe, whose SIGPIPE
+# killed the suite without a word (test/sessions.t.sh, about one run in eight).
+psql_session_stop() {
+    printf '\\q\n' >&"$SESSION_IN"
+    wait "$SESSION_PSQL_PID" 2>/dev/null || true
+    SESSION_PSQL_PID=''
 }
 # in_session SQL: its output (rows and "ERROR:  SQLSTATE" lines) in that session.
 in_session() {

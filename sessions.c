@@ -559,9 +559,10 @@ session_proof(FunctionCallInfo fcinfo, Jsonb *binding)
 
 /*
  * Check the proof (arguments 1-3, none NULL) by key jkt for this request.
- * No access token is given, so "ath" is not asked for (RFC 9449 section 4.2:
- * it is for proofs sent with an access token), and one present is not
- * compared: htm and htu keep an API call's proof out of a refresh.
+ * A refresh or logout sends no access token, so a proof with "ath" (RFC 9449
+ * section 4.2: made for a request with an access token) is refused: an API
+ * call's proof never passes for a refresh, whatever method and url the
+ * caller passes.
  */
 static JwtStatus
 check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
@@ -571,8 +572,7 @@ check_session_proof(FunctionCallInfo fcinfo, const char *jkt, JwtError *err)
 	const char *url = utf8_argument_or_null(fcinfo, 3, "url");
 	DpopProof	result;
 
-	return jwt_dpop_verify_request(proof, strlen(proof), method, url, NULL, 0, NULL, jkt,
-								   &result, err);
+	return jwt_dpop_verify_token_request(proof, strlen(proof), method, url, jkt, &result, err);
 }
 
 /*

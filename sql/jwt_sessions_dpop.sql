@@ -89,13 +89,21 @@ SELECT (jwt_authenticate(:'a2', sd_proof(sd_claims('GET', 'https://app.example.c
                          'GET', 'https://app.example.com/api/things')) ->> 'sub' AS authenticated;
 SELECT jwt_reset();
 COMMIT;
--- a refresh proof's "ath" is not required (a refresh token is not an access
--- token, RFC 9449 section 4.2); one that is present is not checked against it
+-- attack: a proof made for a request with an access token ("ath"), its htm
+-- and htu those of the refresh endpoint (a caller that passes the method and
+-- URL the client names): refused (28JDA), the refresh token not spent
 SELECT sd_proof(sd_claims(extra => jsonb_build_object('ath', b64u(digest(:'a2', 'sha256'))))) AS p2 \gset
+SET ROLE sd_app;
+SELECT sd_refresh(:'r2', :'p2') AS proof_with_ath_at_refresh;
+RESET ROLE;
+SELECT sd_used(:'r2') AS spent_by_proof_with_ath;
+-- a refresh proof needs no "ath" (a refresh token is not an access token,
+-- RFC 9449 section 4.2)
+SELECT sd_proof(sd_claims()) AS p2 \gset
 SET ROLE sd_app;
 SELECT refresh_token AS r3 FROM jwt_session_refresh(:'r2', :'p2', 'POST', 'https://app.example.com/auth/refresh') \gset
 RESET ROLE;
-SELECT sd_used(:'r2') AS spent_with_ath_in_proof;
+SELECT sd_used(:'r2') AS spent_without_ath;
 
 -- attack: a refresh request (token and proof) captured and replayed: the
 -- proof is single-use, refused before reuse detection, so the family lives

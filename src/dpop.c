@@ -628,6 +628,13 @@ jwt_dpop_check(const DpopCheck *req, DpopProof *proof, JwtError *err)
 		return JWT_ERR_DPOP_TIME;
 	}
 
+	/*
+	 * A proof for a request with a refresh token carries no "ath" (RFC 9449
+	 * section 4.2); one that does was made for an API call with an access
+	 * token, and must not pass for a refresh even where htm and htu match.
+	 */
+	if (req->token_request && ath != NULL)
+		return jwt_fail(err, JWT_ERR_DPOP_ATH, "DPoP proof is for a request with an access token");
 	if (req->access_token != NULL)
 	{
 		char		want_ath[DPOP_JKT_LEN + 1];

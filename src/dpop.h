@@ -27,6 +27,7 @@ typedef struct DpopCheck
 	const char *url;			/* the request's URL (query and fragment ignored) */
 	const char *access_token;	/* NULL: no "ath" check */
 	size_t		access_token_len;
+	bool		token_request;	/* for a refresh token: "ath" refused */
 	const char *nonce;			/* NULL: no "nonce" check */
 	double		now;			/* Unix seconds */
 	int			max_age;		/* seconds an "iat" may lie in the past */

@@ -243,6 +243,9 @@ relation_owner(Oid relid)
 	return owner;
 }
 
+static JwtStatus verify_and_record(DpopCheck *req, const char *expected_jkt, DpopProof *result,
+								   JwtError *err);
+
 /* What the shared store says of a proof. */
 typedef enum ReplayVerdict
 {
@@ -511,10 +514,6 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 						JwtError *err)
 {
 	DpopCheck	req;
-	JwtStatus	st;
-	TimestampTz now = GetCurrentStatementStartTimestamp();
-	unsigned char digest[DPOP_DIGEST_LEN];
-	char	   *input;
 
 	memset(&req, 0, sizeof(req));
 	req.proof = proof;
@@ -524,10 +523,38 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 	req.access_token = access_token;
 	req.access_token_len = access_token_len;
 	req.nonce = nonce;
-	req.now = (double) (now - SetEpochTimestamp()) / USECS_PER_SEC;
-	req.max_age = dpop_max_age;
-	req.clock_skew = dpop_clock_skew;
-	if ((st = jwt_dpop_check(&req, result, err)) != JWT_OK)
+	return verify_and_record(&req, expected_jkt, result, err);
+}
+
+JwtStatus
+jwt_dpop_verify_token_request(const char *proof, size_t proof_len, const char *method,
+							  const char *url, const char *expected_jkt, DpopProof *result,
+							  JwtError *err)
+{
+	DpopCheck	req;
+
+	memset(&req, 0, sizeof(req));
+	req.proof = proof;
+	req.proof_len = proof_len;
+	req.method = method;
+	req.url = url;
+	req.token_request = true;
+	return verify_and_record(&req, expected_jkt, result, err);
+}
+
+/* Check a proof (req: all but the settings) by key expected_jkt, then record it. */
+static JwtStatus
+verify_and_record(DpopCheck *req, const char *expected_jkt, DpopProof *result, JwtError *err)
+{
+	JwtStatus	st;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	unsigned char digest[DPOP_DIGEST_LEN];
+	char	   *input;
+
+	req->now = (double) (now - SetEpochTimestamp()) / USECS_PER_SEC;
+	req->max_age = dpop_max_age;
+	req->clock_skew = dpop_clock_skew;
+	if ((st = jwt_dpop_check(req, result, err)) != JWT_OK)
 		return st;
 	/* before the proof is recorded: a proof for another key burns nothing */
 	if (expected_jkt != NULL &&

@@ -21,6 +21,11 @@ extern JwtStatus jwt_dpop_verify_request(const char *proof, size_t proof_len, co
 										 size_t access_token_len, const char *nonce,
 										 const char *expected_jkt, DpopProof *result,
 										 JwtError *err);
+/* The same for a request with a refresh token (no access token): "ath" refused. */
+extern JwtStatus jwt_dpop_verify_token_request(const char *proof, size_t proof_len,
+											   const char *method, const char *url,
+											   const char *expected_jkt, DpopProof *result,
+											   JwtError *err);
 
 /* How the token came: "Authorization: Bearer", "Authorization: DPoP", or bare. */
 typedef enum JwtAuthScheme

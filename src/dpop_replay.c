@@ -513,16 +513,9 @@ jwt_dpop_verify_request(const char *proof, size_t proof_len, const char *method,
 						const char *nonce, const char *expected_jkt, DpopProof *result,
 						JwtError *err)
 {
-	DpopCheck	req;
+	DpopCheck	req = {.proof = proof, .proof_len = proof_len, .method = method, .url = url,
+	.access_token = access_token, .access_token_len = access_token_len, .nonce = nonce};
 
-	memset(&req, 0, sizeof(req));
-	req.proof = proof;
-	req.proof_len = proof_len;
-	req.method = method;
-	req.url = url;
-	req.access_token = access_token;
-	req.access_token_len = access_token_len;
-	req.nonce = nonce;
 	return verify_and_record(&req, expected_jkt, result, err);
 }
 
@@ -531,14 +524,9 @@ jwt_dpop_verify_token_request(const char *proof, size_t proof_len, const char *m
 							  const char *url, const char *expected_jkt, DpopProof *result,
 							  JwtError *err)
 {
-	DpopCheck	req;
+	DpopCheck	req = {.proof = proof, .proof_len = proof_len, .method = method, .url = url,
+	.token_request = true};
 
-	memset(&req, 0, sizeof(req));
-	req.proof = proof;
-	req.proof_len = proof_len;
-	req.method = method;
-	req.url = url;
-	req.token_request = true;
 	return verify_and_record(&req, expected_jkt, result, err);
 }
 

@@ -80,11 +80,12 @@ fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); printf '  FAILED  %s\n' "
 # failed (its "not ok" checks with their got/expected lines, the nested
 # FAILED lines of a suite that runs suites, diff lines), kept for finish.
 # finish prints them last, so a view of only the output's tail still says
-# what failed.
+# what failed. -a: a log with a NUL or a byte that is not UTF-8 is still
+# read as text (else grep only says "binary file matches", on stderr).
 FAILURE_DIGEST=''
 digest_failure() {
     local lines
-    lines=$(grep -E '^(not ok|#   (got|expected))|FAILED  |^    \| (not ok|#   (got|expected))|^[-+][^-+]|timed out|stopped early' "$2" 2>/dev/null |
+    lines=$(grep -a -E '^(not ok|#   (got|expected))|FAILED  |^    \| (not ok|#   (got|expected))|^[-+][^-+]|timed out|stopped early' "$2" 2>/dev/null |
             head -n 12 | cut -c1-200 | sed "s/^/    /")
     FAILURE_DIGEST+="  $1:"$'\n'"${lines:-    (no check line; see its output above)}"$'\n'
 }

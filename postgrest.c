@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/jsonb.h"
 
 /* Registered claims that PostgREST's re-encoding drops when null. */
@@ -58,6 +59,8 @@ jwt_postgrest_claims(PG_FUNCTION_ARGS)
 	{
 		bool		drop = false;
 
+		/* a claims object of a million keys still honours a cancel */
+		CHECK_FOR_INTERRUPTS();
 		if (tok != WJB_KEY)
 			continue;			/* the object's own begin and end */
 		tok = JsonbIteratorNext(&it, &value, true);

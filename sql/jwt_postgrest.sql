@@ -215,6 +215,62 @@ SELECT count(*) AS cases, count(*) FILTER (WHERE _jwt_postgrest_claims(claims) I
            WHERE NOT (k IN ('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti') AND v = 'null'))) AS same_as_sql
 FROM pgrst_norm_cases;
 SELECT try($$SELECT _jwt_postgrest_claims('[1]')$$) AS array_claims, try($$SELECT _jwt_postgrest_claims('"s"')$$) AS scalar_claims;
+-- attack: a claims object on which the C normalisation and the SQL definition
+-- disagree would let a request pair the token PostgREST verified with another
+-- (the helper compares the two normalised): generated cases (every tricky key
+-- with every value shape, then 3000 random objects of up to 7 keys, duplicates
+-- and nested objects included) compared as text, so 1.0 and 1 or a key's bytes
+-- count, against the SQL definition verbatim
+CREATE FUNCTION pg_temp.pgrst_claims_sql(claims jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_object_agg(k, CASE WHEN k = 'aud' AND jsonb_typeof(v) = 'array'
+                                                  AND jsonb_array_length(v) = 1
+                                             THEN v -> 0 ELSE v END), '{}')
+    FROM jsonb_each(claims - 'role') AS e(k, v)
+    WHERE NOT (k IN ('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti') AND v = 'null')
+$$;
+CREATE TEMP TABLE pgrst_keys AS
+SELECT row_number() OVER () AS i, k FROM unnest(ARRAY[
+    'role', 'Role', 'ROLE', 'role ', ' role', 'rolé', 'rol', 'roles', 'aud', 'AUD', 'aud ', 'aüd', 'au',
+    'iss', 'sub', 'exp', 'nbf', 'iat', 'jti', 'Jti', 'jti2', 'ssi', '', ' ', 'x', E'\\', '"', E'a\nb', E'\t',
+    'null', E'aud\u00a0', repeat('k', 300)]) AS k;
+CREATE TEMP TABLE pgrst_values AS
+SELECT row_number() OVER () AS i, v::jsonb AS v FROM unnest(ARRAY[
+    'null', 'true', 'false', '0', '-0', '1', '1.0', '1.00', '1e2', '100', '0.1e-400', '""', '"api"', '"null"',
+    '"[\"a\"]"', '[]', '[null]', '["a"]', '["a","b"]', '["a","a"]', '[["x"]]', '[[null]]', '[[]]', '[{}]',
+    '[{"aud":["y"],"role":"r"}]', '[1.0]', '[1]', '[true]', '[[1.0]]', '{}', '{"role":"r","aud":[1]}',
+    '{"aud":null}', '[null,null]']) AS v;
+CREATE TEMP TABLE pgrst_gen (claims jsonb);
+INSERT INTO pgrst_gen SELECT jsonb_build_object(k, v) FROM pgrst_keys, pgrst_values;
+SELECT setseed(0.42);
+INSERT INTO pgrst_gen
+SELECT ('{' || coalesce(string_agg(to_jsonb(k.k)::text || ':' || (CASE WHEN r.nest THEN
+            jsonb_build_object(k.k, v.v, 'aud', jsonb_build_array(v.v)) ELSE v.v END)::text, ','), '') || '}')::jsonb
+FROM generate_series(1, 3000) AS n,
+     LATERAL (SELECT 1 + floor(random() * (SELECT count(*) FROM pgrst_keys))::int AS ki,
+                     1 + floor(random() * (SELECT count(*) FROM pgrst_values))::int AS vi,
+                     random() < 0.1 AS nest
+              FROM generate_series(0, floor(random() * 8)::int - 1) WHERE n > 0) AS r
+     LEFT JOIN pgrst_keys AS k ON k.i = r.ki LEFT JOIN pgrst_values AS v ON v.i = r.vi
+GROUP BY n;
+SELECT count(*) > 3500 AS generated, count(DISTINCT claims) > 3000 AS varied,
+       count(*) FILTER (WHERE claims ? 'role' OR claims ? 'aud') > 500 AS with_role_or_aud,
+       count(*) FILTER (WHERE jsonb_typeof(claims -> 'aud') = 'array' AND jsonb_array_length(claims -> 'aud') = 1) > 100 AS one_aud,
+       count(*) FILTER (WHERE _jwt_postgrest_claims(claims)::text IS DISTINCT FROM pg_temp.pgrst_claims_sql(claims)::text) AS differ_as_text,
+       count(*) FILTER (WHERE _jwt_postgrest_claims(claims) IS DISTINCT FROM pg_temp.pgrst_claims_sql(claims)) AS differ
+FROM pgrst_gen;
+-- attack: a huge or deep claims object (200000 keys; an "aud" whose one element
+-- nests 5000 arrays): the same as the SQL definition, no crash
+SELECT ('{' || string_agg(format('"k%s":%s', g, CASE g % 3 WHEN 0 THEN 'null' WHEN 1 THEN '[1.0]' ELSE '"v"' END), ',')
+        || ',"aud":["x"],"role":"r","jti":null}')::jsonb AS claims
+INTO TEMP pgrst_huge FROM generate_series(1, 200000) AS g;
+SELECT (SELECT count(*) FROM jsonb_object_keys(_jwt_postgrest_claims(claims))) AS huge_keys,
+       _jwt_postgrest_claims(claims)::text = pg_temp.pgrst_claims_sql(claims)::text AS huge_same_as_sql
+FROM pgrst_huge;
+SELECT _jwt_postgrest_claims(c)::text = pg_temp.pgrst_claims_sql(c)::text AS deep_same_as_sql,
+       _jwt_postgrest_claims(c) -> 'aud' = c -> 'aud' -> 0 AS deep_aud_unwrapped
+FROM (SELECT ('{"aud":[' || repeat('[', 5000) || repeat(']', 5000) || '],"role":"r"}')::jsonb AS c) AS d;
+DROP TABLE pgrst_keys, pgrst_values, pgrst_gen, pgrst_huge;
 SET SESSION AUTHORIZATION regress_pgrst_authenticator;
 -- ... and only that: another audience, or a null that is not a registered claim, still differ
 SELECT replay('regress_pgrst_user',

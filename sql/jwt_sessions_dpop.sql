@@ -97,6 +97,10 @@ SET ROLE sd_app;
 SELECT sd_refresh(:'r2', :'p2') AS proof_with_ath_at_refresh;
 RESET ROLE;
 SELECT sd_used(:'r2') AS spent_by_proof_with_ath;
+-- attack: an API call's proof (ath) intercepted and sent to the refresh
+-- endpoint first, to burn it: the refusal records nothing, so the proof still
+-- passes for the request with the access token it was made for
+SELECT (jwt_dpop_verify(:'p2', 'POST', 'https://app.example.com/auth/refresh', :'a2')) ->> 'jkt' = :'jkt' AS ath_proof_not_burned_by_refusal;
 -- a refresh proof needs no "ath" (a refresh token is not an access token,
 -- RFC 9449 section 4.2)
 SELECT sd_proof(sd_claims()) AS p2 \gset
@@ -181,6 +185,11 @@ SELECT try(format('SELECT jwt_session_end(%L)', :'er')) AS stolen_token_logout,
        sd_end(:'er', sd_proof(sd_claims(htu => 'https://app.example.com/auth/logout'), 'ed25519', 'EdDSA')) AS logout_other_key;
 -- a proof for the refresh URL is not one for logout
 SELECT sd_end(:'er', sd_proof(sd_claims())) AS logout_wrong_htu;
+-- attack: an API call's proof (ath) by the session's key, its htm and htu the
+-- logout endpoint's: refused (28JDA), as at refresh, the session lives
+SELECT sd_end(:'er', sd_proof(sd_claims(htu => 'https://app.example.com/auth/logout',
+                                        extra => jsonb_build_object('ath', b64u(digest('any access token', 'sha256'))))))
+       AS logout_proof_with_ath;
 RESET ROLE;
 SELECT sd_ended(:'es') AS ended;
 

@@ -40,20 +40,32 @@ at_exit stop_idps
 remove_at_exit "$W"
 DB=postgres
 
-PORT=$(( 56000 + RANDOM % 1000 )); SELF_PORT=$((PORT + 1)); PLAIN_PORT=$((PORT + 2))
 # idp_start PORT CERT KEY: a provider on 127.0.0.1:PORT, once it accepts connections
 idp_start() {
     $PY test/jwks_idp.py serve "$W/root" "$1" "$2" "${3:-}" 2>>"$W/idp.log" &
     IDP_PIDS+=($!)
     for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        # accepting, and still running (not another program's port it failed to bind)
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && sleep 0.2 && kill -0 "${IDP_PIDS[-1]}" 2>/dev/null && return 0
+        kill -0 "${IDP_PIDS[-1]}" 2>/dev/null || break   # it exited: the port is taken
         sleep 0.1
     done
-    echo "# the provider on port $1 did not start" >&2; return 1
+    echo "# the provider on port $1 did not start:" >&2
+    tail -n 5 "$W/idp.log" | sed 's/^/#   /' >&2
+    return 1
 }
-idp_start "$PORT" "$W/idp.pem" "$W/idp.key"
-idp_start "$SELF_PORT" "$W/self.pem" "$W/self.key"
-idp_start "$PLAIN_PORT" - -
+# The three providers, on ports below the kernel's ephemeral range (32768 and
+# up by default), where no outgoing connection of the run can hold one; if one
+# is taken all the same, three other ports.
+for attempt in 1 2 3 4 5; do
+    PORT=$(( 20000 + RANDOM % 9000 )); SELF_PORT=$((PORT + 1)); PLAIN_PORT=$((PORT + 2))
+    if idp_start "$PORT" "$W/idp.pem" "$W/idp.key" && idp_start "$SELF_PORT" "$W/self.pem" "$W/self.key" &&
+       idp_start "$PLAIN_PORT" - -; then
+        break
+    fi
+    stop_idps
+    [ "$attempt" != 5 ] || exit 1
+done
 IDP_PID=${IDP_PIDS[0]}
 
 iss() { echo "https://127.0.0.1:$PORT/$1"; }

@@ -20,7 +20,7 @@ PYTHON=/usr/bin/python3   # Debian's: it has psycopg2
 DB=jwt_pgbouncer_$$
 APP=jwt_pgbouncer_app_$$   # the clients' role: not a superuser
 PB=$(mktemp -d /tmp/jwt-pgbouncer.XXXXXX)
-PB_PORT=$(( 56000 + RANDOM % 1000 ))
+PB_PORT=$(( 30000 + RANDOM % 2000 ))   # below the ephemeral range (32768 and up): no outgoing connection holds it
 PB_PID=
 stop_pgbouncer() {
     [ -n "$PB_PID" ] || return 0

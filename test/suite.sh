@@ -53,7 +53,9 @@ use_cluster() {
 # shows the end of its server log.
 own_cluster() {
     unset PGHOST PGPORT PGDATABASE PGUSER
-    JWT_TEST_PORT=$(( 55000 + RANDOM % 1000 )) JWT_SERVER_OPTS=$1
+    # below the kernel's ephemeral range (32768 and up): a cluster that listens on
+    # 127.0.0.1 (tls_cluster) must not find its port held by an outgoing connection
+    JWT_TEST_PORT=$(( 29100 + RANDOM % 800 )) JWT_SERVER_OPTS=$1
     cluster_start
     PGBIN=${PGBIN:-$(pg_config --bindir)}
     EARLY_STOP_LOG=20

@@ -170,9 +170,12 @@ standby_start() {
     # which a base backup does not copy (jwt.key_encryption_key needs jwt preloaded).
     local preload
     preload=$("$PGBIN/psql" -X -A -t -d postgres -c "SHOW shared_preload_libraries")
+    # hot_standby_feedback: a standby session's open snapshot holds back the
+    # primary's cleanup (autovacuum of a catalog, say), which would otherwise
+    # conflict with it in replay and end the session at a random moment
     as_server_user "$PGBIN/pg_ctl" -D "$SB/data" -l "$SB/server.log" -w -o \
         "-p $SB_PORT -k $SB/sock -c listen_addresses='' -c hot_standby=on -c fsync=off \
-         -c shared_preload_libraries='$preload'" start >/dev/null ||
+         -c hot_standby_feedback=on -c shared_preload_libraries='$preload'" start >/dev/null ||
         { cat "$SB/server.log" >&2; exit 1; }
 }
 # Stop the standby (fast, then immediate) and remove $SB: cluster_stop on $SB,
